@@ -1,0 +1,62 @@
+"""An OpenID Connect identity provider with mandatory multi-factor sign-in."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from idp.clock import Clock
+from idp.config import Settings, load_settings
+from idp.extensions import csrf, db, limiter, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, extensions, the OIDC server, blueprints, errors, CLI."""
+    settings = load_settings(overrides)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=settings.instance_dir,
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
+        RATELIMIT_ENABLED=settings.ratelimit_enabled,
+        RATELIMIT_HEADERS_ENABLED=True,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.extensions["idp.settings"] = settings
+    app.extensions["idp.clock"] = Clock()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from idp.oidc.keys import KeyStore
+    from idp.oidc.server import init_oidc
+    from idp.web import register_web
+
+    init_oidc(app, settings, KeyStore(Path(settings.keys_dir)))
+    register_web(app, settings)
+
+    from idp.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    """The frozen settings an app was built with."""
+    return app.extensions["idp.settings"]

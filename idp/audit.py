@@ -1,0 +1,43 @@
+"""Writes security events to the audit table: who, what, client, IP, user agent, when."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import has_request_context, request
+
+from idp.clock import now
+from idp.extensions import db
+from idp.models.audit_event import AuditEvent
+
+log = logging.getLogger("idp.audit")
+
+
+def record(
+    event: str,
+    *,
+    user_id: int | None = None,
+    client_id: str | None = None,
+    commit: bool = True,
+    **detail: Any,
+) -> AuditEvent:
+    """Append one audit event; IP and user agent come from the current request, if any."""
+    ip = ua = None
+    if has_request_context():
+        ip = request.remote_addr
+        ua = (request.user_agent.string or "")[:400]
+    entry = AuditEvent(
+        at=now(),
+        event=event,
+        user_id=user_id,
+        client_id=client_id,
+        ip=ip,
+        user_agent=ua,
+        detail=detail,
+    )
+    db.session.add(entry)
+    if commit:
+        db.session.commit()
+    log.info("%s user=%s client=%s ip=%s %s", event, user_id, client_id, ip, detail)
+    return entry

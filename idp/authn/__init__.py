@@ -1,0 +1,1 @@
+"""The sign-in domain: factor vocabulary, the pure sign-in policy, one module per factor."""

@@ -1,0 +1,233 @@
+"""PURE: next_step(...) decides what a sign-in still needs (DESIGN.md "The decision", rules 1-6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from idp.authn.factors import ACR_VALUES_SUPPORTED, Acr, Factor, acr_for, amr_for
+from idp.authn.state import (
+    Authentication,
+    ClientPolicy,
+    Decision,
+    ErrorCode,
+    GlobalPolicy,
+    MfaPolicy,
+    Requirements,
+    SessionState,
+    Step,
+    TrustedDeviceState,
+    UserState,
+    VerifiedFactor,
+)
+
+# Offer order after the last-used method: strongest first, and recovery codes, a single-use
+# fallback, last. A recovery code is never the default, even when it was used last.
+_PREFERENCE = (Factor.WEBAUTHN, Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
+# Recovery codes are issued after the first factor (rule 3), never enrolled.
+_ENROLLABLE = (Factor.TOTP, Factor.EMAIL_CODE, Factor.WEBAUTHN)
+_FRESH_LEVELS = (Acr.MFA, Acr.PHR)
+
+
+def next_step(
+    *,
+    user: UserState | None,
+    session: SessionState | None,
+    device: TrustedDeviceState | None,
+    client: ClientPolicy,
+    requirements: Requirements,
+    policy: GlobalPolicy,
+    now: datetime,
+) -> Decision:
+    """The next sign-in step, or done with amr, acr and auth_time; rules 1-6 in order."""
+    decision = _decide(user, session, device, client, requirements, policy, now)
+    if requirements.prompt_none and decision.step not in (Step.DONE, Step.ERROR):
+        # OIDC Core 3.1.2.1 prompt=none: never show a page; 3.1.2.6 names the errors.
+        code = (
+            ErrorCode.LOGIN_REQUIRED
+            if decision.step is Step.PASSWORD
+            else ErrorCode.INTERACTION_REQUIRED
+        )
+        return Decision(Step.ERROR, f"prompt=none: {decision.reason}", error=code)
+    return decision
+
+
+def trusted_device_valid(
+    device: TrustedDeviceState | None,
+    *,
+    client: ClientPolicy,
+    policy: GlobalPolicy,
+    now: datetime,
+) -> bool:
+    """True if the trusted device may skip the second factor for this client right now."""
+    return _device_problem(device, client, policy, now) is None
+
+
+def reverification_due(device: TrustedDeviceState, *, policy: GlobalPolicy, now: datetime) -> bool:
+    """True if reverify_days is set and the device's last second factor is that old."""
+    if policy.reverify_days is None:
+        return False
+    return now - device.last_verified_at >= timedelta(days=policy.reverify_days)
+
+
+def requested_level(requirements: Requirements) -> Acr | None:
+    """The weakest supported acr the request names, or None when it names none we know."""
+    # acr_values lists acceptable levels; since a stronger level satisfies a weaker request,
+    # reaching the weakest named one satisfies the request. Unknown values are voluntary noise.
+    known = [Acr(value) for value in requirements.acr_values if value in ACR_VALUES_SUPPORTED]
+    return min(known, key=ACR_VALUES_SUPPORTED.index, default=None)
+
+
+def _decide(
+    user: UserState | None,
+    session: SessionState | None,
+    device: TrustedDeviceState | None,
+    client: ClientPolicy,
+    requirements: Requirements,
+    policy: GlobalPolicy,
+    now: datetime,
+) -> Decision:
+    level = requested_level(requirements)
+    if requirements.acr_essential and requirements.acr_values and level is None:
+        # OIDC Core 5.5.1.1: an essential acr we cannot return fails the request; no sign-in
+        # can reach a level we do not have, so say so before asking for a password.
+        return Decision(
+            Step.ERROR,
+            "no essential acr value is supported",
+            error=ErrorCode.UNMET_AUTHENTICATION_REQUIREMENTS,
+        )
+
+    # Rule 1: no session, prompt=login or max_age elapsed. A disabled account or a session of
+    # another user counts as no session.
+    if user is None or session is None:
+        return Decision(Step.PASSWORD, "no session")
+    if user.disabled:
+        return Decision(Step.PASSWORD, "account disabled")
+    if session.user_id != user.user_id:
+        return Decision(Step.PASSWORD, "session belongs to another user")
+    not_before = requirements.password_not_before
+    if not_before is not None and session.password_at < not_before:
+        return Decision(Step.PASSWORD, "password older than prompt=login or max_age allows")
+
+    # Rule 2: a leaked password alone must not be able to bind a factor.
+    if not user.activated:
+        return Decision(Step.PROVE_EMAIL, "account never activated")
+
+    needs_webauthn = client.mfa == MfaPolicy.PHISHING_RESISTANT or level is Acr.PHR
+    enrolled = {factor for factor in user.enrolled if factor.is_second_factor}
+    fresh = _fresh_factors(session, policy, now)
+
+    # Rule 3: recovery codes alone are not an enrolled factor (they follow the first one).
+    if not enrolled - {Factor.RECOVERY_CODE}:
+        return _enroll(user, enrolled, fresh, needs_webauthn, "no second factor enrolled")
+
+    # Rule 4: a fresh session factor that satisfies the client's policy and the requested acr.
+    if any(_satisfies(f.factor, needs_webauthn) for f in fresh):
+        return _done(user, session, fresh, "session holds a fresh second factor")
+
+    # Rule 5: a requested mfa or phr means a second factor verified now (RFC 9470 step-up).
+    problem = _device_problem(device, client, policy, now)
+    if problem is None and level not in _FRESH_LEVELS:
+        password = VerifiedFactor(Factor.PASSWORD, at=session.password_at)
+        authentication = Authentication(
+            user_id=user.user_id,
+            # DESIGN.md: never claim a factor that was not verified now.
+            amr=tuple(amr_for([password])),
+            acr=acr_for([password], remembered=True),
+            auth_time=session.password_at,
+        )
+        return Decision(
+            Step.DONE,
+            "trusted device",
+            authentication=authentication,
+            used_trusted_device=True,
+        )
+
+    # Rule 6: challenge with what satisfies the policy; enroll if nothing enrolled does.
+    why = "requested acr needs a fresh second factor" if problem is None else problem
+    methods = _ordered((f for f in enrolled if _satisfies(f, needs_webauthn)), user.last_used)
+    if methods:
+        return Decision(Step.SECOND_FACTOR, why, methods=methods)
+    return _enroll(user, enrolled, fresh, needs_webauthn, "no enrolled factor satisfies the policy")
+
+
+def _satisfies(factor: Factor, needs_webauthn: bool) -> bool:
+    return factor is Factor.WEBAUTHN or (factor.is_second_factor and not needs_webauthn)
+
+
+def _fresh_factors(
+    session: SessionState, policy: GlobalPolicy, now: datetime
+) -> tuple[VerifiedFactor, ...]:
+    # Rule 4: a factor counts up to and including session_mfa_max_age; older ones do not.
+    return tuple(
+        f
+        for f in session.factors
+        if f.factor.is_second_factor and now - f.at <= policy.session_mfa_max_age
+    )
+
+
+def _ordered(methods: Iterable[Factor], last_used: Factor | None) -> tuple[Factor, ...]:
+    # Rule 6: "the user picks (default: the one used last)".
+    available = set(methods)
+    order = sorted(available, key=_PREFERENCE.index)
+    if last_used in available and last_used is not Factor.RECOVERY_CODE:
+        order.remove(last_used)
+        order.insert(0, last_used)
+    return tuple(order)
+
+
+def _enroll(
+    user: UserState,
+    enrolled: set[Factor],
+    fresh: tuple[VerifiedFactor, ...],
+    needs_webauthn: bool,
+    why: str,
+) -> Decision:
+    if enrolled and not fresh:
+        # Rule 2's reason holds for every enrollment: a password alone never binds a factor.
+        # A user who already holds one (recovery codes included) proves it first.
+        return Decision(
+            Step.SECOND_FACTOR,
+            f"{why}: verify an enrolled factor before enrolling another",
+            methods=_ordered(enrolled, user.last_used),
+        )
+    methods = (Factor.WEBAUTHN,) if needs_webauthn else _ENROLLABLE
+    return Decision(Step.ENROLL, why, methods=methods)
+
+
+def _done(
+    user: UserState, session: SessionState, fresh: tuple[VerifiedFactor, ...], why: str
+) -> Decision:
+    verified = (VerifiedFactor(Factor.PASSWORD, at=session.password_at), *fresh)
+    authentication = Authentication(
+        user_id=user.user_id,
+        amr=tuple(amr_for(verified)),
+        acr=acr_for(verified, remembered=False),
+        auth_time=session.password_at,
+    )
+    return Decision(Step.DONE, why, authentication=authentication)
+
+
+def _device_problem(
+    device: TrustedDeviceState | None,
+    client: ClientPolicy,
+    policy: GlobalPolicy,
+    now: datetime,
+) -> str | None:
+    # DESIGN.md "Trusted devices"; the reason becomes the second-factor step's reason.
+    if device is None:
+        return "no trusted device"
+    if not client.remember_device:
+        return "client does not allow remembered devices"
+    # Trust is absolute, not sliding: at expires_at it has ended.
+    if now >= device.expires_at:
+        return "trusted device expired"
+    # The client may have lowered its days, or the ceiling dropped, since the device was trusted.
+    days = min(client.remember_days, policy.trust_ceiling_days)
+    if now >= device.created_at + timedelta(days=days):
+        return "trusted device older than the client's remember_days"
+    if not device.agent_matches:
+        return "browser or OS differs from the trusted one"
+    if reverification_due(device, policy=policy, now=now):
+        return "trusted device due for re-verification"
+    return None

@@ -1,0 +1,177 @@
+"""Settings: defaults, then IDP_* environment variables, then overrides; validated once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "IDP_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the provider cannot start with."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob the provider has; one frozen instance per app."""
+
+    issuer: str = "http://localhost:5000"
+    instance_dir: str = "instance"
+    database_url: str = ""  # default: sqlite under instance_dir
+    secret_key: str = ""  # default: generated once, persisted under instance_dir
+    keys_dir: str = "keys"
+    cookie_secure: bool | None = None  # default: True when the issuer is https
+    env: str = "production"  # "development" enables the outbox page and insecure cookies
+    # argon2id, OWASP: t=2, m=19 MiB, p=1
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+    code_ttl_seconds: int = 60
+    access_token_ttl_seconds: int = 3600
+    refresh_token_ttl_days: int = 30
+    id_token_ttl_seconds: int = 3600
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
+    session_mfa_max_age_hours: int = 12
+    trust_ceiling_days: int = 30
+    reverify_days: int = 0  # 0 = off
+    login_max_failures: int = 10
+    lockout_minutes: int = 15
+    ratelimit_storage_url: str = "memory://"
+    ratelimit_enabled: bool = True
+    smtp_url: str = ""
+    mail_from: str = "no-reply@localhost"
+    outbox_dir: str = ""  # default: instance_dir/outbox
+    support_email: str = "support@example.com"
+    support_phone: str = ""
+    product_name: str = "Secure Sign-in"
+    passkey_signin: bool = True
+
+    @property
+    def is_development(self) -> bool:
+        """True under `make run`: outbox page, cookies without Secure."""
+        return self.env == "development"
+
+    @property
+    def lockout_duration(self) -> timedelta:
+        """How long an account stays locked after too many wrong passwords."""
+        return timedelta(minutes=self.lockout_minutes)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Secure cookies everywhere except plain-http local development."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.issuer.startswith("https://")
+
+
+def _coerce(name: str, raw: str, kind: Any) -> Any:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if "bool" in kind_name:
+            lowered = raw.strip().lower()
+            if lowered in ("", "auto") and "None" in kind_name:
+                return None
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if "int" in kind_name:
+            return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from exc
+    return raw
+
+
+def _validate(s: Settings) -> None:
+    parts = urlsplit(s.issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"IDP_ISSUER={s.issuer!r}: must be an http(s) URL without query or fragment"
+        )
+    if s.issuer.endswith("/"):
+        raise ConfigError(f"IDP_ISSUER={s.issuer!r}: must not end with '/'")
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme == "http" and not local:
+        raise ConfigError(f"IDP_ISSUER={s.issuer!r}: https is required except for localhost")
+    if s.env not in ("production", "development", "test"):
+        raise ConfigError(f"IDP_ENV={s.env!r}: one of production, development, test")
+    positive = (
+        "argon2_time_cost",
+        "argon2_memory_kib",
+        "argon2_parallelism",
+        "code_ttl_seconds",
+        "access_token_ttl_seconds",
+        "refresh_token_ttl_days",
+        "id_token_ttl_seconds",
+        "session_idle_minutes",
+        "session_max_hours",
+        "session_mfa_max_age_hours",
+        "trust_ceiling_days",
+        "login_max_failures",
+        "lockout_minutes",
+    )
+    for name in positive:
+        if getattr(s, name) < 1:
+            raise ConfigError(f"IDP_{name.upper()}={getattr(s, name)}: must be at least 1")
+    if s.reverify_days < 0:
+        raise ConfigError("IDP_REVERIFY_DAYS: must be 0 (off) or more")
+    if s.argon2_memory_kib < 8 * s.argon2_parallelism:
+        raise ConfigError("IDP_ARGON2_MEMORY_KIB: must be at least 8 KiB per lane")
+    if s.smtp_url and urlsplit(s.smtp_url).scheme not in ("smtp", "smtps", "smtp+starttls"):
+        raise ConfigError("IDP_SMTP_URL: scheme must be smtp, smtp+starttls or smtps")
+    if not s.database_url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError("IDP_DATABASE_URL: sqlite:/// or postgresql+psycopg:// URL expected")
+
+
+def _persisted_secret(instance: Path) -> str:
+    """A random secret key kept under instance/ so restarts keep sessions valid."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Build Settings from defaults, IDP_* variables and overrides; raise ConfigError if invalid."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if raw is not None:
+            values[f.name] = _coerce(f.name, raw, f.type)
+    values.update(overrides or {})
+    unknown = set(values) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    defaults = {f.name: f.default for f in fields(Settings)}
+    instance = Path(values.get("instance_dir", defaults["instance_dir"])).resolve()
+    values["instance_dir"] = str(instance)
+    if not values.get("database_url"):
+        values["database_url"] = f"sqlite:///{instance / 'idp.db'}"
+    if values["database_url"].startswith("postgresql://"):
+        values["database_url"] = values["database_url"].replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
+    if not values.get("outbox_dir"):
+        values["outbox_dir"] = str(instance / "outbox")
+    values["issuer"] = values.get("issuer", defaults["issuer"]).rstrip("/")
+    settings = Settings(**values)
+    _validate(settings)
+    if not settings.secret_key:
+        settings = replace(settings, secret_key=_persisted_secret(instance))
+    return settings

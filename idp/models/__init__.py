@@ -1,0 +1,19 @@
+"""Persistence only: one module per noun."""
+
+from idp.models.audit_event import AuditEvent
+from idp.models.authorization_code import AuthorizationCode
+from idp.models.client import Client
+from idp.models.consent import Consent
+from idp.models.session import SessionRecord
+from idp.models.token import Token
+from idp.models.user import User
+
+__all__ = [
+    "AuditEvent",
+    "AuthorizationCode",
+    "Client",
+    "Consent",
+    "SessionRecord",
+    "Token",
+    "User",
+]

@@ -1,0 +1,110 @@
+"""Access and refresh tokens, stored as hashes, grouped in rotation families."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import TokenMixin
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.clock import now
+from idp.extensions import db
+from idp.models.client import Client
+from idp.models.hashing import sha256_hex
+from idp.models.user import User
+
+
+class Token(db.Model, TokenMixin):
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    # All tokens descending from one grant share a family; reuse revokes the family.
+    family: Mapped[str] = mapped_column(String(64), index=True)
+    code_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    sid: Mapped[str] = mapped_column(String(64), default="", index=True)
+    access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    claims: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    token_type: Mapped[str] = mapped_column(String(20), default="Bearer")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    issued_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    expires_in: Mapped[int] = mapped_column(Integer)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    access_revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    refresh_revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def expires_at(self) -> datetime:
+        """When the access token stops working."""
+        return self.issued_at + timedelta(seconds=self.expires_in)
+
+    @classmethod
+    def by_access_token(cls, value: str) -> Token | None:
+        """Look up by the presented access token."""
+        return db.session.scalar(select(cls).where(cls.access_token_hash == sha256_hex(value)))
+
+    @classmethod
+    def by_refresh_token(cls, value: str) -> Token | None:
+        """Look up by the presented refresh token."""
+        return db.session.scalar(select(cls).where(cls.refresh_token_hash == sha256_hex(value)))
+
+    @classmethod
+    def revoke_where(cls, *criteria: Any) -> int:
+        """Revoke every access and refresh token matching the criteria."""
+        at = now()
+        result = db.session.execute(
+            update(cls)
+            .where(*criteria, cls.access_revoked_at.is_(None))
+            .values(access_revoked_at=at)
+        )
+        db.session.execute(
+            update(cls)
+            .where(*criteria, cls.refresh_revoked_at.is_(None))
+            .values(refresh_revoked_at=at)
+        )
+        return result.rowcount
+
+    def refresh_usable(self, at: datetime) -> bool:
+        """A refresh token works until rotated, revoked or expired."""
+        return (
+            self.refresh_token_hash is not None
+            and self.refresh_revoked_at is None
+            and (self.refresh_expires_at is None or at < self.refresh_expires_at)
+        )
+
+    # Authlib's TokenMixin -------------------------------------------------
+    def check_client(self, client: Client) -> bool:
+        """True when the token was issued to this client."""
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        """Granted scopes."""
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        """Access token lifetime in seconds."""
+        return self.expires_in
+
+    def is_expired(self) -> bool:
+        """Access token past its lifetime."""
+        return now() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        """Access token revoked."""
+        return self.access_revoked_at is not None
+
+    def get_user(self) -> User | None:
+        """The resource owner (None for client credentials)."""
+        return self.user
+
+    def get_client(self) -> Client | None:
+        """The client the token was issued to."""
+        return Client.by_client_id(self.client_id)

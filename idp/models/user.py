@@ -1,0 +1,61 @@
+"""A person who signs in."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.clock import now
+from idp.extensions import db
+
+
+def new_subject() -> str:
+    """A random, stable `sub`: never the row id (OIDC Core 2, privacy)."""
+    return secrets.token_urlsafe(18)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), unique=True, default=new_subject)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    given_name: Mapped[str] = mapped_column(String(100), default="")
+    family_name: Mapped[str] = mapped_column(String(100), default="")
+    locale: Mapped[str] = mapped_column(String(20), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=now, onupdate=now)
+
+    @property
+    def is_active(self) -> bool:
+        """False once an admin disabled the account."""
+        return self.disabled_at is None
+
+    @classmethod
+    def by_email(cls, email: str) -> User | None:
+        """Find a user by email, case-insensitively."""
+        normalized = normalize_email(email)
+        return db.session.scalar(select(cls).where(func.lower(cls.email) == normalized))
+
+    @classmethod
+    def by_subject(cls, subject: str) -> User | None:
+        """Find a user by their `sub`."""
+        return db.session.scalar(select(cls).where(cls.subject == subject))
+
+
+def normalize_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding spaces."""
+    return email.strip().lower()

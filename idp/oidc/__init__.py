@@ -1,0 +1,1 @@
+"""The OIDC protocol layer: the only package that uses Authlib's server side."""

@@ -1,0 +1,185 @@
+"""Authlib grants bound to our models: single-use codes, rotating refresh tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants, scope_to_list
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc7636 import CodeChallenge
+
+from idp import audit
+from idp.authn.state import Authentication
+from idp.clock import epoch, now
+from idp.extensions import db
+from idp.models.authorization_code import AuthorizationCode
+from idp.models.hashing import sha256_hex
+from idp.models.token import Token
+from idp.models.user import User
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """What the sign-in hands the protocol layer: who, how, in which browser session."""
+
+    user: User
+    authentication: Authentication
+    sid: str
+    claims: dict[str, Any] | None = None
+
+
+def _active(user: User | None) -> User | None:
+    return user if user is not None and user.is_active else None
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE limited to S256 (RFC 9700 2.1.1), and mandatory for public clients."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        """Reject `plain` or a missing method, and a public client without a challenge."""
+        super().validate_code_challenge(grant, redirect_uri)
+        data = grant.request.payload.data
+        challenge = data.get("code_challenge")
+        if challenge and data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be S256")
+        if not challenge and grant.request.client.is_public:
+            raise InvalidRequestError("PKCE (code_challenge with S256) is required")
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    """RFC 6749 4.1 with codes stored hashed, single use, and replay revocation."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        """Persist the code's hash with who signed in and how (amr, acr, auth_time)."""
+        signed_in: SignedIn = request.user
+        data = request.payload.data
+        at = now()
+        authn = signed_in.authentication
+        db.session.add(
+            AuthorizationCode(
+                code_hash=sha256_hex(code),
+                client_id=request.client.client_id,
+                user_id=signed_in.user.id,
+                redirect_uri=request.payload.redirect_uri or "",
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                claims=signed_in.claims,
+                auth_time=epoch(authn.auth_time),
+                acr=authn.acr,
+                amr=list(authn.amr),
+                sid=signed_in.sid,
+                created_at=at,
+                expires_at=at + timedelta(seconds=self.server.settings.code_ttl_seconds),
+            )
+        )
+        db.session.commit()
+
+    def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode | None:
+        """A live code; a used one is a replay and revokes what it issued (RFC 6749 4.1.2)."""
+        item = AuthorizationCode.find(code, client.client_id)
+        if item is None:
+            return None
+        if item.used_at is not None:
+            self._revoke_replayed(item)
+            return None
+        if now() >= item.expires_at:
+            return None
+        return item
+
+    def _revoke_replayed(self, item: AuthorizationCode) -> None:
+        count = Token.revoke_where(Token.code_id == item.id)
+        audit.record(
+            "authorization_code.replayed",
+            user_id=item.user_id,
+            client_id=item.client_id,
+            tokens_revoked=count,
+        )
+
+    def create_token_response(self) -> Any:
+        """Claim the code atomically first: of concurrent redemptions exactly one wins."""
+        item: AuthorizationCode = self.request.authorization_code
+        if not item.claim(now()):
+            db.session.rollback()
+            self._revoke_replayed(item)
+            raise InvalidGrantError("Invalid 'code' in request.")
+        return super().create_token_response()
+
+    def generate_token(
+        self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True
+    ):
+        """OIDC Core 11: a refresh token only when offline_access was granted."""
+        include = include_refresh_token and "offline_access" in scope_to_list(scope or "")
+        return super().generate_token(user, scope, grant_type, expires_in, include)
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Kept (marked used) so a replay can be detected and its tokens revoked."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        """The code's user, unless disabled since."""
+        return _active(authorization_code.user)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """RFC 6749 6 with rotation; a reused refresh token revokes its whole family."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        """A usable refresh token; a rotated one signals theft (RFC 9700 4.14.2)."""
+        item = Token.by_refresh_token(refresh_token)
+        if item is None:
+            return None
+        if item.refresh_revoked_at is not None:
+            self._revoke_family(item)
+            return None
+        if not item.refresh_usable(now()):
+            return None
+        return item
+
+    def _revoke_family(self, item: Token) -> None:
+        count = Token.revoke_where(Token.family == item.family)
+        audit.record(
+            "refresh_token.reused",
+            user_id=item.user_id,
+            client_id=item.client_id,
+            tokens_revoked=count,
+        )
+
+    def create_token_response(self) -> Any:
+        """Rotate atomically: the old refresh token is spent before the new one exists."""
+        item: Token = self.request.refresh_token
+        spent = db.session.execute(
+            Token.__table__.update()
+            .where(Token.id == item.id, Token.refresh_revoked_at.is_(None))
+            .values(refresh_revoked_at=now())
+        )
+        if spent.rowcount != 1:
+            db.session.rollback()
+            self._revoke_family(item)
+            raise InvalidGrantError()
+        return super().create_token_response()
+
+    def authenticate_user(self, refresh_token: Token) -> User | None:
+        """The token's user, unless disabled since."""
+        return _active(refresh_token.user)
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        """Already spent in create_token_response."""
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """RFC 6749 4.4 for confidential clients."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012

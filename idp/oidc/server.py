@@ -1,0 +1,305 @@
+"""Builds Authlib's authorization server for one app: grants, endpoints, ID tokens."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import Flask
+
+from idp.clock import epoch, now
+from idp.config import Settings
+from idp.extensions import db
+from idp.models.authorization_code import AuthorizationCode
+from idp.models.client import Client
+from idp.models.hashing import sha256_hex
+from idp.models.token import Token
+from idp.models.user import User
+from idp.oidc import claims
+from idp.oidc.grants import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+    S256CodeChallenge,
+)
+from idp.oidc.keys import KeyStore
+
+
+class Server(AuthorizationServer):
+    """Authlib's Flask server, aware of our settings and able to replay a stored request."""
+
+    def __init__(self, settings: Settings, keys: KeyStore) -> None:
+        super().__init__()
+        self.settings = settings
+        self.keys = keys
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        """A stored authorization request (dict of params) resumes after sign-in."""
+        if isinstance(request, dict):
+            oauth_request = OAuth2Request("GET", self.settings.issuer + "/authorize")
+            oauth_request.payload = BasicOAuth2Payload(request)
+            return oauth_request
+        return super().create_oauth2_request(request)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        """Persist issued tokens (hashed)."""
+        store_token(token, request, settings=self.settings)
+
+
+class IdToken(OpenIDCode):
+    """Signs ID tokens with the key store; claims per OIDC Core 2 and DESIGN.md."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(require_nonce=False)
+        self.server = server
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        """Nonce replay is the RP's check (OIDC Core 3.1.3.7); the OP echoes it."""
+        return False
+
+    def get_client_algorithm(self, client: Client) -> str:
+        """The client's registered alg when we hold a key for it, else RS256."""
+        alg = client.id_token_signed_response_alg
+        return alg if alg in self.server.keys.supported_algs() else "RS256"
+
+    def resolve_client_private_key(self, client: Client) -> Any:
+        """The active key for the client's algorithm."""
+        return self.server.keys.signing_key(self.get_client_algorithm(client))
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        """alg and kid, so RPs pick the right key from the JWKS."""
+        alg = self.get_client_algorithm(client)
+        return {"alg": alg, "kid": self.server.keys.signing_key(alg).kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        """iss, aud, azp, iat, exp from the app's clock."""
+        issued = epoch(now())
+        return {
+            "iss": self.server.settings.issuer,
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "iat": issued,
+            "exp": issued + self.server.settings.id_token_ttl_seconds,
+        }
+
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict:
+        """nonce, auth_time, acr, amr, sid, and claims requested for the ID token."""
+        result = super().get_authorization_code_claims(authorization_code)
+        result["auth_time"] = authorization_code.auth_time
+        if authorization_code.sid:
+            result["sid"] = authorization_code.sid
+        extra = claims.requested_claims(authorization_code.claims, "id_token")
+        if extra:
+            known = claims.all_claims(authorization_code.user)
+            result.update({k: known[k] for k in extra if k in known})
+        return result
+
+    def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
+        """Scope claims in the ID token as well (the code flow's token is back-channel)."""
+        return claims.user_info(user, scope)
+
+
+class Validator(BearerTokenValidator):
+    """Bearer access tokens looked up by hash (RFC 6750)."""
+
+    def authenticate_token(self, token_string: str) -> Token | None:
+        """The token row, if any; expiry and revocation are checked by Authlib."""
+        return Token.by_access_token(token_string)
+
+
+class UserInfo(UserInfoEndpoint):
+    """OIDC Core 5.3; claims by the token's scope and its `claims` request."""
+
+    def get_issuer(self) -> str:
+        """The issuer, for signed responses."""
+        return self.server.settings.issuer
+
+    def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
+        """Claims for this scope plus those asked for in the `claims` parameter."""
+        token: Token | None = getattr(self, "_current_token", None)
+        return claims.user_info(user, scope, token.claims if token else None)
+
+    def __call__(self, request: Any) -> Any:
+        token = self.resource_protector.acquire_token("openid")
+        if token.get_user() is None or not token.get_user().is_active:
+            from authlib.oauth2.rfc6750 import InvalidTokenError
+
+            raise InvalidTokenError()
+        self._current_token = token
+        try:
+            return super().__call__(request)
+        finally:
+            self._current_token = None
+
+
+class Revocation(RevocationEndpoint):
+    """RFC 7009; revoking a refresh token ends its whole family."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]  # noqa: RUF012
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        """Find by either kind, trying the hinted one first."""
+        lookups = [Token.by_access_token, Token.by_refresh_token]
+        if token_type_hint == "refresh_token":
+            lookups.reverse()
+        for lookup in lookups:
+            found = lookup(token_string)
+            if found is not None:
+                found._presented_refresh = lookup is Token.by_refresh_token  # type: ignore[attr-defined]
+                return found
+        return None
+
+    def revoke_token(self, token: Token, request: Any) -> None:
+        """Access token: that token. Refresh token: every token of the grant."""
+        if getattr(token, "_presented_refresh", False):
+            Token.revoke_where(Token.family == token.family)
+        else:
+            Token.revoke_where(Token.id == token.id)
+        db.session.commit()
+
+
+class Introspection(IntrospectionEndpoint):
+    """RFC 7662 for the client a token was issued to."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        """Returns (kind, token) so refresh tokens are judged by their own expiry."""
+        access = Token.by_access_token(token_string)
+        if access is not None:
+            return ("access_token", access)
+        refresh = Token.by_refresh_token(token_string)
+        return ("refresh_token", refresh) if refresh is not None else None
+
+    def check_permission(self, token: Any, client: Client, request: Any) -> bool:
+        """A client may introspect only its own tokens."""
+        return token[1].client_id == client.client_id
+
+    def create_introspection_payload(self, token: Any) -> dict[str, Any]:
+        """active=false for anything unknown, expired, revoked or not the caller's."""
+        if not token:
+            return {"active": False}
+        kind, item = token
+        at = now()
+        if kind == "access_token":
+            alive = item.access_revoked_at is None and at < item.expires_at
+            exp = epoch(item.expires_at)
+        else:
+            alive = item.refresh_usable(at)
+            exp = epoch(item.refresh_expires_at) if item.refresh_expires_at else None
+        if not alive or (item.user is not None and not item.user.is_active):
+            return {"active": False}
+        payload: dict[str, Any] = {
+            "active": True,
+            "client_id": item.client_id,
+            "scope": item.scope,
+            "token_type": "Bearer" if kind == "access_token" else "refresh_token",
+            "iat": epoch(item.issued_at),
+            "iss": self.server.settings.issuer,
+            "aud": item.client_id,
+        }
+        if exp is not None:
+            payload["exp"] = exp
+        if item.user is not None:
+            payload["sub"] = item.user.subject
+            payload["username"] = item.user.email
+        return payload
+
+    def introspect_token(self, token: Any) -> dict[str, Any]:
+        """Unused: create_introspection_payload answers directly."""
+        return self.create_introspection_payload(token)
+
+
+class EndSession(EndSessionEndpoint):
+    """RP-Initiated Logout 1.0; the web layer ends the browser session."""
+
+    def get_server_jwks(self) -> Any:
+        """Our own keys verify the id_token_hint."""
+        return self.server.keys.private_keyset()
+
+    def end_session(self, end_session_request: Any) -> None:
+        """The web layer clears the browser session; nothing protocol-side to do."""
+
+
+class Issuer(IssuerParameter):
+    """RFC 9207: `iss` on every authorization response."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        """The issuer identifier."""
+        return self.issuer
+
+
+def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> None:
+    """Store hashes of the issued tokens, in the family of the grant they came from."""
+    code: AuthorizationCode | None = request.authorization_code
+    parent: Token | None = request.refresh_token
+    at = now()
+    if parent is not None:
+        family, code_id, sid, requested = parent.family, parent.code_id, parent.sid, parent.claims
+    elif code is not None:
+        family, code_id, sid, requested = f"code-{code.id}", code.id, code.sid, code.claims
+    else:
+        family, code_id, sid, requested = secrets.token_hex(16), None, "", None
+    refresh = token.get("refresh_token")
+    ttl = timedelta(days=settings.refresh_token_ttl_days)
+    db.session.add(
+        Token(
+            client_id=request.client.client_id,
+            user_id=request.user.id if isinstance(request.user, User) else None,
+            family=family,
+            code_id=code_id,
+            sid=sid,
+            claims=requested,
+            access_token_hash=sha256_hex(token["access_token"]),
+            refresh_token_hash=sha256_hex(refresh) if refresh else None,
+            scope=token.get("scope", ""),
+            issued_at=at,
+            expires_in=int(token["expires_in"]),
+            refresh_expires_at=at + ttl if refresh else None,
+        )
+    )
+    db.session.commit()
+
+
+def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
+    """Create this app's authorization server and register grants and endpoints."""
+    app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
+    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
+        "authorization_code": settings.access_token_ttl_seconds,
+        "refresh_token": settings.access_token_ttl_seconds,
+        "client_credentials": settings.access_token_ttl_seconds,
+    }
+    server = Server(settings, keys)
+
+    def query_client(client_id: str) -> Client | None:
+        return Client.by_client_id(client_id) if client_id else None
+
+    server.init_app(app, query_client=query_client)
+    server.register_grant(
+        AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdToken(server)]
+    )
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_extension(Issuer(settings.issuer))
+    protector = ResourceProtector()
+    protector.register_token_validator(Validator())
+    server.register_endpoint(UserInfo(resource_protector=protector))
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    server.register_endpoint(EndSession)
+    server.resource_protector = protector
+    app.extensions["idp.oidc"] = server
+    return server

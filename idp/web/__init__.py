@@ -1,0 +1,44 @@
+"""HTTP: one blueprint per surface, thin views."""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+from idp.authn.password import Passwords
+from idp.config import Settings
+from idp.errors import register_error_handlers
+from idp.web.session import DatabaseSessionInterface
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; "
+        "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
+    )
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def register_web(app: Flask, settings: Settings) -> None:
+    """Sessions, blueprints, error pages and security headers."""
+    from idp.web import account, help, provider, signin
+
+    app.session_interface = DatabaseSessionInterface(settings)
+    app.extensions["idp.passwords"] = Passwords(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    for module in (provider, signin, account, help):
+        app.register_blueprint(module.bp)
+    register_error_handlers(app)
+    app.after_request(_security_headers)
+
+    @app.context_processor
+    def inject_settings() -> dict[str, object]:
+        return {"settings": settings}

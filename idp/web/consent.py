@@ -1,0 +1,51 @@
+"""The consent step: what the client asks for, approved or denied by the user."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import scope_to_list
+from flask import Response, redirect, render_template, request, url_for
+
+from idp import audit
+from idp.errors import SignInExpired
+from idp.extensions import db
+from idp.models.consent import Consent
+from idp.web import flow
+from idp.web import session as browser
+from idp.web.forms import ConsentForm
+
+SCOPE_DESCRIPTIONS = {
+    "openid": "Confirm who you are",
+    "profile": "Your name and profile details",
+    "email": "Your email address",
+    "offline_access": "Stay connected when you're not using it",
+    "roles": "Your roles (for example agent or customer)",
+}
+
+
+def handle_consent(rid: str) -> Response | str:
+    """Show (GET) or record (POST) the user's answer, then resume the request."""
+    view = flow.pending_view(rid)
+    user = flow.current_user()
+    if view is None or user is None:
+        raise SignInExpired()
+    params, _ = browser.pending_request(rid) or ({}, None)
+    scopes = scope_to_list(view.client.get_allowed_scope(params.get("scope", ""))) or []
+    form = ConsentForm()
+    if request.method == "POST" and form.validate_on_submit():
+        if form.allow.data:
+            existing = Consent.find(user.id, view.client.client_id)
+            if existing is None:
+                existing = Consent(user_id=user.id, client_id=view.client.client_id, scopes=[])
+                db.session.add(existing)
+            existing.scopes = sorted(set(existing.scopes) | set(scopes))
+            db.session.commit()
+            browser.set_pending_flag(rid, "consented", True)
+            audit.record(
+                "consent.granted", user_id=user.id, client_id=view.client.client_id, scopes=scopes
+            )
+        else:
+            browser.set_pending_flag(rid, "denied", True)
+            audit.record("consent.denied", user_id=user.id, client_id=view.client.client_id)
+        return redirect(url_for("provider.resume", rid=rid))
+    items = [(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes]
+    return render_template("provider/consent.html", view=view, items=items, form=form, user=user)

@@ -1,0 +1,190 @@
+"""The authorization request's journey: ask the policy, sign in, consent, issue the code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import scope_to_list
+from flask import Response, current_app, redirect, url_for
+
+from idp.authn import policy
+from idp.authn.inputs import client_policy, global_policy, user_state
+from idp.authn.password import Passwords
+from idp.authn.state import Decision, Requirements, Step
+from idp.clock import now
+from idp.config import Settings
+from idp.errors import BadAuthorizationRequest
+from idp.extensions import db
+from idp.models.client import Client
+from idp.models.consent import Consent
+from idp.models.user import User
+from idp.oidc.grants import SignedIn
+from idp.oidc.requirements import build_requirements, parse_prompt
+from idp.oidc.server import Server
+from idp.web import session as browser
+
+# Where each step of the hosted sign-in lives.
+STEP_ENDPOINTS = {
+    Step.PASSWORD: "signin.password",
+    Step.PROVE_EMAIL: "signin.prove_email",
+    Step.ENROLL: "signin.enroll",
+    Step.SECOND_FACTOR: "signin.second_factor",
+}
+
+
+def server() -> Server:
+    """This app's authorization server."""
+    return current_app.extensions["idp.oidc"]
+
+
+def settings() -> Settings:
+    """This app's settings."""
+    return current_app.extensions["idp.settings"]
+
+
+def current_user() -> User | None:
+    """The user this browser's session verified the password of, if still active."""
+    uid = browser.signed_in_user_id()
+    user = db.session.get(User, uid) if uid else None
+    return user if user is not None and user.is_active else None
+
+
+def decide(user: User | None, client: Client, requirements: Requirements) -> Decision:
+    """Ask the sign-in policy what this request still needs."""
+    return policy.next_step(
+        user=user_state(user) if user else None,
+        session=browser.session_state() if user else None,
+        device=None,
+        client=client_policy(client, settings()),
+        requirements=requirements,
+        policy=global_policy(settings()),
+        now=now(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingView:
+    """What a sign-in page shows about the request in progress."""
+
+    rid: str
+    client: Client
+    login_hint: str
+    display: str
+
+
+def pending_view(rid: str | None) -> PendingView | None:
+    """The request a sign-in page serves, or None when visited directly."""
+    entry = browser.pending_request(rid)
+    if entry is None:
+        return None
+    params, _ = entry
+    client = Client.by_client_id(params.get("client_id", ""))
+    if client is None:
+        return None
+    return PendingView(
+        rid=rid or "",
+        client=client,
+        login_hint=params.get("login_hint", "")[:320],
+        display=params.get("display", "page"),
+    )
+
+
+def error_redirect(error: OAuth2Error) -> Response:
+    """The OAuth error sent back to the client, with `iss` (RFC 9207) when redirecting."""
+    response = server().handle_error_response(None, error)
+    if response.location:
+        response.location = add_params_to_uri(response.location, {"iss": settings().issuer})
+    return response
+
+
+def _consent_needed(user: User, client: Client, scope: str, prompts: set[str]) -> bool:
+    if client.first_party:
+        return False
+    if "consent" in prompts:
+        return True
+    consent = Consent.find(user.id, client.client_id)
+    return consent is None or not consent.covers(scope_to_list(scope))
+
+
+def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | None) -> Response:
+    """Validate the request, then sign in, consent, or answer the client: whichever is due.
+
+    `params` None means the live HTTP request (first visit); a dict is a kept request.
+    """
+    srv = server()
+    user = current_user()
+    try:
+        grant = srv.get_consent_grant(request=params, end_user=user)
+    except OAuth2Error as error:
+        if getattr(error, "redirect_uri", None):
+            return error_redirect(error)
+        raise BadAuthorizationRequest(_unredirectable_message(error)) from error
+    data = grant.request.payload.data
+    try:
+        requirements, claims = build_requirements(data, started_at=started_at)
+    except OAuth2Error as error:
+        error.redirect_uri = grant.redirect_uri
+        error.state = data.get("state")
+        return error_redirect(error)
+    if rid and browser.pending_flag(rid, "denied"):
+        browser.drop_pending(rid)
+        return srv.create_authorization_response(
+            request=grant.request, grant_user=None, grant=grant
+        )
+    decision = decide(user, grant.client, requirements)
+    prompts = parse_prompt(data)
+    if decision.step is Step.ERROR or (decision.step is not Step.DONE and "none" in prompts):
+        return _refuse(grant, decision.error or "interaction_required")
+    if decision.step is not Step.DONE:
+        rid = rid or browser.save_pending(_flatten(params, data), started_at)
+        return redirect(url_for(STEP_ENDPOINTS[decision.step], rid=rid))
+    assert user is not None and decision.authentication is not None
+    if _consent_needed(user, grant.client, grant.request.scope, prompts) and not (
+        rid and browser.pending_flag(rid, "consented")
+    ):
+        if "none" in prompts:
+            return _refuse(grant, "consent_required")
+        rid = rid or browser.save_pending(_flatten(params, data), started_at)
+        return redirect(url_for("provider.consent", rid=rid))
+    if rid:
+        browser.drop_pending(rid)
+    signed_in = SignedIn(
+        user=user, authentication=decision.authentication, sid=browser.session_sid(), claims=claims
+    )
+    return srv.create_authorization_response(
+        request=grant.request, grant_user=signed_in, grant=grant
+    )
+
+
+def _refuse(grant: Any, error_code: str) -> Response:
+    error = OAuth2Error(
+        description=None, redirect_uri=grant.redirect_uri, state=grant.request.payload.state
+    )
+    error.error = error_code
+    return error_redirect(error)
+
+
+def _flatten(params: dict[str, Any] | None, data: Any) -> dict[str, str]:
+    if params is not None:
+        return dict(params)
+    return {k: data.get(k) for k in data}
+
+
+def _unredirectable_message(error: OAuth2Error) -> str:
+    if error.error == "invalid_client":
+        return "The application that sent you here is not registered with us."
+    if error.error == "invalid_request" and "redirect" in (error.description or "").lower():
+        return (
+            "The application sent you here with a return address we don't recognise, "
+            "so we can't send you back to it."
+        )
+    return "The application sent a sign-in request we can't process."
+
+
+def passwords() -> Passwords:
+    """This app's password hasher."""
+    return current_app.extensions["idp.passwords"]

@@ -1,0 +1,132 @@
+"""What relying parties call: discovery, JWKS, authorize, token, userinfo, revoke, logout."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from idp import audit
+from idp.clock import now
+from idp.errors import SignInExpired, error_page
+from idp.extensions import csrf, limiter
+from idp.oidc.metadata import discovery_document
+from idp.web import flow
+from idp.web import session as browser
+
+bp = Blueprint("provider", __name__)
+CACHE_PUBLIC = "public, max-age=300"
+
+
+def _cached_json(name: str, build: object) -> Response:
+    srv = flow.server()
+    version = srv.keys.version()
+    cache = srv.__dict__.setdefault("_doc_cache", {})
+    if cache.get(name, (None,))[0] != version:
+        cache[name] = (version, build())  # type: ignore[operator]
+    response = jsonify(cache[name][1])
+    response.headers["Cache-Control"] = CACHE_PUBLIC
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> Response:
+    """OIDC Discovery 1.0; recomputed only when the keys change."""
+    return _cached_json(
+        "discovery", lambda: discovery_document(flow.settings(), flow.server().keys)
+    )
+
+
+@bp.get("/jwks.json")
+def jwks() -> Response:
+    """The public signing keys (RFC 7517)."""
+    return _cached_json("jwks", lambda: flow.server().keys.public_jwks())
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt
+def authorize() -> Response:
+    """OIDC Core 3.1.2: GET and POST accepted."""
+    return flow.proceed(None, started_at=now(), rid=None)
+
+
+@bp.get("/authorize/resume/<rid>")
+def resume(rid: str) -> Response:
+    """Continue a kept request after a sign-in step or consent."""
+    entry = browser.pending_request(rid)
+    if entry is None:
+        raise SignInExpired()
+    params, started_at = entry
+    return flow.proceed(params, started_at=started_at, rid=rid)
+
+
+@bp.route("/consent/<rid>", methods=["GET", "POST"])
+def consent(rid: str) -> Response | str:
+    """Ask the user to share what the client asked for; remembered per user and client."""
+    from idp.web.consent import handle_consent
+
+    return handle_consent(rid)
+
+
+@bp.post("/token")
+@csrf.exempt
+@limiter.limit("60/second")
+def token() -> Response:
+    """RFC 6749 3.2; responses carry Cache-Control: no-store."""
+    response = flow.server().create_token_response()
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+def userinfo() -> Response:
+    """OIDC Core 5.3: bearer token in header (GET/POST) or form body (POST)."""
+    response = flow.server().create_endpoint_response("userinfo")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.post("/revoke")
+@csrf.exempt
+def revoke() -> Response:
+    """RFC 7009."""
+    return flow.server().create_endpoint_response("revocation")
+
+
+@bp.post("/introspect")
+@csrf.exempt
+def introspect() -> Response:
+    """RFC 7662."""
+    response = flow.server().create_endpoint_response("introspection")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+@csrf.exempt
+def logout() -> Response | tuple[str, int] | str:
+    """OIDC RP-Initiated Logout 1.0; asks for confirmation without a valid id_token_hint."""
+    srv = flow.server()
+    try:
+        req = srv.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return error_page("We can't sign you out from here", error.description or "", 400)
+    confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
+    if req.needs_confirmation and not confirmed:
+        return render_template(
+            "provider/logout_confirm.html", client=req.client, params=request.values
+        )
+    if request.method == "POST" and not req.id_token_claims:
+        csrf.protect()
+    uid = browser.signed_in_user_id()
+    browser.end_sign_in()
+    if uid:
+        audit.record(
+            "session.signed_out", user_id=uid, client_id=getattr(req.client, "client_id", None)
+        )
+    return srv.create_endpoint_response("end_session", req) or render_template(
+        "provider/signed_out.html", client=req.client
+    )

@@ -1,0 +1,222 @@
+"""The only code that reads or writes cookies: a server-side session behind an opaque cookie."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, Request, Response, session
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete
+from werkzeug.datastructures import CallbackDict
+
+from idp.authn.state import SessionState, VerifiedFactor
+from idp.clock import now
+from idp.config import Settings
+from idp.extensions import db
+from idp.models.hashing import sha256_hex
+from idp.models.session import SessionRecord
+
+COOKIE_NAME = "idp_session"
+# Writing last_seen on every request would turn every page view into a write.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    """Session data whose only client-side trace is a random cookie value."""
+
+    def __init__(self, initial: dict[str, Any] | None = None, cookie: str | None = None) -> None:
+        def on_update(_: Any) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.cookie = cookie
+        self.modified = False
+        self.rotate_requested = False
+        self.record: SessionRecord | None = None
+
+    def rotate(self) -> None:
+        """Issue a new session id at the next save (at sign-in: no session fixation)."""
+        self.rotate_requested = True
+        self.modified = True
+
+
+class DatabaseSessionInterface(SessionInterface):
+    """Flask session stored in the `sessions` table; idle and absolute lifetimes enforced."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.idle = timedelta(minutes=settings.session_idle_minutes)
+        self.absolute = timedelta(hours=settings.session_max_hours)
+        self.secure = settings.secure_cookies
+
+    def _alive(self, record: SessionRecord, at: datetime) -> bool:
+        return at - record.last_seen_at < self.idle and at - record.created_at < self.absolute
+
+    @staticmethod
+    def _forget(record: SessionRecord) -> None:
+        # A bulk delete tolerates a row already removed by "sign out everywhere".
+        id_hash = record.id_hash
+        if record in db.session:
+            db.session.expunge(record)
+        db.session.execute(delete(SessionRecord).where(SessionRecord.id_hash == id_hash))
+        db.session.commit()
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        """Load the record named by the cookie, or start an empty session."""
+        cookie = request.cookies.get(COOKIE_NAME)
+        if not cookie or len(cookie) > 100:
+            return ServerSession()
+        record = db.session.get(SessionRecord, sha256_hex(cookie))
+        if record is None:
+            return ServerSession()
+        if not self._alive(record, now()):
+            self._forget(record)
+            return ServerSession()
+        session = ServerSession(dict(record.data), cookie)
+        session.record = record
+        return session
+
+    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
+        """Persist changes; rotate the id when asked; clear the cookie when emptied."""
+        at = now()
+        record = session.record
+        if not session:
+            if record is not None:
+                self._forget(record)
+            if session.cookie:
+                response.delete_cookie(COOKIE_NAME, path="/")
+            return
+        if record is not None and session.rotate_requested:
+            self._forget(record)
+            record = None
+        if record is None:
+            session.cookie = secrets.token_urlsafe(32)
+            record = SessionRecord(id_hash=sha256_hex(session.cookie), created_at=at)
+            db.session.add(record)
+            session.modified = True
+        if session.modified:
+            record.data = dict(session)
+            record.user_id = session.get("uid")
+        if session.modified or at - record.last_seen_at >= TOUCH_INTERVAL:
+            record.last_seen_at = at
+            db.session.commit()
+            session.rotate_requested = False
+        response.set_cookie(
+            COOKIE_NAME,
+            session.cookie or "",
+            max_age=int(self.absolute.total_seconds()),
+            httponly=True,
+            secure=self.secure,
+            samesite="Lax",
+            path="/",
+        )
+
+
+# The browser session's sign-in state ------------------------------------------------
+MAX_PENDING = 5
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def signed_in_user_id() -> int | None:
+    """The user whose password this browser session verified, if any."""
+    uid = session.get("uid")
+    return uid if isinstance(uid, int) else None
+
+
+def session_state() -> SessionState | None:
+    """This browser's session as the sign-in policy sees it."""
+    uid = signed_in_user_id()
+    if uid is None or "pwd_at" not in session:
+        return None
+    factors = tuple(
+        VerifiedFactor(
+            factor=f["factor"],
+            at=_parse(f["at"]),
+            user_verified=f.get("uv", False),
+            backup_eligible=f.get("be", False),
+        )
+        for f in session.get("factors", [])
+    )
+    return SessionState(user_id=uid, password_at=_parse(session["pwd_at"]), factors=factors)
+
+
+def session_sid() -> str:
+    """The public session id for the `sid` claim (never the cookie value)."""
+    return session.get("sid", "")
+
+
+def begin_sign_in(user_id: int, at: datetime) -> None:
+    """The password was verified: new session id, new sid; factors reset for another user."""
+    if session.get("uid") != user_id:
+        session["factors"] = []
+        session["sid"] = secrets.token_urlsafe(16)
+    session["uid"] = user_id
+    session["pwd_at"] = _iso(at)
+    session.rotate()  # type: ignore[attr-defined]
+
+
+def add_factor(factor: VerifiedFactor) -> None:
+    """Record a second factor verified in this session."""
+    kept = [f for f in session.get("factors", []) if f["factor"] != factor.factor]
+    kept.append(
+        {
+            "factor": str(factor.factor),
+            "at": _iso(factor.at),
+            "uv": factor.user_verified,
+            "be": factor.backup_eligible,
+        }
+    )
+    session["factors"] = kept
+    session.rotate()  # type: ignore[attr-defined]  # privilege changed
+
+
+def end_sign_in() -> None:
+    """Sign this browser out."""
+    session.clear()
+
+
+def save_pending(params: dict[str, str], started_at: datetime) -> str:
+    """Keep an authorization request while the user signs in; returns its id."""
+    pending = dict(session.get("pending", {}))
+    while len(pending) >= MAX_PENDING:
+        pending.pop(min(pending, key=lambda k: pending[k]["started"]))
+    rid = secrets.token_urlsafe(12)
+    pending[rid] = {"params": params, "started": _iso(started_at)}
+    session["pending"] = pending
+    return rid
+
+
+def pending_request(rid: str | None) -> tuple[dict[str, str], datetime] | None:
+    """A kept authorization request and when it started."""
+    entry = session.get("pending", {}).get(rid or "")
+    if not entry:
+        return None
+    return dict(entry["params"]), _parse(entry["started"])
+
+
+def drop_pending(rid: str) -> None:
+    """Forget a finished authorization request."""
+    pending = dict(session.get("pending", {}))
+    if pending.pop(rid, None) is not None:
+        session["pending"] = pending
+
+
+def set_pending_flag(rid: str, name: str, value: Any) -> None:
+    """Attach a decision (e.g. consent denied) to a kept request."""
+    pending = dict(session.get("pending", {}))
+    if rid in pending:
+        pending[rid] = {**pending[rid], name: value}
+        session["pending"] = pending
+
+
+def pending_flag(rid: str, name: str) -> Any:
+    """Read a decision attached to a kept request."""
+    return session.get("pending", {}).get(rid, {}).get(name)

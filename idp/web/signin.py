@@ -1,0 +1,74 @@
+"""The hosted sign-in: each POST verifies one thing, then the policy is asked again."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+
+from idp import audit
+from idp.authn.password import AccountLocked, InvalidCredentials, LockoutPolicy
+from idp.clock import now
+from idp.extensions import limiter
+from idp.web import flow
+from idp.web import session as browser
+from idp.web.forms import PasswordForm
+
+bp = Blueprint("signin", __name__, url_prefix="/signin")
+
+GENERIC_FAILURE = (
+    "That email and password don't match our records. Please check them and try again."
+)
+
+
+def after_step(rid: str | None) -> Response:
+    """Back to the request in progress (which asks the policy), or to the account page."""
+    if rid and browser.pending_request(rid):
+        return redirect(url_for("provider.resume", rid=rid))
+    return redirect(url_for("account.home"))
+
+
+@bp.route("", methods=["GET", "POST"])
+@limiter.limit("20/minute", methods=["POST"])
+def password() -> Response | tuple[str, int] | str:
+    """Email and password: an unknown email and a wrong password look the same."""
+    rid = request.args.get("rid")
+    view = flow.pending_view(rid)
+    form = PasswordForm()
+    if request.method == "GET" and view and view.login_hint and not form.email.data:
+        form.email.data = view.login_hint
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        settings = flow.settings()
+        passwords = flow.passwords()
+        try:
+            user = passwords.authenticate(
+                email=form.email.data or "",
+                password=form.password.data or "",
+                now=now(),
+                lockout=LockoutPolicy(settings.login_max_failures, settings.lockout_duration),
+            )
+        except AccountLocked as exc:
+            audit.record("password.locked", email=form.email.data, until=exc.until.isoformat())
+            error, status = (
+                "Too many attempts. For your security, sign-in is paused for a few minutes. "
+                "Please try again later.",
+                429,
+            )
+        except InvalidCredentials:
+            audit.record(
+                "password.failed",
+                email=(form.email.data or "")[:320],
+                client_id=view.client.client_id if view else None,
+            )
+            error, status = GENERIC_FAILURE, 401
+        else:
+            browser.begin_sign_in(user.id, now())
+            audit.record(
+                "password.verified",
+                user_id=user.id,
+                client_id=view.client.client_id if view else None,
+            )
+            return after_step(rid)
+    elif request.method == "POST":
+        error, status = "Please enter your email address and password.", 400
+    return render_template("signin/password.html", form=form, view=view, error=error), status

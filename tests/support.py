@@ -1,0 +1,219 @@
+"""Factories and the SignInFlow / RelyingParty helpers, so flow tests read like stories."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from werkzeug.test import TestResponse
+
+from idp.clock import now
+from idp.extensions import db
+from idp.models.client import Client
+from idp.models.user import User
+
+PASSWORD = "plum-orchard-velvet-93"
+REDIRECT_URI = "https://rp.example/callback"
+
+
+def make_user(
+    app: Flask,
+    email: str = "ada@example.com",
+    *,
+    password: str = PASSWORD,
+    name: str = "Ada Lovelace",
+    activated: bool = True,
+    **fields: Any,
+) -> User:
+    """A user with a password; activated (email proven) unless told otherwise."""
+    with app.app_context():
+        user = User(
+            email=email,
+            name=name,
+            given_name=name.split()[0],
+            family_name=name.split()[-1],
+            email_verified=activated,
+            roles=[],
+            **fields,
+        )
+        app.extensions["idp.passwords"].set_password(user, password, now=now())
+        if activated:
+            user.activated_at = now()
+        db.session.add(user)
+        db.session.commit()
+        db.session.refresh(user)
+        db.session.expunge(user)
+        return user
+
+
+def make_client(
+    app: Flask,
+    client_id: str = "rp",
+    *,
+    public: bool = False,
+    first_party: bool = True,
+    redirect_uris: list[str] | None = None,
+    **fields: Any,
+) -> tuple[str, str | None]:
+    """A registered client; returns (client_id, secret)."""
+    with app.app_context():
+        client = Client(
+            client_id=client_id,
+            name=f"{client_id.upper()} Portal",
+            redirect_uris=redirect_uris or [REDIRECT_URI],
+            post_logout_redirect_uris=["https://rp.example/bye"],
+            token_endpoint_auth_method="none" if public else "client_secret_basic",
+            grant_types=["authorization_code", "refresh_token", "client_credentials"],
+            first_party=first_party,
+            **fields,
+        )
+        secret = None if public else client.set_secret()
+        db.session.add(client)
+        db.session.commit()
+        return client_id, secret
+
+
+def query(url: str) -> dict[str, str]:
+    """The query parameters of a redirect."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def csrf_of(response: TestResponse) -> str:
+    """The CSRF token in a rendered form."""
+    match = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', response.text
+    ) or re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@dataclass
+class RelyingParty:
+    """What an RP does: build the authorization URL, redeem the code, verify the ID token."""
+
+    browser: FlaskClient
+    client_id: str = "rp"
+    secret: str | None = None
+    redirect_uri: str = REDIRECT_URI
+    state: str = field(default_factory=lambda: secrets.token_urlsafe(8))
+    nonce: str = field(default_factory=lambda: secrets.token_urlsafe(8))
+    verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+
+    def authorize_url(self, pkce: bool = True, **extra: str) -> str:
+        """The URL the RP sends the browser to."""
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": "openid profile email",
+            "state": self.state,
+            "nonce": self.nonce,
+        }
+        if pkce:
+            params["code_challenge"] = create_s256_code_challenge(self.verifier)
+            params["code_challenge_method"] = "S256"
+        params.update(extra)
+        return "/authorize?" + urlencode({k: v for k, v in params.items() if v is not None})
+
+    def token_request(self, data: dict[str, str], *, auth: str = "basic") -> TestResponse:
+        """POST to the token endpoint with the client's authentication."""
+        headers = {}
+        data = dict(data)
+        if self.secret and auth == "basic":
+            import base64
+
+            raw = f"{self.client_id}:{self.secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        elif self.secret and auth == "post":
+            data.update(client_id=self.client_id, client_secret=self.secret)
+        else:
+            data.setdefault("client_id", self.client_id)
+        return self.browser.post("/token", data=data, headers=headers)
+
+    def redeem(self, code: str, **extra: str) -> TestResponse:
+        """Exchange a code (with the PKCE verifier)."""
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": self.verifier,
+            **extra,
+        }
+        return self.token_request({k: v for k, v in data.items() if v is not None})
+
+    def verify_id_token(self, id_token: str, *, nonce: str | None = "expected") -> dict[str, Any]:
+        """Verify signature against the JWKS and the OIDC Core 3.1.3.7 checks."""
+        jwks = KeySet.import_key_set(self.browser.get("/jwks.json").get_json())
+        token = jwt.decode(id_token, jwks, algorithms=["RS256", "ES256"])
+        claims = dict(token.claims)
+        registry = jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": "http://localhost"},
+            aud={"essential": True, "value": self.client_id},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+        )
+        registry.validate(claims)
+        if nonce == "expected":
+            assert claims["nonce"] == self.nonce
+        return claims
+
+
+class SignInFlow:
+    """A user in a browser: follows redirects by hand so each step can be asserted."""
+
+    def __init__(
+        self,
+        browser: FlaskClient,
+        rp: RelyingParty,
+        email: str = "ada@example.com",
+        password: str = PASSWORD,
+    ) -> None:
+        self.browser = browser
+        self.rp = rp
+        self.email = email
+        self.password_value = password
+        self.location = ""
+
+    def start(self, **extra: str) -> TestResponse:
+        """The RP sends the browser to /authorize."""
+        response = self.browser.get(self.rp.authorize_url(**extra))
+        self.location = response.headers.get("Location", "")
+        return response
+
+    def follow(self) -> TestResponse:
+        """Follow the last redirect within the provider."""
+        assert self.location.startswith(("/", "http://localhost/")), self.location
+        response = self.browser.get(self.location)
+        self.location = response.headers.get("Location", "")
+        return response
+
+    def password(self, email: str | None = None, password: str | None = None) -> TestResponse:
+        """Submit the sign-in form at the current location."""
+        page = self.browser.get(self.location)
+        response = self.browser.post(
+            self.location,
+            data={
+                "csrf_token": csrf_of(page),
+                "email": email or self.email,
+                "password": password or self.password_value,
+            },
+        )
+        self.location = response.headers.get("Location", "")
+        return response
+
+    def until_rp(self, limit: int = 6) -> dict[str, str]:
+        """Follow provider redirects until the RP's redirect_uri; return its parameters."""
+        for _ in range(limit):
+            if self.location.startswith(self.rp.redirect_uri):
+                return query(self.location)
+            self.follow()
+        raise AssertionError(f"never reached the RP; stopped at {self.location}")
