@@ -217,3 +217,68 @@ class SignInFlow:
                 return query(self.location)
             self.follow()
         raise AssertionError(f"never reached the RP; stopped at {self.location}")
+
+
+def totp_now(secret: str, *, app: Flask, offset_steps: int = 0) -> str:
+    """The code an authenticator app shows at the app's current time."""
+    import pyotp
+
+    from idp.clock import epoch
+
+    with app.app_context():
+        at = epoch(now()) + 30 * offset_steps
+    return pyotp.TOTP(secret).at(at)
+
+
+def key_on_page(response: TestResponse) -> str:
+    """The TOTP key shown for manual entry."""
+    match = re.search(r'id="totp-key">([A-Z2-7 ]+)<', response.text)
+    assert match, "no TOTP key on the page"
+    return match.group(1).replace(" ", "")
+
+
+def enroll_totp(app: Flask, user_id: int, *, name: str = "Phone") -> str:
+    """Give a user an authenticator app directly (for tests about later sign-ins)."""
+    from idp.authn import totp
+
+    secret = totp.new_secret()
+    with app.app_context():
+        totp.enroll(
+            user_id,
+            name=name,
+            secret=secret,
+            code=totp_now(secret, app=app),
+            now=now(),
+            app_secret=app.config["SECRET_KEY"],
+        )
+        # A fresh enrollment used the current step; later sign-ins need the next one.
+        from idp.models.totp_credential import TotpCredential
+
+        for cred in TotpCredential.of_user(user_id):
+            cred.last_step = 0
+        db.session.commit()
+    return secret
+
+
+def latest_mail(app: Flask, to: str | None = None) -> str:
+    """The body of the newest message in the outbox (optionally to one address)."""
+    from idp.mail import outbox_messages
+
+    with app.app_context():
+        for message in outbox_messages():
+            if to is None or message.to == to:
+                return message.body
+    raise AssertionError("no mail in the outbox")
+
+
+def code_in_mail(app: Flask, to: str | None = None) -> str:
+    """The 6-digit code in the newest mail."""
+    match = re.search(r"\b(\d{6})\b", latest_mail(app, to))
+    assert match, "no code in the mail"
+    return match.group(1)
+
+
+def submit(browser: FlaskClient, url: str, data: dict[str, str]) -> TestResponse:
+    """GET a form page, then POST it with its CSRF token."""
+    page = browser.get(url)
+    return browser.post(url, data={"csrf_token": csrf_of(page), **data})

@@ -8,17 +8,32 @@ from idp.authn.factors import Factor
 from idp.authn.state import ClientPolicy, GlobalPolicy, UserState
 from idp.config import Settings
 from idp.models.client import Client
+from idp.models.recovery_code import RecoveryCode
+from idp.models.totp_credential import TotpCredential
 from idp.models.user import User
+
+# The account pages: any second factor, never skipped by a trusted device.
+ACCOUNT_POLICY = ClientPolicy(mfa="any", remember_device=False, remember_days=1)
 
 
 def enrolled_factors(user: User) -> frozenset[Factor]:
-    """The second factors a user has set up."""
-    return frozenset()
+    """The second factors a user has set up (recovery codes included)."""
+    found: set[Factor] = set()
+    if TotpCredential.of_user(user.id):
+        found.add(Factor.TOTP)
+    if user.email_factor_at is not None:
+        found.add(Factor.EMAIL_CODE)
+    if RecoveryCode.remaining(user.id):
+        found.add(Factor.RECOVERY_CODE)
+    return frozenset(found)
 
 
 def last_used_factor(user: User) -> Factor | None:
     """The second factor the user verified most recently."""
-    return None
+    try:
+        return Factor(user.last_factor) if user.last_factor else None
+    except ValueError:
+        return None
 
 
 def user_state(user: User) -> UserState:
@@ -37,7 +52,7 @@ def client_policy(client: Client, settings: Settings) -> ClientPolicy:
     return ClientPolicy(
         mfa=client.mfa_policy,
         remember_device=client.remember_device,
-        remember_days=min(client.remember_days, settings.trust_ceiling_days),
+        remember_days=max(1, min(client.remember_days, settings.trust_ceiling_days)),
     )
 
 

@@ -89,3 +89,16 @@ class Passwords:
         """Store a new password hash (the caller has checked the password policy)."""
         user.password_hash = self.hash(password)
         user.password_changed_at = now
+
+
+def after_password_change(user: User, *, keep_session: str | None = None) -> None:
+    """Password changed or reset: end the user's other sessions and trusted devices."""
+    from sqlalchemy import delete
+
+    from idp.models.session import SessionRecord
+
+    statement = delete(SessionRecord).where(SessionRecord.user_id == user.id)
+    if keep_session:
+        statement = statement.where(SessionRecord.id_hash != keep_session)
+    db.session.execute(statement)
+    db.session.commit()

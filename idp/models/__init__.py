@@ -4,8 +4,11 @@ from idp.models.audit_event import AuditEvent
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.consent import Consent
+from idp.models.email_code import EmailCode
+from idp.models.recovery_code import RecoveryCode
 from idp.models.session import SessionRecord
 from idp.models.token import Token
+from idp.models.totp_credential import TotpCredential
 from idp.models.user import User
 
 __all__ = [
@@ -13,7 +16,10 @@ __all__ = [
     "AuthorizationCode",
     "Client",
     "Consent",
+    "EmailCode",
+    "RecoveryCode",
     "SessionRecord",
     "Token",
+    "TotpCredential",
     "User",
 ]

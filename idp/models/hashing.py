@@ -16,3 +16,15 @@ def matches(value: str, stored_hash: str | None) -> bool:
     if not stored_hash:
         return False
     return hmac.compare_digest(sha256_hex(value), stored_hash)
+
+
+def keyed_hash(value: str, key: str) -> str:
+    """HMAC-SHA256 with the app's secret: short codes stay unguessable from a database dump."""
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_matches(value: str, stored_hash: str | None, key: str) -> bool:
+    """Constant-time check of a short code against its keyed hash."""
+    if not stored_hash:
+        return False
+    return hmac.compare_digest(keyed_hash(value, key), stored_hash)

@@ -36,6 +36,13 @@ class User(db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Email codes as a second factor: on since this time (None = not enrolled).
+    email_factor_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    email_factor_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_factor: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # Second-factor lock-out, separate from the password's.
+    mfa_failures: Mapped[int] = mapped_column(Integer, default=0)
+    mfa_locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=now, onupdate=now)
 

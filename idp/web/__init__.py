@@ -26,7 +26,7 @@ def _security_headers(response: Response) -> Response:
 
 def register_web(app: Flask, settings: Settings) -> None:
     """Sessions, blueprints, error pages and security headers."""
-    from idp.web import account, help, provider, signin
+    from idp.web import account, dev, help, provider, signin
 
     app.session_interface = DatabaseSessionInterface(settings)
     app.extensions["idp.passwords"] = Passwords(
@@ -34,7 +34,7 @@ def register_web(app: Flask, settings: Settings) -> None:
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    for module in (provider, signin, account, help):
+    for module in (provider, signin, account, help, dev):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     app.after_request(_security_headers)

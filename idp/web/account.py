@@ -1,18 +1,205 @@
-"""The signed-in user's security page."""
+"""The signed-in user's security page: factors, recovery codes, password."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
+from idp import audit, mail
+from idp.authn import enrollment, recovery_code, second_factor
+from idp.authn.errors import FactorError, SecondFactorLocked
+from idp.authn.factors import Factor
+from idp.authn.inputs import enrolled_factors
+from idp.authn.password_policy import WeakPassword, check_new_password
+from idp.authn.recovery_code import LOW_WATERMARK
+from idp.clock import now
+from idp.extensions import db, limiter
 from idp.web import flow
+from idp.web import session as browser
+from idp.web.forms import CodeForm, ConfirmForm, PasswordChangeForm, RenameForm
+from idp.web.guards import recent_auth_required, signin_required
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+TYPED = (Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
 
 
 @bp.get("")
-def home() -> Response | str:
-    """Landing page after a sign-in that no application asked for."""
-    user = flow.current_user()
-    if user is None:
-        return redirect(url_for("signin.password"))
-    return render_template("account/home.html", user=user)
+def home() -> Response:
+    """The account's landing page is its security page."""
+    return redirect(url_for("account.security"))
+
+
+@bp.get("/security")
+@signin_required
+def security() -> str:
+    """Factors, recovery codes, password."""
+    user = g.user
+    left = enrollment.recovery_codes_left(user)
+    return render_template(
+        "account/security.html",
+        user=user,
+        rows=enrollment.factor_rows(user),
+        recovery_left=left,
+        low=left <= LOW_WATERMARK,
+        rename_form=RenameForm(),
+        confirm=ConfirmForm(),
+        password_form=PasswordChangeForm(),
+        email_enrolled=user.email_factor_at is not None,
+    )
+
+
+def _safe_next(default: str) -> str:
+    target = request.args.get("next") or default
+    # Only paths on this site: never an open redirect.
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@signin_required
+@limiter.limit("30/minute", methods=["POST"])
+def reverify() -> Response | tuple[str, int] | str:
+    """Step-up: confirm a second factor again before changing security settings."""
+    user = g.user
+    methods = [m for m in TYPED if m in enrolled_factors(user)]
+    method = next((m for m in methods if m == request.args.get("method")), methods[0])
+    form = CodeForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            verified = second_factor.verify(
+                user, method, form.code.data or "", now=now(), app_secret=flow.settings().secret_key
+            )
+        except (SecondFactorLocked, FactorError) as exc:
+            audit.record(
+                "second_factor.failed",
+                user_id=user.id,
+                factor=str(method),
+                reason=exc.code,
+                purpose="step_up",
+            )
+            error, status = exc.message, 400
+        else:
+            browser.add_factor(verified.factor)
+            audit.record(
+                "second_factor.verified", user_id=user.id, factor=str(method), purpose="step_up"
+            )
+            if verified.recovery_codes_left is not None:
+                mail.send(user.email, "recovery_code_used", remaining=verified.recovery_codes_left)
+            return redirect(_safe_next(url_for("account.security")))
+    elif method is Factor.EMAIL_CODE:
+        from idp.authn import email_code
+        from idp.authn.errors import ResendTooSoon
+
+        if email_code.live_code(user, "signin", now=now()) is None:
+            try:
+                email_code.send_code(
+                    user, "signin", now=now(), app_secret=flow.settings().secret_key
+                )
+            except ResendTooSoon:
+                pass
+    others = [m for m in methods if m != method]
+    return render_template(
+        "account/reverify.html",
+        form=form,
+        method=str(method),
+        others=others,
+        error=error,
+        user=user,
+        next=request.args.get("next", ""),
+    ), status
+
+
+@bp.post("/factors/<kind>/<int:factor_id>/rename")
+@signin_required
+def rename(kind: str, factor_id: int) -> Response:
+    """Rename an authenticator app."""
+    form = RenameForm()
+    if form.validate_on_submit():
+        try:
+            enrollment.rename(g.user, kind, factor_id, form.name.data or "")
+        except enrollment.UnknownFactor as exc:
+            flash(exc.message, "error")
+        else:
+            audit.record("factor.renamed", user_id=g.user.id, factor=kind)
+            flash("Renamed.", "notice")
+    return redirect(url_for("account.security"))
+
+
+@bp.post("/factors/<kind>/<int:factor_id>/remove")
+@recent_auth_required
+def remove(kind: str, factor_id: int) -> Response:
+    """Remove a factor (never the last one) and tell the user by email."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            row = enrollment.remove(g.user, kind, factor_id)
+        except (enrollment.LastFactor, enrollment.UnknownFactor) as exc:
+            flash(exc.message, "error")
+        else:
+            audit.record("factor.removed", user_id=g.user.id, factor=kind, name=row.name)
+            mail.send(g.user.email, "factor_removed", method_name=row.name)
+            flash(f"Removed {row.name}.", "notice")
+    return redirect(url_for("account.security"))
+
+
+@bp.route("/factors/add/<kind>", methods=["GET"])
+@recent_auth_required
+def add(kind: str) -> Response:
+    """Adding a factor reuses the enrollment pages (allowed after a recent step-up)."""
+    endpoints = {"totp": "signin.enroll_totp", "email_code": "signin.enroll_email"}
+    if kind not in endpoints:
+        return redirect(url_for("account.security"))
+    return redirect(url_for(endpoints[kind]))
+
+
+@bp.post("/recovery-codes")
+@recent_auth_required
+def regenerate_codes() -> Response:
+    """A new set of recovery codes; the old set stops working."""
+    if ConfirmForm().validate_on_submit():
+        session["recovery_codes"] = recovery_code.issue(
+            g.user.id, now=now(), app_secret=flow.settings().secret_key
+        )
+        audit.record("recovery_codes.issued", user_id=g.user.id, regenerated=True)
+        return redirect(url_for("signin.recovery_codes"))
+    return redirect(url_for("account.security"))
+
+
+@bp.post("/password")
+@signin_required
+@limiter.limit("10/minute")
+def change_password() -> Response | tuple[str, int]:
+    """Change the password: the current one is required; other sessions end."""
+    form = PasswordChangeForm()
+    user = g.user
+    if not form.validate_on_submit():
+        flash("Please fill in both password fields.", "error")
+        return redirect(url_for("account.security"))
+    passwords = flow.passwords()
+    if not passwords.check(user.password_hash, form.current.data or ""):
+        audit.record("password.change_failed", user_id=user.id, reason="wrong_current")
+        flash("Your current password is not correct.", "error")
+        return redirect(url_for("account.security"))
+    try:
+        check_new_password(form.new.data or "", user_inputs=[user.email, user.name])
+    except WeakPassword as exc:
+        flash(f"Please choose a different password. {exc.reason}", "error")
+        return redirect(url_for("account.security"))
+    from idp.authn.password import after_password_change
+
+    passwords.set_password(user, form.new.data or "", now=now())
+    db.session.commit()
+    after_password_change(user, keep_session=browser.current_session_hash())
+    audit.record("password.changed", user_id=user.id)
+    mail.send(user.email, "password_changed")
+    flash("Your password was changed. You were signed out everywhere else.", "notice")
+    return redirect(url_for("account.security"))

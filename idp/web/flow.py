@@ -12,7 +12,7 @@ from authlib.oauth2.rfc6749 import scope_to_list
 from flask import Response, current_app, redirect, url_for
 
 from idp.authn import policy
-from idp.authn.inputs import client_policy, global_policy, user_state
+from idp.authn.inputs import ACCOUNT_POLICY, client_policy, global_policy, user_state
 from idp.authn.password import Passwords
 from idp.authn.state import Decision, Requirements, Step
 from idp.clock import now
@@ -32,7 +32,7 @@ STEP_ENDPOINTS = {
     Step.PASSWORD: "signin.password",
     Step.PROVE_EMAIL: "signin.prove_email",
     Step.ENROLL: "signin.enroll",
-    Step.SECOND_FACTOR: "signin.second_factor",
+    Step.SECOND_FACTOR: "signin.second_factor_view",
 }
 
 
@@ -53,17 +53,42 @@ def current_user() -> User | None:
     return user if user is not None and user.is_active else None
 
 
-def decide(user: User | None, client: Client, requirements: Requirements) -> Decision:
-    """Ask the sign-in policy what this request still needs."""
+def decide(user: User | None, client: Client | None, requirements: Requirements) -> Decision:
+    """Ask the sign-in policy what this request (or, without a client, the account) needs."""
     return policy.next_step(
         user=user_state(user) if user else None,
         session=browser.session_state() if user else None,
         device=None,
-        client=client_policy(client, settings()),
+        client=client_policy(client, settings()) if client else ACCOUNT_POLICY,
         requirements=requirements,
         policy=global_policy(settings()),
         now=now(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Where a sign-in page stands: the user, the policy's answer, the request served."""
+
+    user: User | None
+    decision: Decision
+    rid: str | None
+    view: PendingView | None
+
+
+def gate(rid: str | None) -> Gate:
+    """The policy's answer for the kept request `rid`, or for the account pages."""
+    user = current_user()
+    view = pending_view(rid)
+    requirements = Requirements()
+    if view is not None:
+        params, started_at = browser.pending_request(rid) or ({}, now())
+        try:
+            requirements, _ = build_requirements(params, started_at=started_at)
+        except OAuth2Error:
+            requirements = Requirements()
+    decision = decide(user, view.client if view else None, requirements)
+    return Gate(user=user, decision=decision, rid=rid if view else None, view=view)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,3 +26,20 @@ class CodeForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     submit = SubmitField("Confirm")
+
+
+class TotpEnrollForm(FlaskForm):
+    name = StringField("Name this app", validators=[Length(max=80)], default="Authenticator app")
+    code = StringField("6-digit code", validators=[DataRequired(), Length(max=12)])
+    submit = SubmitField("Turn on")
+
+
+class RenameForm(FlaskForm):
+    name = StringField("New name", validators=[DataRequired(), Length(max=80)])
+    submit = SubmitField("Rename")
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=256)])
+    new = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
+    submit = SubmitField("Change password")

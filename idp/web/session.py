@@ -220,3 +220,9 @@ def set_pending_flag(rid: str, name: str, value: Any) -> None:
 def pending_flag(rid: str, name: str) -> Any:
     """Read a decision attached to a kept request."""
     return session.get("pending", {}).get(rid, {}).get(name)
+
+
+def current_session_hash() -> str | None:
+    """The stored id of this browser's session (never the cookie value itself)."""
+    record = getattr(session, "record", None)
+    return record.id_hash if record is not None else None

@@ -1,8 +1,8 @@
-"""The hosted sign-in: each POST verifies one thing, then the policy is asked again."""
+"""Step one: email and password."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Response, render_template, request
 
 from idp import audit
 from idp.authn.password import AccountLocked, InvalidCredentials, LockoutPolicy
@@ -11,19 +11,11 @@ from idp.extensions import limiter
 from idp.web import flow
 from idp.web import session as browser
 from idp.web.forms import PasswordForm
-
-bp = Blueprint("signin", __name__, url_prefix="/signin")
+from idp.web.signin import after_step, bp
 
 GENERIC_FAILURE = (
     "That email and password don't match our records. Please check them and try again."
 )
-
-
-def after_step(rid: str | None) -> Response:
-    """Back to the request in progress (which asks the policy), or to the account page."""
-    if rid and browser.pending_request(rid):
-        return redirect(url_for("provider.resume", rid=rid))
-    return redirect(url_for("account.home"))
 
 
 @bp.route("", methods=["GET", "POST"])

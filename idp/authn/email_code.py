@@ -1,0 +1,77 @@
+"""One-time codes by email: 6 digits, 10 minutes, single use, 5 tries, resend throttled."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from idp import mail
+from idp.authn.errors import CodeExpired, InvalidCode, ResendTooSoon, TooManyAttempts
+from idp.extensions import db
+from idp.models.email_code import EmailCode
+from idp.models.hashing import keyed_hash, keyed_matches
+from idp.models.user import User
+
+LIFETIME = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+RESEND_AFTER = timedelta(seconds=30)
+PURPOSES = {
+    "signin": "sign in",
+    "activate": "confirm your email address",
+    "enroll": "turn on codes by email",
+}
+
+
+def send_code(user: User, purpose: str, *, now: datetime, app_secret: str) -> EmailCode:
+    """Mail a new code (voiding older ones for this purpose); throttled."""
+    latest = EmailCode.latest(user.id, purpose)
+    if latest is not None and now - latest.created_at < RESEND_AFTER:
+        raise ResendTooSoon()
+    if latest is not None and latest.used_at is None:
+        latest.used_at = now  # only the newest code works
+    code = f"{secrets.randbelow(10**6):06d}"
+    entry = EmailCode(
+        user_id=user.id,
+        purpose=purpose,
+        code_hash=keyed_hash(code, app_secret),
+        created_at=now,
+        expires_at=now + LIFETIME,
+    )
+    db.session.add(entry)
+    db.session.commit()
+    mail.send(
+        user.email,
+        "email_code",
+        code=code,
+        minutes=int(LIFETIME.total_seconds() // 60),
+        purpose=PURPOSES[purpose],
+    )
+    return entry
+
+
+def live_code(user: User, purpose: str, *, now: datetime) -> EmailCode | None:
+    """The newest unused, unexpired code for this purpose, if any."""
+    latest = EmailCode.latest(user.id, purpose)
+    if latest is None or latest.used_at is not None or now >= latest.expires_at:
+        return None
+    return latest
+
+
+def verify_code(user: User, purpose: str, code: str, *, now: datetime, app_secret: str) -> None:
+    """Accept the newest code once; raise InvalidCode, CodeExpired or TooManyAttempts."""
+    entry = EmailCode.latest(user.id, purpose)
+    code = "".join(code.split())
+    if entry is None or entry.used_at is not None:
+        raise InvalidCode()
+    if now >= entry.expires_at:
+        raise CodeExpired()
+    if entry.attempts >= MAX_ATTEMPTS:
+        raise TooManyAttempts()
+    if not keyed_matches(code, entry.code_hash, app_secret):
+        entry.attempts += 1
+        db.session.commit()
+        if entry.attempts >= MAX_ATTEMPTS:
+            raise TooManyAttempts()
+        raise InvalidCode()
+    entry.used_at = now
+    db.session.commit()

@@ -1,0 +1,59 @@
+"""Recovery codes: ten single-use codes, stored keyed-hashed, shown once."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import update
+
+from idp.authn.errors import InvalidCode
+from idp.extensions import db
+from idp.models.hashing import keyed_hash
+from idp.models.recovery_code import RecoveryCode
+
+COUNT = 10
+# No 0/o, 1/l/i: codes are read off paper.
+ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+LOW_WATERMARK = 3
+
+
+def _normalize(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch in ALPHABET)
+
+
+def _new_code() -> str:
+    raw = "".join(secrets.choice(ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def issue(user_id: int, *, now: datetime, app_secret: str) -> list[str]:
+    """A fresh set of codes; the previous set stops working."""
+    RecoveryCode.delete_all(user_id)
+    codes = [_new_code() for _ in range(COUNT)]
+    for code in codes:
+        db.session.add(
+            RecoveryCode(
+                user_id=user_id, code_hash=keyed_hash(_normalize(code), app_secret), created_at=now
+            )
+        )
+    db.session.commit()
+    return codes
+
+
+def use(user_id: int, code: str, *, now: datetime, app_secret: str) -> int:
+    """Spend one code (atomically); returns how many remain, or raises InvalidCode."""
+    wanted = keyed_hash(_normalize(code), app_secret)
+    spent = db.session.execute(
+        update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user_id,
+            RecoveryCode.code_hash == wanted,
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+    ).rowcount
+    if spent != 1:
+        raise InvalidCode()
+    db.session.commit()
+    return RecoveryCode.remaining(user_id)

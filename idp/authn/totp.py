@@ -1,0 +1,116 @@
+"""The authenticator-app factor (RFC 6238); the only module that imports pyotp."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+
+import pyotp
+import segno
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import update
+
+from idp.authn.errors import CodeReplayed, InvalidCode
+from idp.extensions import db
+from idp.models.totp_credential import TotpCredential
+
+STEP_SECONDS = 30
+VALID_WINDOW = 1  # one step either side: clocks on phones drift
+
+
+def _fernet(app_secret: str) -> Fernet:
+    digest = hashlib.sha256(b"idp-totp-seal:" + app_secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def seal(secret: str, *, app_secret: str) -> str:
+    """Encrypt a TOTP secret for storage."""
+    return _fernet(app_secret).encrypt(secret.encode()).decode()
+
+
+def unseal(sealed: str, *, app_secret: str) -> str:
+    """Decrypt a stored TOTP secret."""
+    try:
+        return _fernet(app_secret).decrypt(sealed.encode()).decode()
+    except InvalidToken as exc:
+        raise InvalidCode() from exc
+
+
+def new_secret() -> str:
+    """A fresh 160-bit base32 secret (RFC 4226 recommends at least 128 bits)."""
+    return pyotp.random_base32(32)
+
+
+def grouped(secret: str) -> str:
+    """The key in groups of four for typing by hand."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
+    """otpauth:// URI with issuer and account name (Key Uri Format)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=account, issuer_name=issuer)
+
+
+def qr_svg(uri: str) -> str:
+    """The URI as an inline SVG QR code, rendered here (no external service)."""
+    return segno.make(uri, error="m").svg_inline(
+        scale=5, title="QR code for your authenticator app"
+    )
+
+
+def verify_totp(secret: str, code: str, *, now: datetime, last_step: int) -> int:
+    """The matching time step for `code`, or raise InvalidCode / CodeReplayed."""
+    code = "".join(code.split())
+    if not code.isdigit() or len(code) != 6:
+        raise InvalidCode()
+    totp = pyotp.TOTP(secret)
+    current = int(now.replace(tzinfo=UTC).timestamp()) // STEP_SECONDS
+    for step in range(current - VALID_WINDOW, current + VALID_WINDOW + 1):
+        at = datetime.fromtimestamp(step * STEP_SECONDS, UTC)
+        if pyotp.utils.strings_equal(totp.at(at), code):
+            if step <= last_step:
+                raise CodeReplayed()
+            return step
+    raise InvalidCode()
+
+
+def verify_for_user(user_id: int, code: str, *, now: datetime, app_secret: str) -> TotpCredential:
+    """Check a code against each of the user's apps; a step is accepted once, across workers."""
+    replayed = False
+    for credential in TotpCredential.of_user(user_id):
+        secret = unseal(credential.secret_encrypted, app_secret=app_secret)
+        try:
+            step = verify_totp(secret, code, now=now, last_step=credential.last_step)
+        except CodeReplayed:
+            replayed = True
+            continue
+        except InvalidCode:
+            continue
+        # Compare-and-set in the database: two workers can't both accept the same step.
+        won = db.session.execute(
+            update(TotpCredential)
+            .where(TotpCredential.id == credential.id, TotpCredential.last_step < step)
+            .values(last_step=step, last_used_at=now)
+        ).rowcount
+        if won:
+            return credential
+        replayed = True
+    raise CodeReplayed() if replayed else InvalidCode()
+
+
+def enroll(
+    user_id: int, *, name: str, secret: str, code: str, now: datetime, app_secret: str
+) -> TotpCredential:
+    """Save a new app once the user proved it shows the right code."""
+    step = verify_totp(secret, code, now=now, last_step=0)
+    credential = TotpCredential(
+        user_id=user_id,
+        name=name.strip()[:80] or "Authenticator app",
+        secret_encrypted=seal(secret, app_secret=app_secret),
+        last_step=step,
+        created_at=now,
+        last_used_at=now,
+    )
+    db.session.add(credential)
+    return credential

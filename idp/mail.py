@@ -1,0 +1,147 @@
+"""Outgoing mail: send(to, template, **ctx) writes to the outbox folder, or SMTP when configured.
+
+IDP_SMTP_URL picks the transport, explicitly (never "TLS if the server happens to offer it"):
+  smtp+starttls://user:pass@host:587   STARTTLS required; fails if the server does not offer it
+  smtps://user:pass@host:465           implicit TLS
+  smtp://host:25                       plain, for a relay on localhost or a private network
+User and password are percent-decoded and used to log in. `?verify=false` turns off certificate
+verification: for tests against a self-signed server only, never in production.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import UTC
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import current_app, render_template
+
+from idp.clock import now
+from idp.config import Settings
+from idp.errors import IdpError
+
+log = logging.getLogger(__name__)
+TIMEOUT_SECONDS = 10
+DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
+class MailNotSent(IdpError):
+    """The mail server refused the message or could not be reached."""
+
+    code = "mail_not_sent"
+    status = 503
+    message = "We couldn't send you an email just now. Please try again in a few minutes."
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One message in the outbox folder, as the development outbox page shows it."""
+
+    name: str
+    to: str
+    subject: str
+    date: str
+    body: str
+
+
+def send(to: str, template: str, **ctx: Any) -> None:
+    """Render templates/mail/<template>.txt (given ctx and `sent_at`) and deliver it."""
+    settings: Settings = current_app.extensions["idp.settings"]
+    message = _compose(settings, to, template, ctx)
+    if settings.smtp_url:
+        _deliver_smtp(settings.smtp_url, message)
+        log.info("mail to=%s subject=%s smtp=%s", to, message["Subject"], _host(settings.smtp_url))
+    else:
+        name = _deliver_outbox(Path(settings.outbox_dir), message)
+        log.info("mail to=%s subject=%s file=%s", to, message["Subject"], name)
+
+
+def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
+    """The newest `limit` messages in the outbox folder, newest first."""
+    folder = Path(current_app.extensions["idp.settings"].outbox_dir)
+    if not folder.is_dir():
+        return []
+    names = sorted((p.name for p in folder.glob("*.eml")), reverse=True)[:limit]
+    messages = []
+    for name in names:
+        with open(folder / name, "rb") as fh:
+            parsed = cast(EmailMessage, BytesParser(policy=policy.default).parse(fh))
+        messages.append(
+            OutboxMessage(
+                name=name,
+                to=str(parsed["To"]),
+                subject=str(parsed["Subject"]),
+                date=str(parsed["Date"]),
+                body=str(parsed.get_content()),
+            )
+        )
+    return messages
+
+
+def _compose(settings: Settings, to: str, template: str, ctx: dict[str, Any]) -> EmailMessage:
+    at = now()
+    sent_at = f"{at.day} {at:%B %Y at %H:%M} UTC"
+    text = render_template(f"mail/{template}.txt", **{"sent_at": sent_at, **ctx})
+    head, _, body = text.partition("\n\n")
+    if not head.startswith("Subject:") or "\n" in head.strip():
+        raise ValueError(f"mail/{template}.txt must start with 'Subject: ...' and a blank line")
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = head.removeprefix("Subject:").strip()
+    message["Date"] = format_datetime(at.replace(tzinfo=UTC))
+    # An explicit domain: make_msgid() would otherwise look up this host's FQDN on every send.
+    message["Message-ID"] = make_msgid(domain=domain)
+    message.set_content(body.strip() + "\n")
+    return message
+
+
+def _deliver_outbox(folder: Path, message: EmailMessage) -> str:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = f"{now():%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}.eml"
+    partial = folder / f".{name}.part"  # renamed when complete: the page never reads half a file
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(message.as_bytes())
+    os.replace(partial, folder / name)
+    return name
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or "localhost"
+
+
+def _deliver_smtp(url: str, message: EmailMessage) -> None:
+    parts = urlsplit(url)
+    context = ssl.create_default_context()
+    if parse_qs(parts.query).get("verify") == ["false"]:
+        log.warning("mail: TLS certificate verification is off (IDP_SMTP_URL ?verify=false)")
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    host, port = _host(url), parts.port or DEFAULT_PORTS.get(parts.scheme, 25)
+    try:
+        if parts.scheme == "smtps":
+            client = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_SECONDS, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS)
+        with client:
+            if parts.scheme == "smtp+starttls":
+                client.starttls(context=context)  # raises if the server does not offer it
+            if parts.username:
+                client.login(unquote(parts.username), unquote(parts.password or ""))
+            client.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        log.warning("mail to=%s not sent via %s:%s: %s", message["To"], host, port, exc)
+        raise MailNotSent() from exc

@@ -1,0 +1,28 @@
+"""The hosted sign-in: each POST verifies one thing, then the policy is asked again."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, url_for
+
+from idp.web import session as browser
+from idp.web.flow import STEP_ENDPOINTS, Gate
+
+bp = Blueprint("signin", __name__, url_prefix="/signin")
+
+
+def after_step(rid: str | None) -> Response:
+    """Back to the request in progress (which asks the policy), or to the account page."""
+    if rid and browser.pending_request(rid):
+        return redirect(url_for("provider.resume", rid=rid))
+    return redirect(url_for("account.home"))
+
+
+def elsewhere(gate: Gate) -> Response:
+    """This page is not the step the policy asks for: go where it does."""
+    endpoint = STEP_ENDPOINTS.get(gate.decision.step)
+    if gate.rid is None and endpoint:
+        return redirect(url_for(endpoint))
+    return after_step(gate.rid)
+
+
+from idp.web.signin import challenge, enroll, password, prove_email  # noqa: E402, F401

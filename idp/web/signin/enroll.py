@@ -1,0 +1,173 @@
+"""Mandatory enrollment at first sign-in: choose, set up, and receive recovery codes."""
+
+from __future__ import annotations
+
+from flask import Response, redirect, render_template, request, session, url_for
+
+from idp import audit, mail
+from idp.authn import email_code, recovery_code, totp
+from idp.authn.errors import FactorError, ResendTooSoon
+from idp.authn.factors import Factor
+from idp.authn.state import Step, VerifiedFactor
+from idp.clock import now
+from idp.extensions import db, limiter
+from idp.models.recovery_code import RecoveryCode
+from idp.web import flow
+from idp.web import session as browser
+from idp.web.flow import Gate
+from idp.web.forms import CodeForm, ConfirmForm, TotpEnrollForm
+from idp.web.guards import has_recent_second_factor
+from idp.web.signin import after_step, bp, elsewhere
+
+# Offered on the page; WebAuthn joins when its issue lands.
+AVAILABLE = (Factor.TOTP, Factor.EMAIL_CODE)
+
+
+def _enroll_gate(method: Factor | None = None) -> tuple[Gate, bool]:
+    """At first sign-in the policy must ask for enrollment; later, a recent step-up suffices."""
+    gate = flow.gate(request.args.get("rid"))
+    if gate.user is None:
+        return gate, False
+    if gate.decision.step is Step.ENROLL:
+        return gate, method is None or method in gate.decision.methods
+    adding = gate.rid is None and gate.decision.step is Step.DONE and method is not None
+    return gate, adding and has_recent_second_factor()
+
+
+@bp.get("/enroll")
+def enroll() -> Response | str:
+    """Set up a second way to sign in: the methods the policy allows."""
+    gate, ok = _enroll_gate()
+    if not ok:
+        return elsewhere(gate)
+    methods = [m for m in gate.decision.methods if m in AVAILABLE]
+    return render_template("signin/enroll.html", view=gate.view, methods=methods, rid=gate.rid)
+
+
+def finish_enrollment(user_id: int, factor: Factor, name: str, rid: str | None) -> Response:
+    """Record the factor in the session; the first one brings recovery codes."""
+    at = now()
+    browser.add_factor(VerifiedFactor(factor=factor, at=at))
+    audit.record("factor.enrolled", user_id=user_id, factor=str(factor), name=name)
+    user = flow.current_user()
+    if user is not None:
+        mail.send(user.email, "factor_added", method_name=name)
+    if RecoveryCode.remaining(user_id) == 0:
+        codes = recovery_code.issue(user_id, now=at, app_secret=flow.settings().secret_key)
+        audit.record("recovery_codes.issued", user_id=user_id)
+        session["recovery_codes"] = codes
+        return redirect(url_for("signin.recovery_codes", rid=rid))
+    return after_step(rid)
+
+
+@bp.route("/enroll/totp", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+def enroll_totp() -> Response | tuple[str, int] | str:
+    """Scan the QR code (or type the key), then confirm a current code."""
+    gate, ok = _enroll_gate(Factor.TOTP)
+    if not ok or gate.user is None:
+        return elsewhere(gate)
+    settings = flow.settings()
+    pending = session.get("totp_pending")
+    secret = totp.unseal(pending, app_secret=settings.secret_key) if pending else totp.new_secret()
+    if not pending:
+        session["totp_pending"] = totp.seal(secret, app_secret=settings.secret_key)
+    form = TotpEnrollForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            totp.enroll(
+                gate.user.id,
+                name=form.name.data or "",
+                secret=secret,
+                code=form.code.data or "",
+                now=now(),
+                app_secret=settings.secret_key,
+            )
+        except FactorError as exc:
+            db.session.rollback()
+            audit.record("factor.enroll_failed", user_id=gate.user.id, factor="totp")
+            error, status = exc.message, 400
+        else:
+            db.session.commit()
+            session.pop("totp_pending", None)
+            return finish_enrollment(gate.user.id, Factor.TOTP, form.name.data or "", gate.rid)
+    uri = totp.provisioning_uri(secret, account=gate.user.email, issuer=settings.product_name)
+    return render_template(
+        "signin/enroll_totp.html",
+        view=gate.view,
+        form=form,
+        qr=totp.qr_svg(uri),
+        key=totp.grouped(secret),
+        uri=uri,
+        error=error,
+        rid=gate.rid,
+    ), status
+
+
+@bp.route("/enroll/email", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+def enroll_email() -> Response | tuple[str, int] | str:
+    """Turn on codes by email: prove the inbox receives them."""
+    gate, ok = _enroll_gate(Factor.EMAIL_CODE)
+    if not ok or gate.user is None:
+        return elsewhere(gate)
+    user, at, secret = gate.user, now(), flow.settings().secret_key
+    form, resend = CodeForm(), ConfirmForm(prefix="resend")
+    error, status = None, 200
+    if request.method == "POST" and resend.submit.data and resend.validate():
+        try:
+            email_code.send_code(user, "enroll", now=at, app_secret=secret)
+        except ResendTooSoon as exc:
+            error, status = exc.message, 429
+    elif form.validate_on_submit():
+        try:
+            email_code.verify_code(user, "enroll", form.code.data or "", now=at, app_secret=secret)
+        except FactorError as exc:
+            error, status = exc.message, 400
+        else:
+            user.email_factor_at = at
+            user.email_factor_used_at = at
+            user.last_factor = str(Factor.EMAIL_CODE)
+            db.session.commit()
+            return finish_enrollment(user.id, Factor.EMAIL_CODE, "Codes by email", gate.rid)
+    elif email_code.live_code(user, "enroll", now=at) is None:
+        try:
+            email_code.send_code(user, "enroll", now=at, app_secret=secret)
+        except ResendTooSoon:
+            pass
+    return render_template(
+        "signin/enroll_email.html",
+        view=gate.view,
+        form=form,
+        resend=resend,
+        user=user,
+        error=error,
+        rid=gate.rid,
+    ), status
+
+
+@bp.route("/recovery-codes", methods=["GET", "POST"])
+def recovery_codes() -> Response | str:
+    """Show the new recovery codes once; continuing forgets them."""
+    rid = request.args.get("rid")
+    codes = session.get("recovery_codes")
+    if not codes or flow.current_user() is None:
+        return after_step(rid)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        session.pop("recovery_codes", None)
+        return after_step(rid)
+    if request.args.get("format") == "txt":
+        body = "Recovery codes. Each works once.\n\n" + "\n".join(codes) + "\n"
+        return Response(
+            body,
+            mimetype="text/plain",
+            headers={
+                "Content-Disposition": "attachment; filename=recovery-codes.txt",
+                "Cache-Control": "no-store",
+            },
+        )
+    return render_template(
+        "signin/recovery_codes.html", codes=codes, form=form, rid=rid, view=flow.pending_view(rid)
+    )
