@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -75,3 +76,10 @@ def verify_code(user: User, purpose: str, code: str, *, now: datetime, app_secre
         raise InvalidCode()
     entry.used_at = now
     db.session.commit()
+
+
+def ensure_sent(user: User, purpose: str, *, now: datetime, app_secret: str) -> None:
+    """Send a code when none is waiting (showing the page is what asks for one)."""
+    if live_code(user, purpose, now=now) is None:
+        with contextlib.suppress(ResendTooSoon):
+            send_code(user, purpose, now=now, app_secret=app_secret)

@@ -15,7 +15,7 @@ from flask import (
 )
 
 from idp import audit, mail
-from idp.authn import enrollment, recovery_code, second_factor
+from idp.authn import email_code, enrollment, recovery_code, second_factor
 from idp.authn.errors import FactorError, SecondFactorLocked
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
@@ -96,16 +96,7 @@ def reverify() -> Response | tuple[str, int] | str:
                 mail.send(user.email, "recovery_code_used", remaining=verified.recovery_codes_left)
             return redirect(_safe_next(url_for("account.security")))
     elif method is Factor.EMAIL_CODE:
-        from idp.authn import email_code
-        from idp.authn.errors import ResendTooSoon
-
-        if email_code.live_code(user, "signin", now=now()) is None:
-            try:
-                email_code.send_code(
-                    user, "signin", now=now(), app_secret=flow.settings().secret_key
-                )
-            except ResendTooSoon:
-                pass
+        email_code.ensure_sent(user, "signin", now=now(), app_secret=flow.settings().secret_key)
     others = [m for m in methods if m != method]
     return render_template(
         "account/reverify.html",

@@ -40,9 +40,9 @@ def has_recent_second_factor(window: timedelta = RECENT, *, strong: bool = False
         return False
     cutoff = now() - window
     for factor in state.factors:
-        if factor.at >= cutoff and factor.factor.is_second_factor:
-            if not strong or factor.factor in {"webauthn", "recovery_code"}:
-                return True
+        strong_enough = not strong or factor.factor in {"webauthn", "recovery_code"}
+        if factor.at >= cutoff and factor.factor.is_second_factor and strong_enough:
+            return True
     return False
 
 

@@ -94,11 +94,8 @@ def second_factor_view() -> Response | tuple[str, int] | str:
                 )
                 mail.send(user.email, "recovery_code_used", remaining=verified.recovery_codes_left)
             return after_step(gate.rid)
-    elif method is Factor.EMAIL_CODE and email_code.live_code(user, "signin", now=at) is None:
-        try:
-            email_code.send_code(user, "signin", now=at, app_secret=secret)
-        except ResendTooSoon:
-            pass
+    elif method is Factor.EMAIL_CODE:
+        email_code.ensure_sent(user, "signin", now=at, app_secret=secret)
     others = [(m, LABELS[m]) for m in gate.decision.methods if m != method and m in TYPED]
     return render_template(
         "signin/challenge.html",

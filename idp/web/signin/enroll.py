@@ -131,11 +131,8 @@ def enroll_email() -> Response | tuple[str, int] | str:
             user.last_factor = str(Factor.EMAIL_CODE)
             db.session.commit()
             return finish_enrollment(user.id, Factor.EMAIL_CODE, "Codes by email", gate.rid)
-    elif email_code.live_code(user, "enroll", now=at) is None:
-        try:
-            email_code.send_code(user, "enroll", now=at, app_secret=secret)
-        except ResendTooSoon:
-            pass
+    else:
+        email_code.ensure_sent(user, "enroll", now=at, app_secret=secret)
     return render_template(
         "signin/enroll_email.html",
         view=gate.view,

@@ -44,11 +44,8 @@ def prove_email() -> Response | tuple[str, int] | str:
             db.session.commit()
             audit.record("user.activated", user_id=user.id, via="email_code")
             return after_step(gate.rid)
-    elif email_code.live_code(user, "activate", now=at) is None:
-        try:
-            email_code.send_code(user, "activate", now=at, app_secret=secret)
-        except ResendTooSoon:
-            pass
+    else:
+        email_code.ensure_sent(user, "activate", now=at, app_secret=secret)
     return render_template(
         "signin/prove_email.html",
         form=form,
