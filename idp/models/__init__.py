@@ -9,6 +9,7 @@ from idp.models.recovery_code import RecoveryCode
 from idp.models.session import SessionRecord
 from idp.models.token import Token
 from idp.models.totp_credential import TotpCredential
+from idp.models.trusted_device import TrustedDevice
 from idp.models.user import User
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "SessionRecord",
     "Token",
     "TotpCredential",
+    "TrustedDevice",
     "User",
 ]

@@ -7,7 +7,7 @@ from flask import Flask, Response
 from idp.authn.password import Passwords
 from idp.config import Settings
 from idp.errors import register_error_handlers
-from idp.web.session import DatabaseSessionInterface
+from idp.web.session import DatabaseSessionInterface, set_device_cookie
 
 
 def _security_headers(response: Response) -> Response:
@@ -38,6 +38,7 @@ def register_web(app: Flask, settings: Settings) -> None:
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     app.after_request(_security_headers)
+    app.after_request(lambda response: set_device_cookie(response, secure=settings.secure_cookies))
 
     @app.context_processor
     def inject_settings() -> dict[str, object]:

@@ -9,9 +9,10 @@ from typing import Any
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import scope_to_list
-from flask import Response, current_app, redirect, url_for
+from flask import Response, current_app, redirect, request, url_for
 
-from idp.authn import policy
+from idp import audit
+from idp.authn import policy, trusted_device
 from idp.authn.inputs import ACCOUNT_POLICY, client_policy, global_policy, user_state
 from idp.authn.password import Passwords
 from idp.authn.state import Decision, Requirements, Step
@@ -21,6 +22,7 @@ from idp.errors import BadAuthorizationRequest
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.consent import Consent
+from idp.models.trusted_device import TrustedDevice
 from idp.models.user import User
 from idp.oidc.grants import SignedIn
 from idp.oidc.requirements import build_requirements, parse_prompt
@@ -53,17 +55,62 @@ def current_user() -> User | None:
     return user if user is not None and user.is_active else None
 
 
+def trusted_device_for(user: User | None, client: Client | None) -> TrustedDevice | None:
+    """The trust record for (user, client, this browser), if any."""
+    if user is None or client is None:
+        return None
+    return trusted_device.find(user.id, client.client_id, browser.device_token(), at=now())
+
+
 def decide(user: User | None, client: Client | None, requirements: Requirements) -> Decision:
     """Ask the sign-in policy what this request (or, without a client, the account) needs."""
+    record = trusted_device_for(user, client)
+    agent = trusted_device.agent_summary(browser.browser_agent())
     return policy.next_step(
         user=user_state(user) if user else None,
         session=browser.session_state() if user else None,
-        device=None,
+        device=trusted_device.as_state(record, agent=agent),
         client=client_policy(client, settings()) if client else ACCOUNT_POLICY,
         requirements=requirements,
         policy=global_policy(settings()),
         now=now(),
     )
+
+
+def remember_days(client: Client | None) -> int | None:
+    """N for the "Do not challenge me on this device for N days" box; None hides it."""
+    if client is None or not client.remember_device:
+        return None
+    return client_policy(client, settings()).remember_days
+
+
+def after_second_factor(user: User, client: Client | None, *, remember: bool) -> None:
+    """Trust this device for the client when asked, or note a passed re-verification."""
+    days = remember_days(client)
+    if client is None or days is None:
+        return
+    token = browser.ensure_device_token() if remember else browser.device_token()
+    if token is None:
+        return
+    at = now()
+    record = trusted_device.after_challenge(
+        user.id,
+        client.client_id,
+        token,
+        remember=remember,
+        days=days,
+        agent=trusted_device.agent_summary(browser.browser_agent()),
+        ip=request.remote_addr or "",
+        at=at,
+    )
+    if record is not None and record.created_at == at:
+        audit.record(
+            "trusted_device.created",
+            user_id=user.id,
+            client_id=client.client_id,
+            device_id=record.id,
+            expires_at=record.expires_at.isoformat(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +222,10 @@ def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | N
             return _refuse(grant, "consent_required")
         rid = rid or browser.save_pending(_flatten(params, data), started_at)
         return redirect(url_for("provider.consent", rid=rid))
+    if decision.used_trusted_device:
+        record = trusted_device_for(user, grant.client)
+        if record is not None:
+            trusted_device.used(record, at=now())
     if rid:
         browser.drop_pending(rid)
     signed_in = SignedIn(

@@ -31,6 +31,7 @@ class ConfirmForm(FlaskForm):
 class TotpEnrollForm(FlaskForm):
     name = StringField("Name this app", validators=[Length(max=80)], default="Authenticator app")
     code = StringField("6-digit code", validators=[DataRequired(), Length(max=12)])
+    remember = BooleanField("Do not challenge me on this device")
     submit = SubmitField("Turn on")
 
 

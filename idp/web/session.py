@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, session
+from flask import Flask, Request, Response, g, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
 from werkzeug.datastructures import CallbackDict
@@ -226,3 +226,44 @@ def current_session_hash() -> str | None:
     """The stored id of this browser's session (never the cookie value itself)."""
     record = getattr(session, "record", None)
     return record.id_hash if record is not None else None
+
+
+# The device cookie: which browser this is, for trusted devices ------------------------
+DEVICE_COOKIE = "idp_device"
+DEVICE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes near this
+
+
+def device_token() -> str | None:
+    """This browser's long-lived device id, if it has one."""
+    token = g.get("new_device_token") or request.cookies.get(DEVICE_COOKIE)
+    return token if token and len(token) <= 100 else None
+
+
+def ensure_device_token() -> str:
+    """This browser's device id, creating it (and its cookie) when missing."""
+    token = device_token()
+    if token is None:
+        token = secrets.token_urlsafe(32)
+        g.new_device_token = token
+    return token
+
+
+def browser_agent() -> str:
+    """The raw User-Agent header."""
+    return request.headers.get("User-Agent", "")[:400]
+
+
+def set_device_cookie(response: Response, *, secure: bool) -> Response:
+    """after_request: write the device cookie when one was created in this request."""
+    token = g.get("new_device_token")
+    if token:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            token,
+            max_age=DEVICE_COOKIE_DAYS * 86400,
+            httponly=True,
+            secure=secure,
+            samesite="Lax",
+            path="/",
+        )
+    return response

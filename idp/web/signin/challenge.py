@@ -82,6 +82,9 @@ def second_factor_view() -> Response | tuple[str, int] | str:
         else:
             session.pop("mfa_failures", None)
             browser.add_factor(verified.factor)
+            flow.after_second_factor(
+                user, gate.view.client if gate.view else None, remember=bool(form.remember.data)
+            )
             audit.record(
                 "second_factor.verified", user_id=user.id, client_id=client_id, factor=str(method)
             )
@@ -109,4 +112,5 @@ def second_factor_view() -> Response | tuple[str, int] | str:
         rid=gate.rid,
         user=user,
         low_watermark=LOW_WATERMARK,
+        remember_days=flow.remember_days(gate.view.client if gate.view else None),
     ), status

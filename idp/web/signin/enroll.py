@@ -44,14 +44,15 @@ def enroll() -> Response | str:
     return render_template("signin/enroll.html", view=gate.view, methods=methods, rid=gate.rid)
 
 
-def finish_enrollment(user_id: int, factor: Factor, name: str, rid: str | None) -> Response:
+def finish_enrollment(gate: Gate, factor: Factor, name: str, *, remember: bool) -> Response:
     """Record the factor in the session; the first one brings recovery codes."""
-    at = now()
+    at, rid = now(), gate.rid
+    assert gate.user is not None
+    user_id = gate.user.id
     browser.add_factor(VerifiedFactor(factor=factor, at=at))
     audit.record("factor.enrolled", user_id=user_id, factor=str(factor), name=name)
-    user = flow.current_user()
-    if user is not None:
-        mail.send(user.email, "factor_added", method_name=name)
+    mail.send(gate.user.email, "factor_added", method_name=name)
+    flow.after_second_factor(gate.user, gate.view.client if gate.view else None, remember=remember)
     if RecoveryCode.remaining(user_id) == 0:
         codes = recovery_code.issue(user_id, now=at, app_secret=flow.settings().secret_key)
         audit.record("recovery_codes.issued", user_id=user_id)
@@ -91,7 +92,9 @@ def enroll_totp() -> Response | tuple[str, int] | str:
         else:
             db.session.commit()
             session.pop("totp_pending", None)
-            return finish_enrollment(gate.user.id, Factor.TOTP, form.name.data or "", gate.rid)
+            return finish_enrollment(
+                gate, Factor.TOTP, form.name.data or "", remember=bool(form.remember.data)
+            )
     uri = totp.provisioning_uri(secret, account=gate.user.email, issuer=settings.product_name)
     return render_template(
         "signin/enroll_totp.html",
@@ -102,6 +105,7 @@ def enroll_totp() -> Response | tuple[str, int] | str:
         uri=uri,
         error=error,
         rid=gate.rid,
+        remember_days=flow.remember_days(gate.view.client if gate.view else None),
     ), status
 
 
@@ -130,7 +134,9 @@ def enroll_email() -> Response | tuple[str, int] | str:
             user.email_factor_used_at = at
             user.last_factor = str(Factor.EMAIL_CODE)
             db.session.commit()
-            return finish_enrollment(user.id, Factor.EMAIL_CODE, "Codes by email", gate.rid)
+            return finish_enrollment(
+                gate, Factor.EMAIL_CODE, "Codes by email", remember=bool(form.remember.data)
+            )
     else:
         email_code.ensure_sent(user, "enroll", now=at, app_secret=secret)
     return render_template(
@@ -141,6 +147,7 @@ def enroll_email() -> Response | tuple[str, int] | str:
         user=user,
         error=error,
         rid=gate.rid,
+        remember_days=flow.remember_days(gate.view.client if gate.view else None),
     ), status
 
 

@@ -1,0 +1,125 @@
+"""Trusted devices (DESIGN.md): absolute trust per (user, client, device), revoked on events."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from idp.authn.state import TrustedDeviceState
+from idp.extensions import db
+from idp.models.hashing import sha256_hex
+from idp.models.trusted_device import TrustedDevice
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def agent_summary(user_agent: str) -> str:
+    """'Chrome on Windows': coarse on purpose, so browser updates keep matching."""
+    browser = next((name for key, name in _BROWSERS if key in user_agent), "Unknown browser")
+    system = next(
+        (name for key, name in _SYSTEMS if re.search(re.escape(key), user_agent)), "unknown system"
+    )
+    return f"{browser} on {system}"
+
+
+def find(
+    user_id: int, client_id: str, device_token: str | None, *, at: datetime
+) -> TrustedDevice | None:
+    """The live trust record for this browser's device cookie, if any."""
+    if not device_token:
+        return None
+    return TrustedDevice.live(user_id, client_id, sha256_hex(device_token), at)
+
+
+def as_state(record: TrustedDevice | None, *, agent: str) -> TrustedDeviceState | None:
+    """The record as the policy sees it; a different browser/OS suggests a copied cookie."""
+    if record is None:
+        return None
+    return TrustedDeviceState(
+        created_at=record.created_at,
+        expires_at=record.expires_at,
+        last_verified_at=record.last_verified_at,
+        agent_matches=record.agent == agent,
+    )
+
+
+def after_challenge(
+    user_id: int,
+    client_id: str,
+    device_token: str,
+    *,
+    remember: bool,
+    days: int,
+    agent: str,
+    ip: str,
+    at: datetime,
+) -> TrustedDevice | None:
+    """A second factor was just verified: re-verify live trust, or trust anew if asked."""
+    record = find(user_id, client_id, device_token, at=at)
+    if record is not None and record.agent == agent:
+        # Periodic re-verification keeps the trust but never moves its end (DESIGN.md).
+        record.last_verified_at = at
+        db.session.commit()
+        return record
+    if not remember:
+        return record
+    if record is not None:
+        record.revoked_at, record.revoked_reason = at, "replaced"
+    record = TrustedDevice(
+        user_id=user_id,
+        client_id=client_id,
+        device_hash=sha256_hex(device_token),
+        agent=agent[:80],
+        ip=ip[:64],
+        created_at=at,
+        expires_at=at + timedelta(days=days),
+        last_verified_at=at,
+        last_used_at=at,
+    )
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def used(record: TrustedDevice, *, at: datetime) -> None:
+    """The device skipped a challenge: note when (it does not extend the trust)."""
+    record.last_used_at = at
+    db.session.commit()
+
+
+def revoke_user(user_id: int, *, at: datetime, reason: str) -> int:
+    """End all of a user's trusted devices (password change, factor reset, sign out everywhere)."""
+    count = TrustedDevice.revoke_where(TrustedDevice.user_id == user_id, at=at, reason=reason)
+    db.session.commit()
+    return count
+
+
+def revoke_client(client_id: str, *, at: datetime, reason: str) -> int:
+    """End trust for a client (its MFA policy was raised, or it stopped allowing it)."""
+    count = TrustedDevice.revoke_where(TrustedDevice.client_id == client_id, at=at, reason=reason)
+    db.session.commit()
+    return count
+
+
+def forget(user_id: int, device_id: int, *, at: datetime) -> bool:
+    """The user's "forget this device"; False if it isn't theirs."""
+    count = TrustedDevice.revoke_where(
+        TrustedDevice.user_id == user_id, TrustedDevice.id == device_id, at=at, reason="forgotten"
+    )
+    db.session.commit()
+    return count == 1
