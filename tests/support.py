@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from werkzeug.test import TestResponse
 
-from idp.clock import now
+from idp.clock import epoch, now
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.user import User
@@ -154,7 +155,11 @@ class RelyingParty:
         jwks = KeySet.import_key_set(self.browser.get("/jwks.json").get_json())
         token = jwt.decode(id_token, jwks, algorithms=["RS256", "ES256"])
         claims = dict(token.claims)
+        app = self.browser.application
+        with app.app_context():
+            at = epoch(now())  # the app's clock: tests move it
         registry = jwt.JWTClaimsRegistry(
+            now=at,
             iss={"essential": True, "value": "http://localhost"},
             aud={"essential": True, "value": self.client_id},
             sub={"essential": True},
@@ -165,6 +170,44 @@ class RelyingParty:
         if nonce == "expected":
             assert claims["nonce"] == self.nonce
         return claims
+
+    def refresh(self, refresh_token: str, **extra: str) -> TestResponse:
+        """Trade a refresh token for new tokens (RFC 6749 6)."""
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra}
+        return self.token_request(data)
+
+    def userinfo(self, access_token: str) -> TestResponse:
+        """GET the userinfo endpoint with a bearer token."""
+        return self.browser.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+    def introspect(self, token: str, **extra: str) -> TestResponse:
+        """RFC 7662, authenticated as this client."""
+        return self.browser.post(
+            "/introspect", data={"token": token, **extra}, headers=self.basic_auth()
+        )
+
+    def revoke(self, token: str, **extra: str) -> TestResponse:
+        """RFC 7009, authenticated as this client (or naming itself, when public)."""
+        data = {"token": token, **extra}
+        if self.secret is None:
+            data["client_id"] = self.client_id
+        return self.browser.post("/revoke", data=data, headers=self.basic_auth())
+
+    def basic_auth(self) -> dict[str, str]:
+        """client_secret_basic (RFC 6749 2.3.1); nothing for a public client."""
+        if self.secret is None:
+            return {}
+        raw = f"{self.client_id}:{self.secret}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What the RP holds after a completed code flow: redirect parameters, tokens, ID token."""
+
+    params: dict[str, str]
+    tokens: dict[str, Any]
+    claims: dict[str, Any]
 
 
 class SignInFlow:
@@ -217,6 +260,60 @@ class SignInFlow:
                 return query(self.location)
             self.follow()
         raise AssertionError(f"never reached the RP; stopped at {self.location}")
+
+    def totp(self, secret: str, *, remember: bool = False) -> TestResponse:
+        """Answer the authenticator-app challenge the policy asks for."""
+        while self.location.startswith("/authorize/resume/"):
+            self.follow()
+        assert self.location.startswith("/signin/verify"), self.location
+        page = self.browser.get(self.location)
+        code = totp_now(secret, app=self.browser.application)
+        data = {"csrf_token": csrf_of(page), "code": code}
+        if remember:
+            data["remember"] = "y"
+        response = self.browser.post(self.location, data=data)
+        assert response.status_code == 302, response.text
+        self.location = response.headers.get("Location", "")
+        return response
+
+    def consent(self, *, allow: bool = True) -> TestResponse:
+        """Answer the consent page."""
+        assert self.location.startswith("/consent/"), self.location
+        page = self.browser.get(self.location)
+        button = {"allow": "Allow"} if allow else {"deny": "Don't allow"}
+        response = self.browser.post(self.location, data={"csrf_token": csrf_of(page), **button})
+        self.location = response.headers.get("Location", "")
+        return response
+
+    def complete(self, secret: str | None = None, *, limit: int = 10) -> dict[str, str]:
+        """Do what the provider asks (password, TOTP, consent) until back at the RP."""
+        for _ in range(limit):
+            if self.location.startswith(self.rp.redirect_uri):
+                return query(self.location)
+            path = urlsplit(self.location).path
+            if path == "/signin":
+                assert self.password().status_code == 302, "password refused"
+            elif path == "/signin/verify":
+                assert secret is not None, "the provider asks for a second factor"
+                self.totp(secret)
+            elif path.startswith("/consent/"):
+                self.consent()
+            else:
+                self.follow()
+        raise AssertionError(f"never reached the RP; stopped at {self.location}")
+
+    def authorize_and_exchange(self, secret: str | None = None, **extra: str) -> Exchange:
+        """The whole story: authorize, sign in as asked, redeem the code, verify the ID token."""
+        self.start(**extra)
+        params = self.complete(secret)
+        assert "code" in params, params
+        response = self.rp.redeem(params["code"])
+        assert response.status_code == 200, response.get_json()
+        tokens = response.get_json()
+        claims = self.rp.verify_id_token(
+            tokens["id_token"], nonce=None if "nonce" in extra else "expected"
+        )
+        return Exchange(params=params, tokens=tokens, claims=claims)
 
 
 def totp_now(secret: str, *, app: Flask, offset_steps: int = 0) -> str:

@@ -91,10 +91,11 @@ class Passwords:
         user.password_changed_at = now
 
 
-def after_password_change(user: User, *, keep_session: str | None = None) -> None:
-    """Password changed or reset: end the user's other sessions and trusted devices."""
+def after_password_change(user: User, *, now: datetime, keep_session: str | None = None) -> None:
+    """Password changed or reset: end the user's other sessions and all trusted devices."""
     from sqlalchemy import delete
 
+    from idp.authn.trusted_device import revoke_user
     from idp.models.session import SessionRecord
 
     statement = delete(SessionRecord).where(SessionRecord.user_id == user.id)
@@ -102,3 +103,4 @@ def after_password_change(user: User, *, keep_session: str | None = None) -> Non
         statement = statement.where(SessionRecord.id_hash != keep_session)
     db.session.execute(statement)
     db.session.commit()
+    revoke_user(user.id, at=now, reason="password_changed")

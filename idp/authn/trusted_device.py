@@ -123,3 +123,14 @@ def forget(user_id: int, device_id: int, *, at: datetime) -> bool:
     )
     db.session.commit()
     return count == 1
+
+
+def devices_by_client(user_id: int, *, at: datetime) -> dict[str, list[TrustedDevice]]:
+    """The user's live trusted devices grouped by client name, for the account page."""
+    from idp.models.client import Client
+
+    grouped: dict[str, list[TrustedDevice]] = {}
+    for record in TrustedDevice.of_user(user_id, at):
+        client = Client.by_client_id(record.client_id)
+        grouped.setdefault(client.name if client else record.client_id, []).append(record)
+    return grouped

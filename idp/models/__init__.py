@@ -5,6 +5,7 @@ from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.email_code import EmailCode
+from idp.models.password_reset import PasswordReset
 from idp.models.recovery_code import RecoveryCode
 from idp.models.session import SessionRecord
 from idp.models.token import Token
@@ -18,6 +19,7 @@ __all__ = [
     "Client",
     "Consent",
     "EmailCode",
+    "PasswordReset",
     "RecoveryCode",
     "SessionRecord",
     "Token",

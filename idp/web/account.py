@@ -15,7 +15,7 @@ from flask import (
 )
 
 from idp import audit, mail
-from idp.authn import email_code, enrollment, recovery_code, second_factor
+from idp.authn import email_code, enrollment, recovery_code, second_factor, trusted_device
 from idp.authn.errors import FactorError, SecondFactorLocked
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
@@ -23,6 +23,7 @@ from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.clock import now
 from idp.extensions import db, limiter
+from idp.models.session import SessionRecord
 from idp.web import flow
 from idp.web import session as browser
 from idp.web.forms import CodeForm, ConfirmForm, PasswordChangeForm, RenameForm
@@ -44,8 +45,10 @@ def security() -> str:
     """Factors, recovery codes, password."""
     user = g.user
     left = enrollment.recovery_codes_left(user)
+    devices = trusted_device.devices_by_client(user.id, at=now())
     return render_template(
         "account/security.html",
+        devices=devices,
         user=user,
         rows=enrollment.factor_rows(user),
         recovery_left=left,
@@ -137,6 +140,7 @@ def remove(kind: str, factor_id: int) -> Response:
             flash(exc.message, "error")
         else:
             audit.record("factor.removed", user_id=g.user.id, factor=kind, name=row.name)
+            trusted_device.revoke_user(g.user.id, at=now(), reason="factor_removed")
             mail.send(g.user.email, "factor_removed", method_name=row.name)
             flash(f"Removed {row.name}.", "notice")
     return redirect(url_for("account.security"))
@@ -189,8 +193,44 @@ def change_password() -> Response | tuple[str, int]:
 
     passwords.set_password(user, form.new.data or "", now=now())
     db.session.commit()
-    after_password_change(user, keep_session=browser.current_session_hash())
+    after_password_change(user, now=now(), keep_session=browser.current_session_hash())
     audit.record("password.changed", user_id=user.id)
     mail.send(user.email, "password_changed")
     flash("Your password was changed. You were signed out everywhere else.", "notice")
     return redirect(url_for("account.security"))
+
+
+@bp.post("/devices/<int:device_id>/forget")
+@signin_required
+def forget_device(device_id: int) -> Response:
+    """Stop trusting one device: it is challenged again next time."""
+    if ConfirmForm().validate_on_submit() and trusted_device.forget(g.user.id, device_id, at=now()):
+        audit.record("trusted_device.forgotten", user_id=g.user.id, device_id=device_id)
+        flash("We will ask for your second step on that device again.", "notice")
+    return redirect(url_for("account.security"))
+
+
+@bp.post("/devices/forget-all")
+@signin_required
+def forget_all_devices() -> Response:
+    """Stop trusting every device."""
+    if ConfirmForm().validate_on_submit():
+        count = trusted_device.revoke_user(g.user.id, at=now(), reason="forgotten")
+        audit.record("trusted_device.forgotten_all", user_id=g.user.id, count=count)
+        flash("We will ask for your second step on all your devices again.", "notice")
+    return redirect(url_for("account.security"))
+
+
+@bp.post("/sign-out-everywhere")
+@signin_required
+def sign_out_everywhere() -> Response:
+    """End every session of this user, this one included, and all device trust."""
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("account.security"))
+    user_id = g.user.id
+    trusted_device.revoke_user(user_id, at=now(), reason="signed_out_everywhere")
+    ended = SessionRecord.end_all_for(user_id)
+    db.session.commit()
+    browser.end_sign_in()
+    audit.record("session.signed_out_everywhere", user_id=user_id, sessions=ended)
+    return redirect(url_for("signin.password"))

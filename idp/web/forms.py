@@ -44,3 +44,13 @@ class PasswordChangeForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired(), Length(max=256)])
     new = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
     submit = SubmitField("Change password")
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired(), Length(max=320)])
+    submit = SubmitField("Send me a reset link")
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
+    submit = SubmitField("Set new password")

@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import Flask, Request, Response, g, request, session
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete
+from sqlalchemy import delete, inspect
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import CallbackDict
 
 from idp.authn.state import SessionState, VerifiedFactor
@@ -56,7 +57,8 @@ class DatabaseSessionInterface(SessionInterface):
     @staticmethod
     def _forget(record: SessionRecord) -> None:
         # A bulk delete tolerates a row already removed by "sign out everywhere".
-        id_hash = record.id_hash
+        # The identity map knows the key without a reload (the row may be gone already).
+        id_hash = inspect(record).identity[0]
         if record in db.session:
             db.session.expunge(record)
         db.session.execute(delete(SessionRecord).where(SessionRecord.id_hash == id_hash))
@@ -100,7 +102,13 @@ class DatabaseSessionInterface(SessionInterface):
             record.user_id = session.get("uid")
         if session.modified or at - record.last_seen_at >= TOUCH_INTERVAL:
             record.last_seen_at = at
-            db.session.commit()
+            try:
+                db.session.commit()
+            except StaleDataError:
+                # Ended elsewhere meanwhile ("sign out everywhere"): stay signed out.
+                db.session.rollback()
+                response.delete_cookie(COOKIE_NAME, path="/")
+                return
             session.rotate_requested = False
         response.set_cookie(
             COOKIE_NAME,
@@ -225,7 +233,7 @@ def pending_flag(rid: str, name: str) -> Any:
 def current_session_hash() -> str | None:
     """The stored id of this browser's session (never the cookie value itself)."""
     record = getattr(session, "record", None)
-    return record.id_hash if record is not None else None
+    return inspect(record).identity[0] if record is not None else None
 
 
 # The device cookie: which browser this is, for trusted devices ------------------------

@@ -1,0 +1,85 @@
+"""Forgot password: a 30-minute single-use link, then the second factor, then a new password."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from idp import mail
+from idp.authn.password import Passwords, after_password_change
+from idp.authn.password_policy import check_new_password
+from idp.extensions import db
+from idp.models.hashing import sha256_hex
+from idp.models.password_reset import PasswordReset
+from idp.models.user import User
+
+LIFETIME = timedelta(minutes=30)
+
+
+class ResetLinkInvalid(Exception):
+    """Unknown, used or expired link."""
+
+    code = "reset_link_invalid"
+    message = "This reset link has expired or was already used. Please ask for a new one."
+
+
+def request_reset(email: str, *, now: datetime, issuer: str) -> None:
+    """Mail a link if the account exists; the caller answers the same either way."""
+    user = User.by_email(email)
+    if user is None or not user.is_active:
+        return
+    token = secrets.token_urlsafe(32)
+    # Older links stop working: only the newest can be used.
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
+    db.session.add(
+        PasswordReset(
+            user_id=user.id,
+            token_hash=sha256_hex(token),
+            created_at=now,
+            expires_at=now + LIFETIME,
+        )
+    )
+    db.session.commit()
+    mail.send(
+        user.email,
+        "password_reset",
+        link=f"{issuer}/signin/reset/{token}",
+        minutes=int(LIFETIME.total_seconds() // 60),
+    )
+
+
+def open_reset(token: str, *, now: datetime) -> PasswordReset:
+    """The reset a link names, if still usable."""
+    reset = PasswordReset.by_hash(sha256_hex(token)) if token else None
+    if reset is None or reset.used_at is not None or now >= reset.expires_at:
+        raise ResetLinkInvalid()
+    return reset
+
+
+def complete_reset(
+    reset: PasswordReset, password: str, *, passwords: Passwords, now: datetime
+) -> User:
+    """Set the new password (policy checked), spend the link, end sessions and trust."""
+    user = db.session.get(User, reset.user_id)
+    if user is None or not user.is_active:
+        raise ResetLinkInvalid()
+    check_new_password(password, user_inputs=[user.email, user.name])
+    spent = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    ).rowcount
+    if spent != 1:
+        raise ResetLinkInvalid()
+    passwords.set_password(user, password, now=now)
+    user.failed_logins, user.locked_until = 0, None
+    db.session.commit()
+    after_password_change(user, now=now)
+    mail.send(user.email, "password_changed")
+    return user
