@@ -73,9 +73,18 @@ def verify_code(user: User, purpose: str, code: str, *, now: datetime, app_secre
         db.session.commit()
         if entry.attempts >= MAX_ATTEMPTS:
             raise TooManyAttempts()
+        if _matches_an_older_code(user, purpose, code, entry, app_secret):
+            raise CodeExpired()  # a newer code was sent since: say so, not "wrong code"
         raise InvalidCode()
     entry.used_at = now
     db.session.commit()
+
+
+def _matches_an_older_code(
+    user: User, purpose: str, code: str, newest: EmailCode, app_secret: str
+) -> bool:
+    older = EmailCode.recent(user.id, purpose, limit=4)
+    return any(keyed_matches(code, e.code_hash, app_secret) for e in older if e.id != newest.id)
 
 
 def ensure_sent(user: User, purpose: str, *, now: datetime, app_secret: str) -> None:

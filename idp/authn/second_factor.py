@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from idp.authn import email_code, recovery_code, totp
-from idp.authn.errors import FactorError, SecondFactorLocked
+from idp.authn.errors import CodeExpired, FactorError, SecondFactorLocked
 from idp.authn.factors import Factor
 from idp.authn.state import VerifiedFactor
 from idp.extensions import db
 from idp.models.user import User
 
-MAX_FAILURES = 5
+MAX_FAILURES = 10
 LOCK_FOR = timedelta(minutes=15)
 
 
@@ -39,6 +39,9 @@ def verify(user: User, method: Factor, code: str, *, now: datetime, app_secret: 
             left = recovery_code.use(user.id, code, now=now, app_secret=app_secret)
         else:
             raise FactorError(f"{method} is not verified with a typed code")
+    except CodeExpired:
+        db.session.rollback()
+        raise  # not a guess: it doesn't count towards the lock
     except FactorError:
         db.session.rollback()
         user.mfa_failures += 1

@@ -32,3 +32,15 @@ class EmailCode(db.Model):
             .order_by(cls.id.desc())
             .limit(1)
         )
+
+    @classmethod
+    def recent(cls, user_id: int, purpose: str, limit: int) -> list[EmailCode]:
+        """The newest codes sent for this purpose."""
+        return list(
+            db.session.scalars(
+                select(cls)
+                .where(cls.user_id == user_id, cls.purpose == purpose)
+                .order_by(cls.id.desc())
+                .limit(limit)
+            )
+        )

@@ -6,7 +6,7 @@ from flask import Response, render_template, request, session
 
 from idp import audit, mail
 from idp.authn import email_code, second_factor
-from idp.authn.errors import FactorError, ResendTooSoon, SecondFactorLocked
+from idp.authn.errors import CodeExpired, FactorError, ResendTooSoon, SecondFactorLocked
 from idp.authn.factors import Factor
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.authn.state import Step
@@ -19,7 +19,7 @@ from idp.web.signin import after_step, bp, elsewhere
 
 TYPED = (Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
 # Wrong codes allowed in one browser session before it must start over.
-SESSION_MAX_FAILURES = 10
+SESSION_MAX_FAILURES = 5
 LABELS = {
     Factor.TOTP: "Authenticator app",
     Factor.EMAIL_CODE: "Code by email",
@@ -73,7 +73,7 @@ def second_factor_view() -> Response | tuple[str, int] | str:
                 factor=str(method),
                 reason=exc.code,
             )
-            failures = session.get("mfa_failures", 0) + 1
+            failures = session.get("mfa_failures", 0) + (not isinstance(exc, CodeExpired))
             session["mfa_failures"] = failures
             if failures >= SESSION_MAX_FAILURES:
                 browser.end_sign_in()
