@@ -16,6 +16,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask
+from flask import request as flask_request
 
 from idp.clock import epoch, now
 from idp.config import Settings
@@ -33,6 +34,8 @@ from idp.oidc.grants import (
     S256CodeChallenge,
 )
 from idp.oidc.keys import KeyStore
+
+FORM_MIMETYPE = "application/x-www-form-urlencoded"
 
 
 class Server(AuthorizationServer):
@@ -115,6 +118,23 @@ class Validator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> Token | None:
         """The token row, if any; expiry and revocation are checked by Authlib."""
         return Token.by_access_token(token_string)
+
+
+class BearerProtector(ResourceProtector):
+    """Bearer tokens in the Authorization header (RFC 6750 2.1) or a form body (2.2)."""
+
+    def parse_request_authorization(self, request: Any) -> tuple[BearerTokenValidator, str]:
+        """The header when present; else `access_token` of a form-encoded POST body.
+
+        OIDC Core 5.3.1 lets RPs send the token either way; Authlib reads only the header.
+        """
+        form = flask_request.form if flask_request.mimetype == FORM_MIMETYPE else None
+        if "Authorization" in request.headers or request.method != "POST" or form is None:
+            return super().parse_request_authorization(request)
+        token = form.get("access_token")
+        if not token:
+            return super().parse_request_authorization(request)
+        return self.get_token_validator("bearer"), token
 
 
 class UserInfo(UserInfoEndpoint):
@@ -294,7 +314,7 @@ def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
     server.register_extension(Issuer(settings.issuer))
-    protector = ResourceProtector()
+    protector = BearerProtector()
     protector.register_token_validator(Validator())
     server.register_endpoint(UserInfo(resource_protector=protector))
     server.register_endpoint(Revocation)

@@ -6,6 +6,7 @@ from authlib.oauth2.rfc6749 import scope_to_list
 from flask import Response, redirect, render_template, request, url_for
 
 from idp import audit
+from idp.authn.state import Step
 from idp.errors import SignInExpired
 from idp.extensions import db
 from idp.models.consent import Consent
@@ -24,10 +25,13 @@ SCOPE_DESCRIPTIONS = {
 
 def handle_consent(rid: str) -> Response | str:
     """Show (GET) or record (POST) the user's answer, then resume the request."""
-    view = flow.pending_view(rid)
-    user = flow.current_user()
+    gate = flow.gate(rid)
+    view, user = gate.view, gate.user
     if view is None or user is None:
         raise SignInExpired()
+    if gate.decision.step is not Step.DONE:
+        # Consent comes after sign-in, never instead of part of it.
+        return redirect(url_for("provider.resume", rid=rid))
     params, _ = browser.pending_request(rid) or ({}, None)
     scopes = scope_to_list(view.client.get_allowed_scope(params.get("scope", ""))) or []
     form = ConsentForm()

@@ -1,0 +1,84 @@
+"""Forgot password: same answer for everyone, a 30-minute single-use link, MFA still required."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support import (
+    PASSWORD,
+    RelyingParty,
+    SignInFlow,
+    csrf_of,
+    enroll_totp,
+    latest_mail,
+    make_client,
+    make_user,
+    submit,
+    totp_now,
+)
+
+NEW_PASSWORD = "quiet-lantern-harbor-58"
+
+
+@pytest.fixture
+def ada(app):
+    user = make_user(app)
+    return user, enroll_totp(app, user.id)
+
+
+def reset_link(app) -> str:
+    match = re.search(r"http://localhost(/signin/reset/\S+)", latest_mail(app))
+    assert match, "no reset link in the mail"
+    return match.group(1)
+
+
+def test_the_answer_is_the_same_whether_or_not_the_account_exists(app, client, ada):
+    known = submit(client, "/signin/forgot", {"email": "ada@example.com"})
+    unknown = submit(client, "/signin/forgot", {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 200
+    strip = lambda text: re.sub(r'value="[^"]+"', "", text)  # noqa: E731 - CSRF tokens differ
+    assert strip(known.text) == strip(unknown.text)
+    assert "reset the password" in latest_mail(app, "ada@example.com")
+
+
+def test_reset_needs_the_second_factor_then_ends_sessions(app, client, ada, clock):
+    _, secret = ada
+    other = app.test_client()
+    _, client_secret = make_client(app)
+    SignInFlow(other, RelyingParty(other, secret=client_secret)).authorize_and_exchange(secret)
+    assert other.get("/account/security").status_code == 200
+
+    submit(client, "/signin/forgot", {"email": "ada@example.com"})
+    link = reset_link(app)
+    page = client.get(link)
+    assert "Confirm it" in page.text and "password" not in re.findall(r'type="(\w+)"', page.text)
+    clock.advance(seconds=30)
+    proven = client.post(
+        link, data={"csrf_token": csrf_of(page), "code": totp_now(secret, app=app)}
+    )
+    assert proven.status_code == 302
+    weak = submit(client, link, {"password": "password"})
+    assert weak.status_code == 400 and "different password" in weak.text
+    done = submit(client, link, {"password": NEW_PASSWORD})
+    assert done.status_code == 302 and done.location == "/signin"
+
+    assert other.get("/account/security").status_code == 302, "old sessions must end"
+    assert client.get(link).status_code == 400, "the link works once"
+    clock.advance(seconds=30)
+    flow = SignInFlow(client, RelyingParty(client, secret=client_secret), password=NEW_PASSWORD)
+    assert "code" in flow.authorize_and_exchange(secret).params
+    old = SignInFlow(
+        app.test_client(), RelyingParty(client, secret=client_secret), password=PASSWORD
+    )
+    old.start()
+    assert old.password().status_code == 401
+
+
+def test_the_link_expires_after_30_minutes(app, client, ada, clock):
+    submit(client, "/signin/forgot", {"email": "ada@example.com"})
+    link = reset_link(app)
+    clock.advance(minutes=30)
+    response = client.get(link)
+    assert response.status_code == 400 and "expired" in response.text
