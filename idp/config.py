@@ -52,6 +52,26 @@ class Settings:
     support_phone: str = ""
     product_name: str = "Secure Sign-in"
     passkey_signin: bool = True
+    # Audit events older than this many days are deleted by `idp audit prune` (run it daily
+    # from cron or a systemd timer); 0 keeps them forever. Check your legal retention duty.
+    audit_retention_days: int = 365
+    # How long an admin's invitation (activation link) works.
+    invitation_days: int = 7
+    # Origins allowed in WebAuthn ceremonies, comma-separated; default: the issuer's origin.
+    webauthn_origins: str = ""
+
+    @property
+    def webauthn_rp_id(self) -> str:
+        """The WebAuthn RP ID: the issuer's host."""
+        return urlsplit(self.issuer).hostname or "localhost"
+
+    @property
+    def webauthn_allowed_origins(self) -> list[str]:
+        """Origins a WebAuthn response may come from."""
+        if self.webauthn_origins:
+            return [o.strip().rstrip("/") for o in self.webauthn_origins.split(",") if o.strip()]
+        parts = urlsplit(self.issuer)
+        return [f"{parts.scheme}://{parts.netloc}"]
 
     @property
     def is_development(self) -> bool:
@@ -121,6 +141,10 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) < 1:
             raise ConfigError(f"IDP_{name.upper()}={getattr(s, name)}: must be at least 1")
+    if s.audit_retention_days < 0:
+        raise ConfigError("IDP_AUDIT_RETENTION_DAYS: must be 0 (keep forever) or more")
+    if not 1 <= s.invitation_days <= 30:
+        raise ConfigError("IDP_INVITATION_DAYS: must be between 1 and 30")
     if s.reverify_days < 0:
         raise ConfigError("IDP_REVERIFY_DAYS: must be 0 (off) or more")
     if s.argon2_memory_kib < 8 * s.argon2_parallelism:

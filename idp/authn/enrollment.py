@@ -9,6 +9,7 @@ from idp.extensions import db
 from idp.models.recovery_code import RecoveryCode
 from idp.models.totp_credential import TotpCredential
 from idp.models.user import User
+from idp.models.webauthn_credential import WebAuthnCredential
 
 
 class LastFactor(Exception):
@@ -43,6 +44,13 @@ def factor_rows(user: User) -> list[FactorRow]:
         FactorRow("totp", c.id, c.name, c.created_at, c.last_used_at, "Authenticator app")
         for c in TotpCredential.of_user(user.id)
     ]
+    for key in WebAuthnCredential.of_user(user.id):
+        kind = (
+            "Passkey (synced between your devices)"
+            if key.backup_eligible
+            else ("Security key (this device only)")
+        )
+        rows.append(FactorRow("webauthn", key.id, key.name, key.created_at, key.last_used_at, kind))
     if user.email_factor_at is not None:
         rows.append(
             FactorRow(
@@ -60,9 +68,10 @@ def factor_rows(user: User) -> list[FactorRow]:
 def rename(user: User, kind: str, factor_id: int, name: str) -> FactorRow:
     """Give a factor a name the user recognises."""
     name = name.strip()[:80]
-    if kind != "totp" or not name:
+    model = {"totp": TotpCredential, "webauthn": WebAuthnCredential}.get(kind)
+    if model is None or not name:
         raise UnknownFactor()
-    credential = db.session.get(TotpCredential, factor_id)
+    credential = db.session.get(model, factor_id)
     if credential is None or credential.user_id != user.id:
         raise UnknownFactor()
     credential.name = name
@@ -80,6 +89,8 @@ def remove(user: User, kind: str, factor_id: int) -> FactorRow:
         raise LastFactor()
     if kind == "totp":
         db.session.delete(db.session.get(TotpCredential, factor_id))
+    elif kind == "webauthn":
+        db.session.delete(db.session.get(WebAuthnCredential, factor_id))
     elif kind == "email_code":
         user.email_factor_at = None
         user.email_factor_used_at = None

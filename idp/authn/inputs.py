@@ -11,9 +11,14 @@ from idp.models.client import Client
 from idp.models.recovery_code import RecoveryCode
 from idp.models.totp_credential import TotpCredential
 from idp.models.user import User
+from idp.models.webauthn_credential import WebAuthnCredential
 
-# The account pages: any second factor, never skipped by a trusted device.
-ACCOUNT_POLICY = ClientPolicy(mfa="any", remember_device=False, remember_days=1)
+
+def account_policy(settings: Settings) -> ClientPolicy:
+    """The account pages: any second factor, never skipped by a trusted device."""
+    return ClientPolicy(
+        mfa="any", remember_device=False, remember_days=1, passkey_signin=settings.passkey_signin
+    )
 
 
 def enrolled_factors(user: User) -> frozenset[Factor]:
@@ -23,6 +28,8 @@ def enrolled_factors(user: User) -> frozenset[Factor]:
         found.add(Factor.TOTP)
     if user.email_factor_at is not None:
         found.add(Factor.EMAIL_CODE)
+    if WebAuthnCredential.of_user(user.id):
+        found.add(Factor.WEBAUTHN)
     if RecoveryCode.remaining(user.id):
         found.add(Factor.RECOVERY_CODE)
     return frozenset(found)
@@ -53,6 +60,7 @@ def client_policy(client: Client, settings: Settings) -> ClientPolicy:
         mfa=client.mfa_policy,
         remember_device=client.remember_device,
         remember_days=max(1, min(client.remember_days, settings.trust_ceiling_days)),
+        passkey_signin=client.passkey_signin and settings.passkey_signin,
     )
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher, Type
+import bcrypt
+from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from idp.extensions import db
@@ -50,12 +56,23 @@ class Passwords:
 
     def check(self, stored_hash: str | None, password: str) -> bool:
         """Constant-work verification; a missing hash verifies the dummy and fails."""
+        if stored_hash and not stored_hash.startswith("$argon2"):
+            return verify_imported(stored_hash, password)
         try:
             return self.hasher.verify(stored_hash or self._dummy_hash, password) and bool(
                 stored_hash
             )
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        """True for an imported (bcrypt, PBKDF2, argon2i/d) hash or outdated argon2id parameters."""
+        if not stored_hash.startswith("$argon2id$"):
+            return True
+        try:
+            return self.hasher.check_needs_rehash(stored_hash)
+        except InvalidHashError:
+            return True
 
     def authenticate(
         self, *, email: str, password: str, now: datetime, lockout: LockoutPolicy
@@ -79,8 +96,8 @@ class Passwords:
             raise InvalidCredentials()
         user.failed_logins = 0
         user.locked_until = None
-        if self.hasher.check_needs_rehash(user.password_hash or ""):
-            # Parameters changed since this hash was made: upgrade transparently.
+        if self.needs_rehash(user.password_hash or ""):
+            # Imported from another system, or parameters changed: upgrade transparently.
             user.password_hash = self.hash(password)
         db.session.commit()
         return user
@@ -89,6 +106,77 @@ class Passwords:
         """Store a new password hash (the caller has checked the password policy)."""
         user.password_hash = self.hash(password)
         user.password_changed_at = now
+
+
+# Hashes imported from another system (`idp user import`) are verified as they are and replaced
+# by argon2id at the next successful sign-in. Bounds keep a stored hash from making a sign-in
+# arbitrarily slow.
+MAX_PBKDF2_ITERATIONS = 5_000_000
+MAX_BCRYPT_COST = 16
+MAX_ARGON2_MEMORY_KIB = 1024 * 1024
+MAX_ARGON2_TIME_COST = 50
+_BCRYPT = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
+_DJANGO_PBKDF2 = re.compile(r"^pbkdf2_sha256\$(\d{1,8})\$([^$]{1,128})\$([A-Za-z0-9+/=]{16,128})$")
+_PASSLIB_PBKDF2 = re.compile(
+    r"^\$pbkdf2-sha256\$(\d{1,8})\$([./A-Za-z0-9]{0,172})\$([./A-Za-z0-9]{22,172})$"
+)
+
+
+def _ab64(text: str) -> bytes:
+    """passlib's "adapted base64": '.' for '+', no padding."""
+    text = text.replace(".", "+")
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+
+
+def _pbkdf2_parts(stored: str) -> tuple[int, bytes, bytes] | None:
+    """(iterations, salt, derived key) of a Django or passlib PBKDF2-SHA256 hash."""
+    try:
+        if match := _DJANGO_PBKDF2.match(stored):
+            salt, key = match.group(2).encode(), base64.b64decode(match.group(3), validate=True)
+        elif match := _PASSLIB_PBKDF2.match(stored):
+            salt, key = _ab64(match.group(2)), _ab64(match.group(3))
+        else:
+            return None
+    except (binascii.Error, ValueError):
+        return None
+    iterations = int(match.group(1))
+    if not 1 <= iterations <= MAX_PBKDF2_ITERATIONS or len(key) < 16:
+        return None
+    return iterations, salt, key
+
+
+def hash_scheme(stored: str) -> str | None:
+    """ "argon2", "bcrypt" or "pbkdf2_sha256" for a hash we can verify; None otherwise."""
+    if stored.startswith(("$argon2id$", "$argon2i$", "$argon2d$")):
+        try:
+            params = extract_parameters(stored)
+        except InvalidHashError:
+            return None
+        ok = (
+            params.memory_cost <= MAX_ARGON2_MEMORY_KIB and params.time_cost <= MAX_ARGON2_TIME_COST
+        )
+        return "argon2" if ok else None
+    if match := _BCRYPT.match(stored):
+        return "bcrypt" if 4 <= int(match.group(1)) <= MAX_BCRYPT_COST else None
+    return "pbkdf2_sha256" if _pbkdf2_parts(stored) else None
+
+
+def verify_imported(stored: str, password: str) -> bool:
+    """Check a password against a bcrypt or PBKDF2-SHA256 hash from another system."""
+    scheme = hash_scheme(stored)
+    if scheme == "bcrypt":
+        try:
+            # bcrypt only ever read the first 72 bytes; bcrypt>=5 refuses longer input instead.
+            return bcrypt.checkpw(password.encode()[:72], stored.encode())
+        except ValueError:
+            return False
+    if scheme == "pbkdf2_sha256":
+        parts = _pbkdf2_parts(stored)
+        assert parts is not None
+        iterations, salt, key = parts
+        derived = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations, len(key))
+        return hmac.compare_digest(derived, key)
+    return False
 
 
 def after_password_change(user: User, *, now: datetime, keep_session: str | None = None) -> None:

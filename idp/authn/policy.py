@@ -108,6 +108,12 @@ def _decide(
     not_before = requirements.password_not_before
     if not_before is not None and session.password_at < not_before:
         return Decision(Step.PASSWORD, "password older than prompt=login or max_age allows")
+    if not session.password_verified:
+        if not client.passkey_signin:
+            return Decision(Step.PASSWORD, "client does not accept passkey sign-in")
+        if not any(_passkey_signin(f) for f in _fresh_factors(session, policy, now)):
+            # The passkey stood for both steps; once it ages out, so has the first step.
+            return Decision(Step.PASSWORD, "passkey sign-in no longer fresh")
 
     # Rule 2: a leaked password alone must not be able to bind a factor.
     if not user.activated:
@@ -149,6 +155,10 @@ def _decide(
     if methods:
         return Decision(Step.SECOND_FACTOR, why, methods=methods)
     return _enroll(user, enrolled, fresh, needs_webauthn, "no enrolled factor satisfies the policy")
+
+
+def _passkey_signin(factor: VerifiedFactor) -> bool:
+    return factor.factor is Factor.WEBAUTHN and factor.user_verified
 
 
 def _satisfies(factor: Factor, needs_webauthn: bool) -> bool:
@@ -198,7 +208,8 @@ def _enroll(
 def _done(
     user: UserState, session: SessionState, fresh: tuple[VerifiedFactor, ...], why: str
 ) -> Decision:
-    verified = (VerifiedFactor(Factor.PASSWORD, at=session.password_at), *fresh)
+    password = (VerifiedFactor(Factor.PASSWORD, at=session.password_at),)
+    verified = (*(password if session.password_verified else ()), *fresh)
     authentication = Authentication(
         user_id=user.user_id,
         amr=tuple(amr_for(verified)),

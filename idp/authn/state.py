@@ -73,9 +73,12 @@ class SessionState:
     """The browser session: its password time and the second factors verified in it."""
 
     user_id: int
+    # When the first step happened: the password, or a passkey sign-in.
     password_at: datetime
     # PASSWORD entries are tolerated and ignored: password_at is the password's record.
     factors: tuple[VerifiedFactor, ...] = ()
+    # False after "Sign in with a passkey": no password was typed, so amr must not say pwd.
+    password_verified: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,8 @@ class ClientPolicy:
     mfa: str = MfaPolicy.ANY
     remember_device: bool = True
     remember_days: int = 30
+    # A user-verifying passkey may stand in for password and second factor together.
+    passkey_signin: bool = True
 
     def __post_init__(self) -> None:
         # A typo ("phishing-resistant") must fail loudly, never silently weaken to "any".

@@ -5,6 +5,7 @@ from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.email_code import EmailCode
+from idp.models.invitation import Invitation
 from idp.models.password_reset import PasswordReset
 from idp.models.recovery_code import RecoveryCode
 from idp.models.session import SessionRecord
@@ -12,6 +13,7 @@ from idp.models.token import Token
 from idp.models.totp_credential import TotpCredential
 from idp.models.trusted_device import TrustedDevice
 from idp.models.user import User
+from idp.models.webauthn_credential import WebAuthnCredential
 
 __all__ = [
     "AuditEvent",
@@ -19,6 +21,7 @@ __all__ = [
     "Client",
     "Consent",
     "EmailCode",
+    "Invitation",
     "PasswordReset",
     "RecoveryCode",
     "SessionRecord",
@@ -26,4 +29,5 @@ __all__ = [
     "TotpCredential",
     "TrustedDevice",
     "User",
+    "WebAuthnCredential",
 ]

@@ -41,6 +41,7 @@ class Client(db.Model, ClientMixin):
     remember_device: Mapped[bool] = mapped_column(Boolean, default=True)
     remember_days: Mapped[int] = mapped_column(Integer, default=30)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
+    passkey_signin: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 

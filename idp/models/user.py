@@ -12,6 +12,11 @@ from idp.clock import now
 from idp.extensions import db
 
 
+def new_handle() -> str:
+    """A random WebAuthn user handle (32 bytes, base64url)."""
+    return secrets.token_urlsafe(32)
+
+
 def new_subject() -> str:
     """A random, stable `sub`: never the row id (OIDC Core 2, privacy)."""
     return secrets.token_urlsafe(18)
@@ -40,6 +45,8 @@ class User(db.Model):
     email_factor_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     email_factor_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_factor: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # WebAuthn user handle: random, never the row id or the email (WebAuthn 14.6.1).
+    webauthn_handle: Mapped[str] = mapped_column(String(64), unique=True, default=new_handle)
     # Second-factor lock-out, separate from the password's.
     mfa_failures: Mapped[int] = mapped_column(Integer, default=0)
     mfa_locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

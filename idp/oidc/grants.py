@@ -9,6 +9,8 @@ from typing import Any
 from authlib.oauth2.rfc6749 import grants, scope_to_list
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
+from authlib.oidc.core.grants.util import is_openid_scope
 
 from idp import audit
 from idp.authn.state import Authentication
@@ -57,6 +59,30 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     """RFC 6749 4.1 with codes stored hashed, single use, and replay revocation."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Any) -> str:
+        """Exact match; an OpenID request must name its redirect_uri (OIDC Core 3.1.2.1).
+
+        Authlib falls back to a client's only registered URI, which plain OAuth allows.
+        """
+        if not request.payload.redirect_uri and is_openid_scope(request.payload.scope):
+            raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
+
+    def validate_authorization_request(self) -> str:
+        """Authlib's checks, then refuse request objects rather than silently ignore them.
+
+        OIDC Core 6: discovery says request(_uri)_parameter_supported is false, and
+        3.1.2.6 names the errors; ignoring would drop whatever the RP put in them.
+        """
+        redirect_uri = super().validate_authorization_request()
+        data = self.request.payload.data
+        if data.get("request"):
+            raise RequestNotSupportedError(redirect_uri=redirect_uri)
+        if data.get("request_uri"):
+            raise RequestURINotSupportedError(redirect_uri=redirect_uri)
+        return redirect_uri
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         """Persist the code's hash with who signed in and how (amr, acr, auth_time)."""

@@ -11,6 +11,8 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 
 from idp.authn.state import Requirements
 
+MAX_AGE_CAP_SECONDS = 100 * 365 * 86400
+
 
 def parse_prompt(data: Mapping[str, str]) -> set[str]:
     """The set of prompt values (OIDC Core 3.1.2.1)."""
@@ -75,7 +77,9 @@ def build_requirements(
     if "login" in prompts:
         not_before = started_at
     if max_age is not None:
-        limit = started_at - timedelta(seconds=max_age)
+        # Any larger max_age means "no limit" in practice; capping keeps the date arithmetic
+        # from overflowing (a 40-digit max_age must be an OAuth answer, not a 500).
+        limit = started_at - timedelta(seconds=min(max_age, MAX_AGE_CAP_SECONDS))
         not_before = max(not_before, limit) if not_before else limit
     acr_values, essential = requested_acr(data, claims)
     return (

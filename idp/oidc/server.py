@@ -8,15 +8,20 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
+from authlib.oidc.core.errors import LoginRequiredError
+from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask
 from flask import request as flask_request
+from joserfc import jwt
+from joserfc.errors import JoseError
 
 from idp.clock import epoch, now
 from idp.config import Settings
@@ -69,6 +74,34 @@ class IdToken(OpenIDCode):
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         """Nonce replay is the RP's check (OIDC Core 3.1.3.7); the OP echoes it."""
         return False
+
+    def __call__(self, grant: Any) -> None:
+        super().__call__(grant)
+        if is_openid_scope(grant.request.payload.scope):
+            grant.register_hook("after_validate_consent_request", self.check_id_token_hint)
+
+    def check_id_token_hint(self, grant: Any, redirect_uri: str) -> None:
+        """OIDC Core 3.1.2.1 id_token_hint: one we issued, naming the signed-in End-User.
+
+        An expired token is still a good hint. A hint for someone else than the session's
+        user (or with no session) is login_required, like prompt=none without a session.
+        """
+        hint = grant.request.payload.data.get("id_token_hint")
+        if not hint:
+            return
+        try:
+            keys = self.server.keys
+            token = jwt.decode(hint, keys.private_keyset(), algorithms=keys.supported_algs())
+        except JoseError:
+            raise InvalidRequestError(
+                "Invalid 'id_token_hint'", redirect_uri=redirect_uri
+            ) from None
+        if token.claims.get("iss") != self.server.settings.issuer:
+            raise InvalidRequestError("Invalid 'id_token_hint'", redirect_uri=redirect_uri)
+        user = grant.request.user
+        prompts = (grant.request.payload.data.get("prompt") or "").split()
+        if "none" in prompts and getattr(user, "subject", None) != token.claims.get("sub"):
+            raise LoginRequiredError(redirect_uri=redirect_uri)
 
     def get_client_algorithm(self, client: Client) -> str:
         """The client's registered alg when we hold a key for it, else RS256."""

@@ -27,7 +27,7 @@ from idp.models.session import SessionRecord
 from idp.web import flow
 from idp.web import session as browser
 from idp.web.forms import CodeForm, ConfirmForm, PasswordChangeForm, RenameForm
-from idp.web.guards import recent_auth_required, signin_required
+from idp.web.guards import has_recent_second_factor, recent_auth_required, signin_required
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 TYPED = (Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
@@ -72,7 +72,7 @@ def _safe_next(default: str) -> str:
 def reverify() -> Response | tuple[str, int] | str:
     """Step-up: confirm a second factor again before changing security settings."""
     user = g.user
-    methods = [m for m in TYPED if m in enrolled_factors(user)]
+    methods = [m for m in (Factor.WEBAUTHN, *TYPED) if m in enrolled_factors(user)]
     method = next((m for m in methods if m == request.args.get("method")), methods[0])
     form = CodeForm()
     error, status = None, 200
@@ -133,6 +133,16 @@ def rename(kind: str, factor_id: int) -> Response:
 def remove(kind: str, factor_id: int) -> Response:
     """Remove a factor (never the last one) and tell the user by email."""
     form = ConfirmForm()
+    if kind == "webauthn" and not has_recent_second_factor(strong=True):
+        # A stolen phone's TOTP must not be enough to remove the key that protects the account.
+        flash(
+            "To remove a security key or passkey, confirm it's you with a security key, "
+            "a passkey or a recovery code first.",
+            "error",
+        )
+        return redirect(
+            url_for("account.reverify", method="webauthn", next=url_for("account.security"))
+        )
     if form.validate_on_submit():
         try:
             row = enrollment.remove(g.user, kind, factor_id)
@@ -150,7 +160,11 @@ def remove(kind: str, factor_id: int) -> Response:
 @recent_auth_required
 def add(kind: str) -> Response:
     """Adding a factor reuses the enrollment pages (allowed after a recent step-up)."""
-    endpoints = {"totp": "signin.enroll_totp", "email_code": "signin.enroll_email"}
+    endpoints = {
+        "totp": "signin.enroll_totp",
+        "email_code": "signin.enroll_email",
+        "webauthn": "signin.enroll_webauthn",
+    }
     if kind not in endpoints:
         return redirect(url_for("account.security"))
     return redirect(url_for(endpoints[kind]))

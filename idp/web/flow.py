@@ -13,7 +13,7 @@ from flask import Response, current_app, redirect, request, url_for
 
 from idp import audit
 from idp.authn import policy, trusted_device
-from idp.authn.inputs import ACCOUNT_POLICY, client_policy, global_policy, user_state
+from idp.authn.inputs import account_policy, client_policy, global_policy, user_state
 from idp.authn.password import Passwords
 from idp.authn.state import Decision, Requirements, Step
 from idp.clock import now
@@ -70,7 +70,7 @@ def decide(user: User | None, client: Client | None, requirements: Requirements)
         user=user_state(user) if user else None,
         session=browser.session_state() if user else None,
         device=trusted_device.as_state(record, agent=agent),
-        client=client_policy(client, settings()) if client else ACCOUNT_POLICY,
+        client=client_policy(client, settings()) if client else account_policy(settings()),
         requirements=requirements,
         policy=global_policy(settings()),
         now=now(),

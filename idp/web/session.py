@@ -153,7 +153,12 @@ def session_state() -> SessionState | None:
         )
         for f in session.get("factors", [])
     )
-    return SessionState(user_id=uid, password_at=_parse(session["pwd_at"]), factors=factors)
+    return SessionState(
+        user_id=uid,
+        password_at=_parse(session["pwd_at"]),
+        factors=factors,
+        password_verified=session.get("pwd", True),
+    )
 
 
 def session_sid() -> str:
@@ -161,13 +166,14 @@ def session_sid() -> str:
     return session.get("sid", "")
 
 
-def begin_sign_in(user_id: int, at: datetime) -> None:
-    """The password was verified: new session id, new sid; factors reset for another user."""
+def begin_sign_in(user_id: int, at: datetime, *, password: bool = True) -> None:
+    """The first step passed (password, or a passkey standing for both): new session id."""
     if session.get("uid") != user_id:
         session["factors"] = []
         session["sid"] = secrets.token_urlsafe(16)
     session["uid"] = user_id
     session["pwd_at"] = _iso(at)
+    session["pwd"] = password
     session.rotate()  # type: ignore[attr-defined]
 
 

@@ -63,7 +63,7 @@ def upgrade():
         batch_op.add_column(sa.Column('email_factor_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('email_factor_used_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('last_factor', sa.String(length=20), nullable=True))
-        batch_op.add_column(sa.Column('mfa_failures', sa.Integer(), nullable=False))
+        batch_op.add_column(sa.Column('mfa_failures', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('mfa_locked_until', sa.DateTime(), nullable=True))
 
     # ### end Alembic commands ###

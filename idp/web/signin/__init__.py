@@ -25,4 +25,11 @@ def elsewhere(gate: Gate) -> Response:
     return after_step(gate.rid)
 
 
-from idp.web.signin import challenge, enroll, password, prove_email, reset  # noqa: E402, F401
+from idp.web.signin import (  # noqa: E402, F401
+    challenge,
+    enroll,
+    password,
+    prove_email,
+    reset,
+    webauthn,
+)

@@ -30,7 +30,7 @@ LABELS = {
 
 def _chosen(methods: tuple[Factor, ...]) -> Factor | None:
     wanted = request.args.get("method")
-    offered = [m for m in methods if m in TYPED]
+    offered = [m for m in methods if m in (*TYPED, Factor.WEBAUTHN)]
     if wanted:
         return next((m for m in offered if m == wanted), None)
     return offered[0] if offered else None
@@ -55,7 +55,7 @@ def second_factor_view() -> Response | tuple[str, int] | str:
             email_code.send_code(user, "signin", now=at, app_secret=secret)
         except ResendTooSoon as exc:
             error, status = exc.message, 429
-    elif form.validate_on_submit():
+    elif method is not Factor.WEBAUTHN and form.validate_on_submit():
         try:
             verified = second_factor.verify(
                 user, method, form.code.data or "", now=at, app_secret=secret
@@ -99,7 +99,7 @@ def second_factor_view() -> Response | tuple[str, int] | str:
             return after_step(gate.rid)
     elif method is Factor.EMAIL_CODE:
         email_code.ensure_sent(user, "signin", now=at, app_secret=secret)
-    others = [(m, LABELS[m]) for m in gate.decision.methods if m != method and m in TYPED]
+    others = [(m, LABELS[m]) for m in gate.decision.methods if m != method]
     return render_template(
         "signin/challenge.html",
         view=gate.view,

@@ -19,8 +19,8 @@ from idp.web.forms import CodeForm, ConfirmForm, TotpEnrollForm
 from idp.web.guards import has_recent_second_factor
 from idp.web.signin import after_step, bp, elsewhere
 
-# Offered on the page; WebAuthn joins when its issue lands.
-AVAILABLE = (Factor.TOTP, Factor.EMAIL_CODE)
+# What the enrollment page can set up.
+AVAILABLE = (Factor.WEBAUTHN, Factor.TOTP, Factor.EMAIL_CODE)
 
 
 def _enroll_gate(method: Factor | None = None) -> tuple[Gate, bool]:
@@ -44,12 +44,19 @@ def enroll() -> Response | str:
     return render_template("signin/enroll.html", view=gate.view, methods=methods, rid=gate.rid)
 
 
-def finish_enrollment(gate: Gate, factor: Factor, name: str, *, remember: bool) -> Response:
+def finish_enrollment(
+    gate: Gate,
+    factor: Factor,
+    name: str,
+    *,
+    remember: bool,
+    verified: VerifiedFactor | None = None,
+) -> Response:
     """Record the factor in the session; the first one brings recovery codes."""
     at, rid = now(), gate.rid
     assert gate.user is not None
     user_id = gate.user.id
-    browser.add_factor(VerifiedFactor(factor=factor, at=at))
+    browser.add_factor(verified or VerifiedFactor(factor=factor, at=at))
     audit.record("factor.enrolled", user_id=user_id, factor=str(factor), name=name)
     mail.send(gate.user.email, "factor_added", method_name=name)
     flow.after_second_factor(gate.user, gate.view.client if gate.view else None, remember=remember)

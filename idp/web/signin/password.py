@@ -63,4 +63,7 @@ def password() -> Response | tuple[str, int] | str:
             return after_step(rid)
     elif request.method == "POST":
         error, status = "Please enter your email address and password.", 400
-    return render_template("signin/password.html", form=form, view=view, error=error), status
+    passkeys = flow.settings().passkey_signin and (view is None or view.client.passkey_signin)
+    return render_template(
+        "signin/password.html", form=form, view=view, error=error, passkeys=passkeys
+    ), status

@@ -1,0 +1,269 @@
+"""Security keys and passkeys: JSON ceremonies behind the enrollment, challenge and sign-in pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, jsonify, render_template, request, session
+
+from idp import audit
+from idp.authn import webauthn
+from idp.authn.factors import Factor
+from idp.authn.state import Step, VerifiedFactor
+from idp.clock import now
+from idp.extensions import db, limiter
+from idp.models.user import User
+from idp.web import flow
+from idp.web import session as browser
+from idp.web.signin import after_step, bp, elsewhere
+from idp.web.signin.enroll import _enroll_gate, finish_enrollment
+
+CHALLENGE_TTL = timedelta(minutes=5)
+
+
+def _keep_challenge(purpose: str, challenge: str) -> None:
+    session["webauthn"] = {
+        "purpose": purpose,
+        "challenge": challenge,
+        "expires": (now() + CHALLENGE_TTL).isoformat(),
+    }
+
+
+def _take_challenge(purpose: str) -> str:
+    """The kept challenge, once: single use and 5 minutes, or WebAuthnFailed."""
+    from datetime import datetime
+
+    kept = session.pop("webauthn", None)
+    if not kept or kept.get("purpose") != purpose:
+        raise webauthn.WebAuthnFailed()
+    if now() >= datetime.fromisoformat(kept["expires"]):
+        raise webauthn.WebAuthnFailed()
+    return kept["challenge"]
+
+
+def _options(ceremony: webauthn.Ceremony, purpose: str) -> Response:
+    _keep_challenge(purpose, ceremony.challenge)
+    response = Response(ceremony.options_json, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _refused(message: str, status: int = 400) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _credential() -> dict[str, Any]:
+    credential = _body().get("credential")
+    if not isinstance(credential, dict):
+        raise webauthn.WebAuthnFailed()
+    return credential
+
+
+def _settings_args() -> dict[str, Any]:
+    settings = flow.settings()
+    return {"rp_id": settings.webauthn_rp_id, "origins": settings.webauthn_allowed_origins}
+
+
+# Registration -----------------------------------------------------------------------
+@bp.get("/enroll/webauthn")
+def enroll_webauthn() -> Response | str:
+    """Name the key, then let the browser create the credential."""
+    gate, ok = _enroll_gate(Factor.WEBAUTHN)
+    if not ok:
+        return elsewhere(gate)
+    return render_template(
+        "signin/enroll_webauthn.html",
+        view=gate.view,
+        rid=gate.rid,
+        remember_days=flow.remember_days(gate.view.client if gate.view else None),
+    )
+
+
+@bp.post("/webauthn/register/options")
+@limiter.limit("30/minute")
+def register_options() -> Response | tuple[Response, int]:
+    """Creation options for navigator.credentials.create()."""
+    gate, ok = _enroll_gate(Factor.WEBAUTHN)
+    if not ok or gate.user is None:
+        return _refused("Please start signing in again.", 403)
+    ceremony = webauthn.registration_options(
+        gate.user, rp_id=flow.settings().webauthn_rp_id, rp_name=flow.settings().product_name
+    )
+    return _options(ceremony, "register")
+
+
+@bp.post("/webauthn/register")
+@limiter.limit("30/minute")
+def register() -> Response | tuple[Response, int]:
+    """Verify and save the new credential; answers where to go next."""
+    gate, ok = _enroll_gate(Factor.WEBAUTHN)
+    if not ok or gate.user is None:
+        return _refused("Please start signing in again.", 403)
+    name = str(_body().get("name") or "Security key")
+    try:
+        row = webauthn.register(
+            gate.user,
+            _credential(),
+            name=name,
+            challenge=_take_challenge("register"),
+            now=now(),
+            **_settings_args(),
+        )
+    except webauthn.WebAuthnFailed as exc:
+        db.session.rollback()
+        audit.record(
+            "factor.enroll_failed", user_id=gate.user.id, factor="webauthn", reason=exc.code
+        )
+        return _refused(exc.message)
+    browser_verified = VerifiedFactor(
+        Factor.WEBAUTHN,
+        at=now(),
+        user_verified=row.user_verified,
+        backup_eligible=row.backup_eligible,
+    )
+    response = finish_enrollment(
+        gate,
+        Factor.WEBAUTHN,
+        row.name,
+        remember=bool(_body().get("remember")),
+        verified=browser_verified,
+    )
+    return jsonify(redirect=response.location)
+
+
+# Second factor ----------------------------------------------------------------------
+def _challenge_allowed() -> tuple[User | None, Any]:
+    gate = flow.gate(request.args.get("rid"))
+    if gate.user is None:
+        return None, gate
+    if gate.decision.step is Step.SECOND_FACTOR and Factor.WEBAUTHN in gate.decision.methods:
+        return gate.user, gate
+    # Step-up on the account pages: already signed in, confirming again.
+    if gate.rid is None and gate.decision.step is Step.DONE:
+        return gate.user, gate
+    return None, gate
+
+
+@bp.post("/webauthn/authenticate/options")
+@limiter.limit("30/minute")
+def authenticate_options() -> Response | tuple[Response, int]:
+    """Request options listing the user's credentials."""
+    user, _ = _challenge_allowed()
+    if user is None:
+        return _refused("Please start signing in again.", 403)
+    ceremony = webauthn.authentication_options(user, rp_id=flow.settings().webauthn_rp_id)
+    return _options(ceremony, "authenticate")
+
+
+@bp.post("/webauthn/authenticate")
+@limiter.limit("30/minute")
+def authenticate() -> Response | tuple[Response, int]:
+    """Verify the assertion as this user's second factor."""
+    user, gate = _challenge_allowed()
+    if user is None:
+        return _refused("Please start signing in again.", 403)
+    client_id = gate.view.client.client_id if gate.view else None
+    try:
+        asserted = webauthn.authenticate(
+            _credential(),
+            user=user,
+            challenge=_take_challenge("authenticate"),
+            now=now(),
+            **_settings_args(),
+        )
+    except webauthn.WebAuthnFailed as exc:
+        db.session.rollback()
+        event = (
+            "webauthn.possible_clone"
+            if isinstance(exc, webauthn.PossibleClone)
+            else ("second_factor.failed")
+        )
+        audit.record(
+            event, user_id=user.id, client_id=client_id, factor="webauthn", reason=exc.code
+        )
+        return _refused(exc.message)
+    browser.add_factor(
+        VerifiedFactor(
+            Factor.WEBAUTHN,
+            at=now(),
+            user_verified=asserted.user_verified,
+            backup_eligible=asserted.backup_eligible,
+        )
+    )
+    user.last_factor = str(Factor.WEBAUTHN)
+    user.mfa_failures = 0
+    db.session.commit()
+    audit.record(
+        "second_factor.verified",
+        user_id=user.id,
+        client_id=client_id,
+        factor="webauthn",
+        credential=asserted.credential.name,
+    )
+    flow.after_second_factor(
+        user, gate.view.client if gate.view else None, remember=bool(_body().get("remember"))
+    )
+    next_url = request.args.get("next", "")
+    if gate.rid is None and next_url.startswith("/") and not next_url.startswith("//"):
+        return jsonify(redirect=next_url)
+    return jsonify(redirect=after_step(gate.rid).location)
+
+
+# Passkey sign-in --------------------------------------------------------------------
+def _passkeys_allowed() -> bool:
+    view = flow.pending_view(request.args.get("rid"))
+    return flow.settings().passkey_signin and (view is None or view.client.passkey_signin)
+
+
+@bp.post("/passkey/options")
+@limiter.limit("30/minute")
+def passkey_options() -> Response | tuple[Response, int]:
+    """Options for a discoverable credential with user verification."""
+    if not _passkeys_allowed():
+        return _refused("Passkey sign-in is not available here.", 403)
+    ceremony = webauthn.authentication_options(None, rp_id=flow.settings().webauthn_rp_id)
+    return _options(ceremony, "passkey")
+
+
+@bp.post("/passkey")
+@limiter.limit("30/minute")
+def passkey() -> Response | tuple[Response, int]:
+    """A user-verifying passkey completes both steps at once."""
+    if not _passkeys_allowed():
+        return _refused("Passkey sign-in is not available here.", 403)
+    rid = request.args.get("rid")
+    try:
+        asserted = webauthn.authenticate(
+            _credential(),
+            user=None,
+            challenge=_take_challenge("passkey"),
+            now=now(),
+            **_settings_args(),
+        )
+    except webauthn.WebAuthnFailed as exc:
+        db.session.rollback()
+        audit.record("passkey.failed", reason=exc.code)
+        return _refused(exc.message)
+    user = db.session.get(User, asserted.credential.user_id)
+    if user is None or not user.is_active or not asserted.user_verified:
+        return _refused(webauthn.WebAuthnFailed.message)
+    at = now()
+    browser.begin_sign_in(user.id, at, password=False)
+    browser.add_factor(
+        VerifiedFactor(
+            Factor.WEBAUTHN, at=at, user_verified=True, backup_eligible=asserted.backup_eligible
+        )
+    )
+    user.last_factor = str(Factor.WEBAUTHN)
+    db.session.commit()
+    view = flow.pending_view(rid)
+    audit.record(
+        "passkey.signed_in", user_id=user.id, client_id=view.client.client_id if view else None
+    )
+    return jsonify(redirect=after_step(rid).location)
