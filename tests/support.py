@@ -7,8 +7,9 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
+import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask
 from flask.testing import FlaskClient
@@ -89,9 +90,11 @@ def query(url: str) -> dict[str, str]:
 
 def csrf_of(response: TestResponse) -> str:
     """The CSRF token in a rendered form."""
-    match = re.search(
-        r'name="csrf_token" type="hidden" value="([^"]+)"', response.text
-    ) or re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    match = (
+        re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.text)
+        or re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+        or re.search(r'name="csrf-token" content="([^"]+)"', response.text)
+    )
     assert match, "page has no CSRF token"
     return match.group(1)
 
@@ -379,3 +382,51 @@ def submit(browser: FlaskClient, url: str, data: dict[str, str]) -> TestResponse
     """GET a form page, then POST it with its CSRF token."""
     page = browser.get(url)
     return browser.post(url, data={"csrf_token": csrf_of(page), **data})
+
+
+class LiveBrowser:
+    """A user's browser over real HTTP: a cookie jar, forms posted with their CSRF tokens."""
+
+    def __init__(self, app: Flask, email: str = "ada@example.com", password: str = PASSWORD):
+        self.app = app
+        self.email = email
+        self.password = password
+        self.http = requests.Session()
+        self.http.trust_env = False  # never route localhost through a proxy
+
+    def submit(self, url: str, data: dict[str, str]) -> requests.Response:
+        """GET a form page, then POST it with its CSRF token; redirects are not followed."""
+        page = self.http.get(url, allow_redirects=False)
+        assert page.status_code == 200, (url, page.status_code)
+        return self.http.post(
+            url, data={"csrf_token": csrf_of(page), **data}, allow_redirects=False
+        )
+
+    def through(self, url: str, *, until: str, secret: str | None = None, limit: int = 12) -> str:
+        """Follow the provider's redirects, answering each step, until a URL under `until`."""
+        for _ in range(limit):
+            if url.startswith(until):
+                return url
+            path = urlsplit(url).path
+            if path == "/signin":
+                response = self.submit(url, {"email": self.email, "password": self.password})
+            elif path == "/signin/verify":
+                assert secret is not None, "the provider asks for a second factor"
+                response = self.submit(url, {"code": totp_now(secret, app=self.app)})
+            elif path.startswith("/consent/"):
+                response = self.submit(url, {"allow": "Allow"})
+            else:
+                response = self.http.get(url, allow_redirects=False)
+            assert response.status_code in (302, 303), (url, response.status_code)
+            url = urljoin(url, response.headers["Location"])
+        raise AssertionError(f"never reached {until}; stopped at {url}")
+
+
+def update_client(app: Flask, client_id: str, **fields: Any) -> None:
+    """Change a registered client (e.g. its token_endpoint_auth_method)."""
+    with app.app_context():
+        client = Client.by_client_id(client_id)
+        assert client is not None
+        for name, value in fields.items():
+            setattr(client, name, value)
+        db.session.commit()
