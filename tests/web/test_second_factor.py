@@ -135,7 +135,7 @@ def test_recovery_code_signs_in_once_and_emails_a_notice(app, client, ada, clock
 
 
 def test_the_method_used_last_is_offered_first(app, client, ada, clock):
-    user, secret = ada
+    user, _ = ada
     with app.app_context():
         row = db.session.get(User, user.id)
         row.email_factor_at = now()

@@ -1,4 +1,4 @@
-"""Security keys and passkeys: JSON ceremonies behind the enrollment, challenge and sign-in pages."""
+"""Security keys and passkeys: the JSON ceremonies behind the sign-in pages."""
 
 from __future__ import annotations
 
