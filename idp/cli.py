@@ -233,5 +233,10 @@ def register_cli(app: Flask) -> None:
 def main() -> None:
     """Entry point of the `idp` console script."""
     from idp import create_app
+    from idp.config import ConfigError, load_settings
 
+    try:
+        load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"idp: configuration error: {exc}") from None
     FlaskGroup(create_app=lambda: create_app())(prog_name="idp")
