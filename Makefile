@@ -26,15 +26,15 @@ run: $(STAMP)
 	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 --access-logfile - wsgi:app
 
 test: $(STAMP) browser
-	$(BIN)/ruff check idp tests bench
+	$(BIN)/ruff check idp tests $(wildcard bench)
 	$(BIN)/pytest -q
 
 test-postgres: $(STAMP) browser
 	IDP_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check idp tests bench
-	$(BIN)/ruff format --check idp tests bench
+	$(BIN)/ruff check idp tests $(wildcard bench)
+	$(BIN)/ruff format --check idp tests $(wildcard bench)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
