@@ -8,8 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from joserfc import jwt
+from joserfc.errors import JoseError
 
 from idp.authn.state import Requirements
+from idp.oidc.keys import KeyStore
 
 MAX_AGE_CAP_SECONDS = 100 * 365 * 86400
 
@@ -91,3 +94,18 @@ def build_requirements(
         ),
         claims,
     )
+
+
+def hinted_subject(data: Mapping[str, str], keys: KeyStore, issuer: str) -> str | None:
+    """The `sub` of an id_token_hint we issued (expired is fine: OIDC Core 3.1.2.1)."""
+    hint = data.get("id_token_hint")
+    if not hint:
+        return None
+    try:
+        token = jwt.decode(hint, keys.private_keyset(), algorithms=keys.supported_algs())
+    except (JoseError, ValueError):
+        raise InvalidRequestError("'id_token_hint' is not an ID token we issued") from None
+    claims = token.claims
+    if claims.get("iss") != issuer or not isinstance(claims.get("sub"), str):
+        raise InvalidRequestError("'id_token_hint' is not an ID token we issued")
+    return claims["sub"]

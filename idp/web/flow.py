@@ -25,7 +25,7 @@ from idp.models.consent import Consent
 from idp.models.trusted_device import TrustedDevice
 from idp.models.user import User
 from idp.oidc.grants import SignedIn
-from idp.oidc.requirements import build_requirements, parse_prompt
+from idp.oidc.requirements import build_requirements, hinted_subject, parse_prompt
 from idp.oidc.server import Server
 from idp.web import session as browser
 
@@ -198,6 +198,7 @@ def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | N
     data = grant.request.payload.data
     try:
         requirements, claims = build_requirements(data, started_at=started_at)
+        hinted = hinted_subject(data, srv.keys, settings().issuer)
     except OAuth2Error as error:
         error.redirect_uri = grant.redirect_uri
         error.state = data.get("state")
@@ -207,6 +208,10 @@ def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | N
         return srv.create_authorization_response(
             request=grant.request, grant_user=None, grant=grant
         )
+    if rid is None and hinted is not None and user is not None and user.subject != hinted:
+        # OIDC Core 3.1.2.1: the hint names someone else; this session can't answer for them.
+        # (After the sign-in it leads to, whoever signed in is the answer.)
+        user = None
     decision = decide(user, grant.client, requirements)
     prompts = parse_prompt(data)
     if decision.step is Step.ERROR or (decision.step is not Step.DONE and "none" in prompts):
