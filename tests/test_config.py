@@ -31,7 +31,7 @@ def test_environment_values_are_typed(tmp_path):
     ("name", "value", "message"),
     [
         ("IDP_ISSUER", "http://id.example.com", "https is required"),
-        ("IDP_ISSUER", "ftp://id.example.com", "http\(s\) URL"),
+        ("IDP_ISSUER", "ftp://id.example.com", r"http\(s\) URL"),
         ("IDP_ARGON2_TIME_COST", "many", "IDP_ARGON2_TIME_COST"),
         ("IDP_COOKIE_SECURE", "perhaps", "IDP_COOKIE_SECURE"),
         ("IDP_SESSION_IDLE_MINUTES", "0", "at least 1"),
