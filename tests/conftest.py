@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from jinja2 import StrictUndefined
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from idp import create_app
 from idp.clock import Clock
@@ -39,21 +42,32 @@ def base_overrides(tmp: Path, database_url: str, keys_dir: Path) -> dict[str, An
 
 
 @pytest.fixture(scope="session")
-def _environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def _environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Migrate a database once per run and make signing keys."""
     root = tmp_path_factory.mktemp("idp")
     url = TEST_DATABASE_URL or f"sqlite:///{root / 'test.db'}"
+    schema = None
+    if url.startswith("postgresql"):
+        # A schema of our own: two runs on one database (CI and a developer) never collide.
+        schema = f"idp_test_{os.getpid()}"
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+        engine.dispose()
+        url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
     keys_dir = root / "keys"
     KeyStore(keys_dir).ensure()
     app = create_app(base_overrides(root, url, keys_dir))
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.session.commit()
         from flask_migrate import upgrade
 
         upgrade()
-    return {"root": root, "url": url, "keys_dir": keys_dir}
+    yield {"root": root, "url": url, "keys_dir": keys_dir}
+    if schema:
+        engine = create_engine(TEST_DATABASE_URL)
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
 
 
 def _empty_tables() -> None:
@@ -99,3 +113,52 @@ def client(app: Flask) -> FlaskClient:
 def clock(app: Flask) -> Clock:
     """The app's clock; tests advance it instead of sleeping."""
     return app.extensions["idp.clock"]
+
+
+@dataclass
+class LiveServer:
+    """A provider served over real HTTP on a free port; its issuer is its own URL."""
+
+    app: Flask
+    url: str
+
+    @property
+    def clock(self) -> Clock:
+        """The served app's clock."""
+        return self.app.extensions["idp.clock"]
+
+
+def _not_ready(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
+@pytest.fixture
+def live_server(_environment: dict[str, Any], tmp_path: Path) -> Iterator[LiveServer]:
+    """The provider behind werkzeug's threaded server, for real HTTP clients (RPs, browsers).
+
+    The socket is bound first so the issuer can name the port; the app is built for it.
+    """
+    server = make_server("localhost", 0, _not_ready, threaded=True)
+    url = f"http://localhost:{server.server_port}"
+    settings = base_overrides(tmp_path, _environment["url"], _environment["keys_dir"])
+    settings["issuer"] = url
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    application.jinja_env.undefined = StrictUndefined
+    with application.app_context():
+        _empty_tables()
+    server.app = application
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
+    )
+    thread.start()
+    try:
+        yield LiveServer(app=application, url=url)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
