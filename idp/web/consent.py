@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749 import scope_to_list
 from flask import Response, redirect, render_template, request, url_for
 
 from idp import audit
@@ -10,6 +9,7 @@ from idp.authn.state import Step
 from idp.errors import SignInExpired
 from idp.extensions import db
 from idp.models.consent import Consent
+from idp.oidc.protocol import scope_to_list
 from idp.web import flow
 from idp.web import session as browser
 from idp.web.forms import ConsentForm

@@ -6,9 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from authlib.common.urls import add_params_to_uri
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import scope_to_list
 from flask import Response, current_app, redirect, request, url_for
 
 from idp import audit
@@ -25,6 +22,7 @@ from idp.models.consent import Consent
 from idp.models.trusted_device import TrustedDevice
 from idp.models.user import User
 from idp.oidc.grants import SignedIn
+from idp.oidc.protocol import OAuth2Error, add_params_to_uri, scope_to_list
 from idp.oidc.requirements import build_requirements, hinted_subject, parse_prompt
 from idp.oidc.server import Server
 from idp.web import session as browser

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from idp import audit
@@ -10,6 +9,7 @@ from idp.clock import now
 from idp.errors import SignInExpired, error_page
 from idp.extensions import csrf, limiter
 from idp.oidc.metadata import discovery_document
+from idp.oidc.protocol import OAuth2Error
 from idp.web import flow
 from idp.web import session as browser
 

@@ -1,0 +1,65 @@
+"""STYLE.md's import rules, checked on the source with ast: the folder is the layer."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "idp"
+PURE = {"idp.authn.policy", "idp.authn.factors", "idp.authn.state"}
+
+
+def modules() -> list[tuple[str, set[str]]]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        name = name.removesuffix(".__init__")
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module)
+                imported.update(f"{node.module}.{alias.name}" for alias in node.names)
+        found.append((name, imported))
+    return found
+
+
+def under(name: str, *prefixes: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+@pytest.mark.parametrize(
+    ("module", "imports"), modules(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_imports_follow_the_layers(module: str, imports: set[str]) -> None:
+    if module in PURE:
+        outside = {
+            i
+            for i in imports
+            if not under(i, *PURE)
+            and i.split(".")[0] not in sys.stdlib_module_names
+            and i != "__future__"
+        }
+        assert not outside, f"{module} must stay pure (stdlib only): {outside}"
+    if under(module, "idp.authn"):
+        assert not any(under(i, "authlib") for i in imports), module
+        forbidden = {"flask.request", "flask.session", "flask.g"}
+        assert not imports & forbidden, f"{module} reads request globals: {imports & forbidden}"
+    if under(module, "idp.models"):
+        assert not any(under(i, "idp.web", "idp.authn", "idp.oidc") for i in imports), module
+    if under(module, "idp.oidc"):
+        assert not any(under(i, "idp.web") for i in imports), module
+    if under(module, "idp.web"):
+        assert not any(under(i, "authlib") for i in imports), f"{module} imports Authlib directly"
+
+
+def test_only_one_module_imports_each_security_library() -> None:
+    owners = {"pyotp": "idp.authn.totp", "webauthn": "idp.authn.webauthn"}
+    for module, imports in modules():
+        for library, owner in owners.items():
+            if any(under(i, library) for i in imports):
+                assert module == owner, f"{module} imports {library}; only {owner} may"
