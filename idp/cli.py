@@ -1,18 +1,17 @@
-"""The `idp` command: database, keys, users, clients, demo data."""
+"""The `idp` command: database, keys, users, clients, audit log, demo data."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy import select
 
-from idp import audit
-from idp.authn.password_policy import WeakPassword, check_new_password
-from idp.clock import now
 from idp.extensions import db
+from idp.manage.commands.audit import audit_cli
+from idp.manage.commands.clients import client_cli, create_client
+from idp.manage.commands.users import create_user, user_cli
 from idp.models.client import Client
-from idp.models.user import User, normalize_email
+from idp.models.user import User
 from idp.oidc.keys import KeyStore, KeyStoreError
 
 DEMO_EMAIL = "demo@example.com"
@@ -69,129 +68,6 @@ def keys_list() -> None:
         )
 
 
-@click.group("user")
-def user_cli() -> None:
-    """Users."""
-
-
-def create_user(
-    *,
-    email: str,
-    password: str | None,
-    name: str = "",
-    admin: bool = False,
-    activated: bool = False,
-) -> User:
-    """Create a user; the password must pass the password policy."""
-    email = normalize_email(email)
-    if User.by_email(email):
-        raise click.ClickException(f"a user with email {email} already exists")
-    user = User(email=email, name=name, is_admin=admin, roles=[])
-    if password is not None:
-        try:
-            check_new_password(password, user_inputs=[email, name])
-        except WeakPassword as exc:
-            raise click.ClickException(f"password refused: {exc.reason}") from exc
-        current_app.extensions["idp.passwords"].set_password(user, password, now=now())
-    if activated:
-        user.activated_at = now()
-        user.email_verified = True
-    db.session.add(user)
-    db.session.commit()
-    audit.record("user.created", user_id=user.id, via="cli", admin=admin)
-    return user
-
-
-@user_cli.command("create")
-@click.option("--email", required=True)
-@click.option("--name", default="")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--admin", is_flag=True, help="Give the admin role.")
-@with_appcontext
-def user_create(email: str, name: str, password: str, admin: bool) -> None:
-    """Create a user; they prove their email and enroll a second factor at first sign-in."""
-    user = create_user(email=email, password=password, name=name, admin=admin)
-    click.echo(f"created user {user.email} (sub {user.subject})")
-
-
-@click.group("client")
-def client_cli() -> None:
-    """OIDC clients (relying parties)."""
-
-
-def create_client(
-    *,
-    name: str,
-    redirect_uris: list[str],
-    public: bool = False,
-    first_party: bool = False,
-    post_logout_redirect_uris: list[str] | None = None,
-    client_id: str | None = None,
-    grant_types: list[str] | None = None,
-    mfa: str = "any",
-) -> tuple[Client, str | None]:
-    """Register a client; returns it and its secret (shown once, stored hashed)."""
-    import secrets
-
-    client = Client(
-        client_id=client_id or secrets.token_urlsafe(16),
-        name=name,
-        redirect_uris=list(redirect_uris),
-        post_logout_redirect_uris=list(post_logout_redirect_uris or []),
-        token_endpoint_auth_method="none" if public else "client_secret_basic",
-        grant_types=grant_types or ["authorization_code", "refresh_token"],
-        first_party=first_party,
-        mfa_policy=mfa,
-    )
-    secret = None if public else client.set_secret()
-    db.session.add(client)
-    db.session.commit()
-    audit.record("client.created", client_id=client.client_id, via="cli")
-    return client, secret
-
-
-@client_cli.command("create")
-@click.option("--name", required=True)
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
-@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True)
-@click.option("--public", is_flag=True, help="No secret; PKCE required (SPA, mobile).")
-@click.option("--first-party", is_flag=True, help="Skip the consent screen.")
-@click.option("--grant-type", "grant_types", multiple=True)
-@click.option("--mfa", type=click.Choice(["any", "phishing_resistant"]), default="any")
-@with_appcontext
-def client_create(
-    name: str,
-    redirect_uris: tuple[str, ...],
-    logout_uris: tuple[str, ...],
-    public: bool,
-    first_party: bool,
-    grant_types: tuple[str, ...],
-    mfa: str,
-) -> None:
-    """Register a client and print its credentials (the secret only this once)."""
-    client, secret = create_client(
-        name=name,
-        redirect_uris=list(redirect_uris),
-        public=public,
-        first_party=first_party,
-        post_logout_redirect_uris=list(logout_uris),
-        grant_types=list(grant_types) or None,
-        mfa=mfa,
-    )
-    click.echo(f"client_id:     {client.client_id}")
-    if secret:
-        click.echo(f"client_secret: {secret}   (shown once; only its hash is stored)")
-
-
-@client_cli.command("list")
-@with_appcontext
-def client_list() -> None:
-    """Registered clients."""
-    for client in db.session.scalars(select(Client).order_by(Client.id)):
-        kind = "public" if client.is_public else "confidential"
-        click.echo(f"{client.client_id}  {client.name}  {kind}  {' '.join(client.redirect_uris)}")
-
-
 @click.command("demo")
 @with_appcontext
 def demo() -> None:
@@ -226,7 +102,7 @@ def demo() -> None:
 
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for command in (keys_cli, user_cli, client_cli, demo):
+    for command in (keys_cli, user_cli, client_cli, audit_cli, demo):
         app.cli.add_command(command)
 
 

@@ -430,3 +430,12 @@ def update_client(app: Flask, client_id: str, **fields: Any) -> None:
         for name, value in fields.items():
             setattr(client, name, value)
         db.session.commit()
+
+
+def disable_user(app: Flask, user_id: int) -> None:
+    """What an admin's "disable" does to the account row."""
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert user is not None
+        user.disabled_at = now()
+        db.session.commit()

@@ -20,8 +20,13 @@ def test_defaults_sqlite_under_instance_and_a_persisted_secret(tmp_path):
 
 
 def test_environment_values_are_typed(tmp_path):
-    s = settings(tmp_path, IDP_ISSUER="https://id.insurer.example", IDP_REVERIFY_DAYS="7",
-                 IDP_COOKIE_SECURE="false", IDP_DATABASE_URL="postgresql://u@db/idp")
+    s = settings(
+        tmp_path,
+        IDP_ISSUER="https://id.insurer.example",
+        IDP_REVERIFY_DAYS="7",
+        IDP_COOKIE_SECURE="false",
+        IDP_DATABASE_URL="postgresql://u@db/idp",
+    )
     assert s.reverify_days == 7 and s.cookie_secure is False
     assert s.database_url == "postgresql+psycopg://u@db/idp"
     assert s.webauthn_rp_id == "id.insurer.example"

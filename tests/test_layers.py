@@ -53,6 +53,8 @@ def test_imports_follow_the_layers(module: str, imports: set[str]) -> None:
         assert not any(under(i, "idp.web", "idp.authn", "idp.oidc") for i in imports), module
     if under(module, "idp.oidc"):
         assert not any(under(i, "idp.web") for i in imports), module
+    if under(module, "idp.manage"):
+        assert not any(under(i, "idp.web", "authlib") for i in imports), module
     if under(module, "idp.web"):
         assert not any(under(i, "authlib") for i in imports), f"{module} imports Authlib directly"
 

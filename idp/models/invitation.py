@@ -40,9 +40,7 @@ class Invitation(db.Model):
         """Mark used, atomically: of two concurrent uses exactly one wins."""
         return (
             db.session.execute(
-                update(cls)
-                .where(cls.id == invitation_id, cls.used_at.is_(None))
-                .values(used_at=at)
+                update(cls).where(cls.id == invitation_id, cls.used_at.is_(None)).values(used_at=at)
             ).rowcount
             == 1
         )

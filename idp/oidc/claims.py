@@ -16,7 +16,7 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "email": ("email", "email_verified"),
     "roles": ("roles",),
 }
-SCOPES_SUPPORTED = ("openid", "profile", "email", "offline_access")
+SCOPES_SUPPORTED = ("openid", "profile", "email", "offline_access", "roles")
 CLAIMS_SUPPORTED = (
     "sub",
     "iss",
@@ -37,6 +37,7 @@ CLAIMS_SUPPORTED = (
     "updated_at",
     "email",
     "email_verified",
+    "roles",
 )
 
 
@@ -69,7 +70,7 @@ def user_info(
     wanted: set[str] = set()
     for s in scope_to_list(scope or ""):
         wanted.update(SCOPE_CLAIMS.get(s, ()))
-    wanted |= requested_claims(claims_param, target) & {*CLAIMS_SUPPORTED, "roles"}
+    wanted |= requested_claims(claims_param, target) & set(CLAIMS_SUPPORTED)
     known = all_claims(user)
     info = UserInfo(sub=user.subject)
     for name in sorted(wanted):

@@ -66,8 +66,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
         Authlib falls back to a client's only registered URI, which plain OAuth allows.
         """
-        if not request.payload.redirect_uri and is_openid_scope(request.payload.scope):
+        redirect_uri = request.payload.redirect_uri
+        if not redirect_uri and is_openid_scope(request.payload.scope):
             raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        if redirect_uri and not client.check_redirect_uri(redirect_uri):
+            # Authlib would echo the URI into error_description, where RFC 6749 5.2
+            # forbids quotes and non-ASCII: a crafted URI must not make a 500.
+            raise InvalidRequestError("'redirect_uri' is not registered for this client.")
         return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def validate_authorization_request(self) -> str:

@@ -7,21 +7,18 @@ from datetime import timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
-from authlib.oidc.core.errors import LoginRequiredError
-from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask
 from flask import request as flask_request
-from joserfc import jwt
-from joserfc.errors import JoseError
 
 from idp.clock import epoch, now
 from idp.config import Settings
@@ -63,6 +60,29 @@ class Server(AuthorizationServer):
         """Persist issued tokens (hashed)."""
         store_token(token, request, settings=self.settings)
 
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """Authlib's lookup, without echoing an unprintable response_type into the error.
+
+        Authlib copies response_type into error_description, whose characters RFC 6749
+        5.2 restricts; a quote or non-ASCII letter there would raise (a 500).
+        """
+        response_type = request.payload.response_type or ""
+        if not invalid_error_characters(response_type):
+            return super().get_authorization_grant(request)
+        error = UnsupportedResponseTypeError("", "Unsupported 'response_type'.")
+        error.redirect_uri = self._registered_redirect_uri(request)
+        raise error
+
+    def _registered_redirect_uri(self, request: OAuth2Request) -> str | None:
+        """Where an error may be sent: only a URI registered for a known client."""
+        client = self.query_client(request.payload.client_id or "")
+        if client is None:
+            return None
+        uri = request.payload.redirect_uri
+        if uri:
+            return uri if client.check_redirect_uri(uri) else None
+        return client.get_default_redirect_uri()
+
 
 class IdToken(OpenIDCode):
     """Signs ID tokens with the key store; claims per OIDC Core 2 and DESIGN.md."""
@@ -74,34 +94,6 @@ class IdToken(OpenIDCode):
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         """Nonce replay is the RP's check (OIDC Core 3.1.3.7); the OP echoes it."""
         return False
-
-    def __call__(self, grant: Any) -> None:
-        super().__call__(grant)
-        if is_openid_scope(grant.request.payload.scope):
-            grant.register_hook("after_validate_consent_request", self.check_id_token_hint)
-
-    def check_id_token_hint(self, grant: Any, redirect_uri: str) -> None:
-        """OIDC Core 3.1.2.1 id_token_hint: one we issued, naming the signed-in End-User.
-
-        An expired token is still a good hint. A hint for someone else than the session's
-        user (or with no session) is login_required, like prompt=none without a session.
-        """
-        hint = grant.request.payload.data.get("id_token_hint")
-        if not hint:
-            return
-        try:
-            keys = self.server.keys
-            token = jwt.decode(hint, keys.private_keyset(), algorithms=keys.supported_algs())
-        except JoseError:
-            raise InvalidRequestError(
-                "Invalid 'id_token_hint'", redirect_uri=redirect_uri
-            ) from None
-        if token.claims.get("iss") != self.server.settings.issuer:
-            raise InvalidRequestError("Invalid 'id_token_hint'", redirect_uri=redirect_uri)
-        user = grant.request.user
-        prompts = (grant.request.payload.data.get("prompt") or "").split()
-        if "none" in prompts and getattr(user, "subject", None) != token.claims.get("sub"):
-            raise LoginRequiredError(redirect_uri=redirect_uri)
 
     def get_client_algorithm(self, client: Client) -> str:
         """The client's registered alg when we hold a key for it, else RS256."""
@@ -338,7 +330,10 @@ def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
     server = Server(settings, keys)
 
     def query_client(client_id: str) -> Client | None:
-        return Client.by_client_id(client_id) if client_id else None
+        # No registered id holds a NUL, and PostgreSQL text cannot: unknown, not a 500.
+        if not client_id or "\x00" in client_id:
+            return None
+        return Client.by_client_id(client_id)
 
     server.init_app(app, query_client=query_client)
     server.register_grant(

@@ -26,7 +26,8 @@ def _security_headers(response: Response) -> Response:
 
 def register_web(app: Flask, settings: Settings) -> None:
     """Sessions, blueprints, error pages and security headers."""
-    from idp.web import account, dev, help, provider, signin
+    from idp.web import account, admin, admin_api, dev, help, provider, signin
+    from idp.web.admin import activation
 
     app.session_interface = DatabaseSessionInterface(settings)
     app.extensions["idp.passwords"] = Passwords(
@@ -34,7 +35,7 @@ def register_web(app: Flask, settings: Settings) -> None:
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    for module in (provider, signin, account, help, dev):
+    for module in (provider, signin, account, help, dev, admin, activation, admin_api):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     app.after_request(_security_headers)

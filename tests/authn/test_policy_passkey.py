@@ -28,8 +28,13 @@ def passkey_session(*, uv: bool = True, age: timedelta = timedelta(0)) -> Sessio
 
 def decide(session: SessionState, client: ClientPolicy | None = None, **req: object):
     return next_step(
-        user=USER, session=session, device=None, client=client or ClientPolicy(),
-        requirements=Requirements(**req), policy=GlobalPolicy(), now=NOW,
+        user=USER,
+        session=session,
+        device=None,
+        client=client or ClientPolicy(),
+        requirements=Requirements(**req),
+        policy=GlobalPolicy(),
+        now=NOW,
     )
 
 

@@ -1,4 +1,4 @@
-"""Browser sessions: opaque HttpOnly cookie, stored hashed, new id at sign-in, idle and absolute ends."""
+"""Browser sessions: opaque HttpOnly cookie, stored hashed, new id at sign-in, idle and absolute."""
 
 from __future__ import annotations
 

@@ -1,0 +1,314 @@
+"""Registering and maintaining relying parties: validation, secrets, and the trust they imply."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from idp import audit
+from idp.authn.state import MfaPolicy
+from idp.clock import now
+from idp.extensions import db
+from idp.manage.actor import Actor
+from idp.manage.errors import Conflict, FieldError, Invalid, NotFound, Refused
+from idp.manage.payload import Payload
+from idp.models.authorization_code import AuthorizationCode
+from idp.models.client import Client
+from idp.models.consent import Consent
+from idp.models.token import Token
+from idp.models.trusted_device import TrustedDevice
+
+ADMIN_SCOPE = "idp:admin"
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+SCOPES = ("openid", "profile", "email", "offline_access", "roles", ADMIN_SCOPE)
+MFA_POLICIES = tuple(policy.value for policy in MfaPolicy)
+SIGNING_ALGS = ("RS256", "ES256")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+MAX_URIS = 20
+CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{3,64}")
+FIELDS = (
+    "name",
+    "logo_uri",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "scopes",
+    "first_party",
+    "mfa_policy",
+    "remember_device",
+    "remember_days",
+    "passkey_signin",
+    "id_token_signed_response_alg",
+)
+DEFAULTS: dict[str, Any] = {
+    "logo_uri": "",
+    "redirect_uris": [],
+    "post_logout_redirect_uris": [],
+    "token_endpoint_auth_method": "client_secret_basic",
+    "grant_types": ["authorization_code", "refresh_token"],
+    "scopes": ["openid", "profile", "email", "offline_access"],
+    "first_party": False,
+    "mfa_policy": "any",
+    "remember_device": True,
+    "passkey_signin": True,
+    "id_token_signed_response_alg": "RS256",
+}
+
+
+def check_redirect_uri(uri: str) -> str | None:
+    """Why a redirect URI is refused, or None: https, or http on loopback; no fragment."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  (raises ValueError for a malformed port)
+    except ValueError:
+        return "is not a valid URL"
+    if any(ch.isspace() for ch in uri):
+        return "must not contain spaces"
+    if "#" in uri:
+        return "must not contain a fragment (OAuth 2.0 3.1.2)"
+    if not parts.hostname:
+        return "must be an absolute URL with a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain a user name or password"
+    # RFC 8252 7.3: plain http only on the loopback interface, for native apps and development.
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return None
+    return "must use https (http only on localhost, 127.0.0.1 or [::1])"
+
+
+def _check_uris(payload: Payload, name: str, uris: list[str]) -> None:
+    for uri in uris:
+        problem = check_redirect_uri(uri)
+        if problem:
+            payload.fail(name, f"{uri[:80]!r} {problem}")
+
+
+def _ceiling() -> int:
+    return current_app.extensions["idp.settings"].trust_ceiling_days
+
+
+def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
+    """Validated field values: all of them on create, those present on update."""
+    creating = current is None
+    allowed = ("client_id", *FIELDS) if creating else FIELDS
+    p = Payload(data, allowed=allowed)
+    ceiling = _ceiling()
+    values: dict[str, Any] = {}
+
+    def wanted(name: str) -> bool:
+        return creating or name in p
+
+    if creating:
+        client_id = p.text("client_id", max_len=64)
+        if client_id and not CLIENT_ID.fullmatch(client_id):
+            p.fail("client_id", "use 3 to 64 letters, digits, '.', '_', '~' or '-'")
+        values["client_id"] = client_id or secrets.token_urlsafe(16)
+    if wanted("name"):
+        values["name"] = p.text("name", max_len=120, required=True)
+    if wanted("logo_uri"):
+        logo = p.text("logo_uri", max_len=500)
+        if logo and (check_redirect_uri(logo) or not logo.startswith("https://")):
+            p.fail("logo_uri", "must be an https URL")
+        values["logo_uri"] = logo
+    for name in ("redirect_uris", "post_logout_redirect_uris"):
+        if wanted(name):
+            values[name] = p.strings(name, DEFAULTS[name], max_items=MAX_URIS)
+            _check_uris(p, name, values[name])
+    if wanted("token_endpoint_auth_method"):
+        values["token_endpoint_auth_method"] = p.choice(
+            "token_endpoint_auth_method", DEFAULTS["token_endpoint_auth_method"], AUTH_METHODS
+        )
+    if wanted("grant_types"):
+        values["grant_types"] = p.strings(
+            "grant_types", DEFAULTS["grant_types"], max_items=3, choices=GRANT_TYPES
+        )
+    if wanted("scopes"):
+        values["scopes"] = p.strings("scopes", DEFAULTS["scopes"], max_items=10, choices=SCOPES)
+    for name in ("first_party", "remember_device", "passkey_signin"):
+        if wanted(name):
+            values[name] = p.boolean(name, DEFAULTS[name])
+    if wanted("mfa_policy"):
+        values["mfa_policy"] = p.choice("mfa_policy", "any", MFA_POLICIES)
+    if wanted("remember_days"):
+        values["remember_days"] = p.integer("remember_days", min(30, ceiling), low=1, high=ceiling)
+    if wanted("id_token_signed_response_alg"):
+        values["id_token_signed_response_alg"] = p.choice(
+            "id_token_signed_response_alg", "RS256", SIGNING_ALGS
+        )
+    p.done()
+    merged = {f: values[f] if f in values else getattr(current, f) for f in FIELDS}
+    _check_consistent(merged)
+    return values
+
+
+def _check_consistent(c: dict[str, Any]) -> None:
+    """Rules across fields (RFC 6749 2.1 client types; our own admin scope)."""
+    errors: list[FieldError] = []
+    grants, scopes = set(c["grant_types"]), set(c["scopes"])
+    public = c["token_endpoint_auth_method"] == "none"
+    if not grants:
+        errors.append(FieldError("grant_types", "choose at least one grant type"))
+    if "authorization_code" in grants and not c["redirect_uris"]:
+        errors.append(FieldError("redirect_uris", "the authorization code flow needs one"))
+    if "refresh_token" in grants and "authorization_code" not in grants:
+        errors.append(FieldError("grant_types", "refresh_token needs authorization_code"))
+    if public and "client_credentials" in grants:
+        errors.append(FieldError("grant_types", "a public client cannot use client_credentials"))
+    if ADMIN_SCOPE in scopes and (public or "client_credentials" not in grants):
+        errors.append(
+            FieldError("scopes", f"{ADMIN_SCOPE} is for confidential client_credentials clients")
+        )
+    if errors:
+        raise Invalid("The client settings contradict each other.", errors)
+
+
+def get(client_id: str) -> Client:
+    """A client by client_id, enabled or not."""
+    found = None
+    if 0 < len(client_id) <= 64 and "\x00" not in client_id:
+        found = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    if found is None:
+        raise NotFound("No client with that client_id.")
+    return found
+
+
+def search(query: str = "") -> list[Client]:
+    """Clients whose name or client_id contains the query, by name."""
+    statement = select(Client).order_by(func.lower(Client.name), Client.id)
+    query = query.replace("\x00", "").strip()[:120]
+    if query:
+        like = f"%{query.lower()}%"
+        statement = statement.where(
+            or_(func.lower(Client.name).like(like), func.lower(Client.client_id).like(like))
+        )
+    return list(db.session.scalars(statement))
+
+
+def _commit(message: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict(message) from exc
+
+
+def create(data: Mapping[str, Any], *, actor: Actor) -> tuple[Client, str | None]:
+    """Register a client; returns it and its secret (shown once, only its hash is stored)."""
+    values = _read(data, current=None)
+    if db.session.scalar(select(Client.id).where(Client.client_id == values["client_id"])):
+        raise Conflict("That client_id is taken.")
+    client = Client(**{**DEFAULTS, **values})
+    secret = None if client.is_public else client.set_secret()
+    db.session.add(client)
+    audit.record("client.created", client_id=client.client_id, commit=False, **actor.detail())
+    _commit("That client_id is taken.")
+    return client, secret
+
+
+def update(client: Client, data: Mapping[str, Any], *, actor: Actor) -> tuple[Client, str | None]:
+    """Change some fields; returns a new secret when the client just became confidential."""
+    values = _read(data, current=client)
+    before = {f: getattr(client, f) for f in FIELDS}
+    for name, value in values.items():
+        setattr(client, name, value)
+    changed = sorted(name for name in values if before[name] != values[name])
+    secret = None
+    if client.is_public:
+        client.secret_hash = None
+    elif client.secret_hash is None:
+        secret = client.set_secret()
+    trust = _limit_trust(client, before, at=now())
+    audit.record(
+        "client.updated",
+        client_id=client.client_id,
+        commit=False,
+        changed=changed,
+        trusted_devices_revoked=trust,
+        **actor.detail(),
+    )
+    _commit("The change clashes with another client.")
+    return client, secret
+
+
+def _limit_trust(client: Client, before: dict[str, Any], *, at: datetime) -> int:
+    """DESIGN.md: raising the MFA policy or refusing remembered devices ends their trust."""
+    raised = before["mfa_policy"] == "any" and client.mfa_policy != "any"
+    if raised or (before["remember_device"] and not client.remember_device):
+        return TrustedDevice.revoke_where(
+            TrustedDevice.client_id == client.client_id, at=at, reason="client_policy"
+        )
+    if client.remember_days < before["remember_days"]:
+        # Fewer days: live trust ends no later than the new number of days after it began.
+        live = db.session.scalars(
+            select(TrustedDevice).where(
+                TrustedDevice.client_id == client.client_id, TrustedDevice.revoked_at.is_(None)
+            )
+        )
+        for record in live:
+            end = record.created_at + timedelta(days=client.remember_days)
+            record.expires_at = min(record.expires_at, end)
+    return 0
+
+
+def rotate_secret(client: Client, *, actor: Actor) -> str:
+    """A new secret; the old one stops working at once."""
+    if client.is_public:
+        raise Refused("A public client has no secret.")
+    secret = client.set_secret()
+    audit.record(
+        "client.secret_rotated", client_id=client.client_id, commit=False, **actor.detail()
+    )
+    db.session.commit()
+    return secret
+
+
+def set_disabled(client: Client, disabled: bool, *, actor: Actor) -> None:
+    """Disable (its tokens stop working at once) or enable a client."""
+    client.disabled = disabled
+    revoked = Token.revoke_where(Token.client_id == client.client_id) if disabled else 0
+    event = "client.disabled" if disabled else "client.enabled"
+    audit.record(
+        event, client_id=client.client_id, commit=False, tokens_revoked=revoked, **actor.detail()
+    )
+    db.session.commit()
+
+
+def remove(client: Client, *, actor: Actor) -> None:
+    """Delete a client: its tokens, codes, consents and device trust go with it."""
+    client_id = client.client_id
+    revoked = Token.revoke_where(Token.client_id == client_id)
+    TrustedDevice.revoke_where(
+        TrustedDevice.client_id == client_id, at=now(), reason="client_deleted"
+    )
+    db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.client_id == client_id))
+    db.session.execute(delete(Consent).where(Consent.client_id == client_id))
+    db.session.delete(client)
+    audit.record(
+        "client.deleted",
+        client_id=client_id,
+        commit=False,
+        tokens_revoked=revoked,
+        **actor.detail(),
+    )
+    db.session.commit()
+
+
+def as_dict(client: Client) -> dict[str, Any]:
+    """The API's representation (never the secret or its hash)."""
+    found = {"client_id": client.client_id, **{f: getattr(client, f) for f in FIELDS}}
+    found["client_type"] = "public" if client.is_public else "confidential"
+    found["disabled"] = bool(client.disabled)
+    found["created_at"] = client.created_at.isoformat() + "Z" if client.created_at else None
+    for name in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes"):
+        found[name] = list(found[name] or [])
+    return found

@@ -1,0 +1,64 @@
+"""Why an admin action was refused; each has a stable code, an HTTP status and a message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One bad field (and, for an import, the line it is on)."""
+
+    field: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.field}: {self.message}"
+
+
+class ManageError(Exception):
+    """Base of admin errors; `code` is stable, `message` is for people."""
+
+    code = "error"
+    status = 400
+    title = "Request refused"
+
+    def __init__(self, message: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = list(errors)
+
+
+class NotFound(ManageError):
+    """No such client, user or invitation."""
+
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class Invalid(ManageError):
+    """The input does not validate; `errors` says which fields and why."""
+
+    code = "invalid"
+    status = 422
+    title = "Invalid input"
+
+
+class Conflict(ManageError):
+    """The change clashes with existing data (a taken email or client_id)."""
+
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class Refused(ManageError):
+    """A valid request the provider will not carry out (e.g. disabling the last admin)."""
+
+    code = "refused"
+    status = 409
+    title = "Action refused"

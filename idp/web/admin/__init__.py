@@ -1,0 +1,87 @@
+"""The admin console: server-rendered pages for admins, behind a 15-minute step-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from idp import audit
+from idp.extensions import db
+from idp.manage.actor import Actor
+from idp.manage.errors import ManageError
+from idp.models.client import Client
+from idp.models.user import User
+from idp.web.guards import has_recent_second_factor, signin_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+# Admins act on other people's accounts: a second factor from the last 15 minutes.
+STEP_UP = timedelta(minutes=15)
+
+
+@signin_required
+def _signed_in() -> None:
+    """Passes (returns None) only for a fully signed-in user; sets g.user."""
+
+
+@bp.before_request
+def admin_only() -> Response | None:
+    """Every console route: signed in, admin, second factor within STEP_UP; 403 for others."""
+    refused = _signed_in()
+    if refused is not None:
+        return refused
+    if not g.user.is_admin:
+        audit.record("admin.access_denied", user_id=g.user.id, path=request.path[:200])
+        abort(403)
+    if not has_recent_second_factor(STEP_UP):
+        back = request.full_path if request.method == "GET" else url_for("admin.home")
+        return redirect(url_for("account.reverify", next=back))
+    g.actor = Actor(via="console", admin_id=g.user.id)
+    return None
+
+
+@bp.errorhandler(ManageError)
+def manage_error(error: ManageError) -> tuple[str, int]:
+    """A refused action the view did not handle itself: the error page with the reason."""
+    message = " ".join([error.message, *(str(e) for e in error.errors)])
+    return render_template(
+        "error.html", title=error.title, message=message, code=error.code
+    ), error.status
+
+
+@bp.get("")
+def home() -> str:
+    """Counts and the way to each section."""
+    count = db.session.scalar
+    return render_template(
+        "admin/home.html",
+        users=count(select(func.count()).select_from(User)) or 0,
+        clients=count(select(func.count()).select_from(Client)) or 0,
+    )
+
+
+@bp.get("/api-docs")
+def api_docs() -> Response:
+    """The admin API's OpenAPI document, for an admin in a browser."""
+    from idp.web.admin_api.openapi import document_response
+
+    return document_response()
+
+
+def checkbox(name: str) -> bool:
+    """An HTML checkbox: present means ticked."""
+    return name in request.form
+
+
+def lines(name: str) -> list[str]:
+    """A textarea holding one item per line (or separated by spaces)."""
+    return [item for item in request.form.get(name, "").split() if item]
+
+
+def back_to(endpoint: str, **values: str) -> Response:
+    """Redirect after a POST (Post/Redirect/Get)."""
+    return redirect(url_for(endpoint, **values))
+
+
+from idp.web.admin import audit_log, clients, users  # noqa: E402, F401

@@ -1,0 +1,140 @@
+"""Console: register, edit, disable, delete clients; rotate secrets (shown once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, g, render_template, request
+
+from idp.manage import clients
+from idp.manage.errors import Invalid
+from idp.models.client import Client
+from idp.web.admin import back_to, bp, checkbox, lines
+
+
+def _form_data(*, creating: bool) -> dict[str, Any]:
+    """The client form as the service's input (types as the JSON API sends them)."""
+    form = request.form
+    days = form.get("remember_days", "").strip()
+    data: dict[str, Any] = {
+        "name": form.get("name", ""),
+        "logo_uri": form.get("logo_uri", ""),
+        "redirect_uris": lines("redirect_uris"),
+        "post_logout_redirect_uris": lines("post_logout_redirect_uris"),
+        "token_endpoint_auth_method": form.get("token_endpoint_auth_method", ""),
+        "grant_types": form.getlist("grant_types"),
+        "scopes": form.getlist("scopes"),
+        "first_party": checkbox("first_party"),
+        "mfa_policy": form.get("mfa_policy", ""),
+        "remember_device": checkbox("remember_device"),
+        "remember_days": int(days) if days.isdigit() and len(days) < 6 else days,
+        "passkey_signin": checkbox("passkey_signin"),
+        "id_token_signed_response_alg": form.get("id_token_signed_response_alg", ""),
+    }
+    if creating:
+        data["client_id"] = form.get("client_id", "")
+    return data
+
+
+def _render_form(
+    values: dict[str, Any], *, client: Client | None, errors: Invalid | None = None
+) -> tuple[str, int]:
+    return render_template(
+        "admin/client_form.html",
+        values=values,
+        client=client,
+        errors=errors.errors if errors else [],
+        error=errors.message if errors else None,
+        choices=clients,
+    ), 422 if errors else 200
+
+
+def _secret_page(client: Client, secret: str, *, reason: str) -> str:
+    """The secret, this once; the page is no-store and the secret is never kept."""
+    return render_template("admin/client_secret.html", client=client, secret=secret, reason=reason)
+
+
+@bp.get("/clients")
+def client_list() -> str:
+    """All clients, optionally filtered by name or client_id."""
+    query = request.args.get("q", "")
+    return render_template("admin/clients.html", clients=clients.search(query), q=query)
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+def client_new() -> Response | str | tuple[str, int]:
+    """Register a client; its secret is shown once."""
+    if request.method == "GET":
+        return _render_form({"client_id": "", "name": "", **clients.DEFAULTS}, client=None)
+    data = _form_data(creating=True)
+    try:
+        client, secret = clients.create(data, actor=g.actor)
+    except Invalid as exc:
+        return _render_form(data, client=None, errors=exc)
+    if secret is None:
+        flash(f"Registered {client.name} (a public client: no secret).", "notice")
+        return back_to("admin.client_view", client_id=client.client_id)
+    return _secret_page(client, secret, reason="created")
+
+
+def _detail(client: Client) -> dict[str, Any]:
+    values = {f: getattr(client, f) for f in clients.FIELDS}
+    return {"client": client, "values": values, "choices": clients, "errors": [], "error": None}
+
+
+@bp.get("/clients/<client_id>")
+def client_view(client_id: str) -> str:
+    """A client's settings, editable, and its actions."""
+    return render_template("admin/client.html", **_detail(clients.get(client_id)))
+
+
+@bp.post("/clients/<client_id>")
+def client_update(client_id: str) -> Response | str | tuple[str, int]:
+    """Save the edited settings."""
+    client = clients.get(client_id)
+    data = _form_data(creating=False)
+    try:
+        client, secret = clients.update(client, data, actor=g.actor)
+    except Invalid as exc:
+        return _render_form(data, client=client, errors=exc)
+    if secret:
+        return _secret_page(client, secret, reason="confidential")
+    flash("Saved.", "notice")
+    return back_to("admin.client_view", client_id=client.client_id)
+
+
+@bp.post("/clients/<client_id>/rotate-secret")
+def client_rotate_secret(client_id: str) -> str:
+    """A new secret; the old one stops working now."""
+    client = clients.get(client_id)
+    secret = clients.rotate_secret(client, actor=g.actor)
+    return _secret_page(client, secret, reason="rotated")
+
+
+@bp.post("/clients/<client_id>/disable")
+def client_disable(client_id: str) -> Response:
+    """Stop the client signing anyone in; its tokens stop working."""
+    clients.set_disabled(clients.get(client_id), True, actor=g.actor)
+    flash("Disabled. Its tokens were revoked.", "notice")
+    return back_to("admin.client_view", client_id=client_id)
+
+
+@bp.post("/clients/<client_id>/enable")
+def client_enable(client_id: str) -> Response:
+    """Let a disabled client sign people in again."""
+    clients.set_disabled(clients.get(client_id), False, actor=g.actor)
+    flash("Enabled.", "notice")
+    return back_to("admin.client_view", client_id=client_id)
+
+
+@bp.post("/clients/<client_id>/delete")
+def client_delete(client_id: str) -> Response:
+    """Delete, after the admin typed the client_id to confirm."""
+    client = clients.get(client_id)
+    if request.form.get("confirm", "").strip() != client.client_id:
+        flash("Type the client_id to confirm the deletion.", "error")
+        return back_to("admin.client_view", client_id=client_id)
+    name = client.name
+    clients.remove(client, actor=g.actor)
+    flash(f"Deleted {name}.", "notice")
+    return back_to("admin.client_list")

@@ -1,0 +1,208 @@
+"""Console: find, create and invite, import, and support users (unlock, reset MFA, disable)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, flash, g, render_template, request
+
+from idp.clock import now
+from idp.manage import importer, invitations, user_detail, users
+from idp.manage.errors import Invalid
+from idp.models.user import User
+from idp.web.admin import back_to, bp, checkbox, lines
+
+PAGE = 50
+
+
+@bp.get("/users")
+def user_list() -> str:
+    """Search by email or name."""
+    query = request.args.get("q", "")
+    page = request.args.get("page", "1")
+    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    found, total = users.search(query, limit=PAGE, offset=(number - 1) * PAGE)
+    return render_template(
+        "admin/users.html",
+        users=found,
+        total=total,
+        q=query,
+        page=number,
+        pages=max(1, -(-total // PAGE)),
+        status=users.status,
+        now=now(),
+    )
+
+
+def _profile_data() -> dict[str, Any]:
+    """The profile fields the form sent (a field left out is left alone)."""
+    data: dict[str, Any] = {
+        name: request.form[name]
+        for name in ("name", "given_name", "family_name", "locale")
+        if name in request.form
+    }
+    if "roles" in request.form:
+        data["roles"] = lines("roles")
+    return data
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def user_new() -> Response | str | tuple[str, int]:
+    """Create a user and (by default) email them an invitation."""
+    values: dict[str, Any] = {"email": "", "is_admin": False, "send_invitation": True}
+    values.update({"name": "", "given_name": "", "family_name": "", "locale": "", "roles": []})
+    if request.method == "GET":
+        return render_template("admin/user_new.html", values=values, errors=[], error=None)
+    data = {
+        **values,
+        **_profile_data(),
+        "email": request.form.get("email", ""),
+        "is_admin": checkbox("is_admin"),
+        "send_invitation": checkbox("send_invitation"),
+    }
+    try:
+        user = users.create(data, actor=g.actor)
+    except Invalid as exc:
+        return render_template(
+            "admin/user_new.html", values=data, errors=exc.errors, error=exc.message
+        ), 422
+    invited = " and sent an invitation" if data["send_invitation"] else ""
+    flash(f"Created {user.email}{invited}.", "notice")
+    return back_to("admin.user_view", subject=user.subject)
+
+
+@bp.get("/users/<subject>")
+def user_view(subject: str) -> str:
+    """Profile, roles, status, factors, trusted devices and recent events."""
+    info = user_detail.detail(users.get(subject))
+    return render_template("admin/user.html", info=info, user=info.user, errors=[], error=None)
+
+
+@bp.post("/users/<subject>")
+def user_update(subject: str) -> Response | tuple[str, int]:
+    """Save names, locale and roles."""
+    user = users.get(subject)
+    try:
+        users.update(user, _profile_data(), actor=g.actor)
+    except Invalid as exc:
+        info = user_detail.detail(user)
+        return render_template(
+            "admin/user.html", info=info, user=user, errors=exc.errors, error=exc.message
+        ), 422
+    flash("Saved.", "notice")
+    return back_to("admin.user_view", subject=subject)
+
+
+def _action(subject: str, act: Callable[[User], None], done: str) -> Response:
+    act(users.get(subject))
+    flash(done, "notice")
+    return back_to("admin.user_view", subject=subject)
+
+
+@bp.post("/users/<subject>/disable")
+def user_disable(subject: str) -> Response:
+    """Disable: sessions, tokens and trusted devices end now."""
+    return _action(
+        subject,
+        lambda u: users.set_disabled(u, True, actor=g.actor),
+        "Disabled. They were signed out everywhere.",
+    )
+
+
+@bp.post("/users/<subject>/enable")
+def user_enable(subject: str) -> Response:
+    """Enable a disabled account."""
+    return _action(subject, lambda u: users.set_disabled(u, False, actor=g.actor), "Enabled.")
+
+
+@bp.post("/users/<subject>/unlock")
+def user_unlock(subject: str) -> Response:
+    """Lift password and second-factor lock-outs."""
+    return _action(subject, lambda u: users.unlock(u, actor=g.actor), "Unlocked.")
+
+
+@bp.post("/users/<subject>/reset-mfa")
+def user_reset_mfa(subject: str) -> Response:
+    """Lost phone: remove factors, codes and trust; they enroll again at next sign-in."""
+    return _action(
+        subject,
+        lambda u: users.reset_mfa(u, actor=g.actor),
+        "Second factors reset. They were emailed and will set up a new one at next sign-in.",
+    )
+
+
+@bp.post("/users/<subject>/invite")
+def user_invite(subject: str) -> Response:
+    """Send a fresh invitation (the older link stops working)."""
+    return _action(
+        subject,
+        lambda u: invitations.send(u, actor=g.actor, at=now()),
+        "Invitation sent.",
+    )
+
+
+@bp.post("/users/<subject>/trusted-devices/revoke")
+def user_revoke_trust(subject: str) -> Response:
+    """End trust for all of the user's devices."""
+    return _action(
+        subject, lambda u: users.revoke_trust(u, actor=g.actor), "Trusted devices revoked."
+    )
+
+
+@bp.post("/users/<subject>/trusted-devices/<int:device_id>/revoke")
+def user_revoke_device(subject: str, device_id: int) -> Response:
+    """End trust for one device: its next sign-in is challenged."""
+    return _action(
+        subject,
+        lambda u: users.revoke_trust(u, actor=g.actor, device_id=device_id),
+        "Trusted device revoked.",
+    )
+
+
+@bp.post("/users/<subject>/grant-admin")
+def user_grant_admin(subject: str) -> Response:
+    """Make the user an admin."""
+    return _action(subject, lambda u: users.set_admin(u, True, actor=g.actor), "Now an admin.")
+
+
+@bp.post("/users/<subject>/revoke-admin")
+def user_revoke_admin(subject: str) -> Response:
+    """Take the admin role away."""
+    return _action(
+        subject, lambda u: users.set_admin(u, False, actor=g.actor), "No longer an admin."
+    )
+
+
+@bp.post("/users/<subject>/delete")
+def user_delete(subject: str) -> Response:
+    """Delete, after the admin typed the email to confirm; audit events are kept."""
+    user = users.get(subject)
+    if request.form.get("confirm", "").strip().lower() != user.email:
+        flash("Type the user's email address to confirm the deletion.", "error")
+        return back_to("admin.user_view", subject=subject)
+    email = user.email
+    users.remove(user, actor=g.actor)
+    flash(f"Deleted {email}.", "notice")
+    return back_to("admin.user_list")
+
+
+@bp.route("/users/import", methods=["GET", "POST"])
+def user_import() -> str | tuple[str, int]:
+    """Upload a CSV or JSON file; every row is imported, or none."""
+    if request.method == "GET":
+        return render_template("admin/import.html", result=None, errors=[], error=None)
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise Invalid("Choose a file to import.")
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Invalid("The file must be UTF-8 text.") from exc
+        result = importer.import_users(importer.parse(upload.filename, text), actor=g.actor)
+    except Invalid as exc:
+        return render_template(
+            "admin/import.html", result=None, errors=exc.errors, error=exc.message
+        ), 422
+    return render_template("admin/import.html", result=result, errors=[], error=None)

@@ -1,0 +1,74 @@
+"""Discovery and JWKS: accurate to what the provider does, cacheable, readable from browsers."""
+
+from __future__ import annotations
+
+from joserfc.jwk import KeySet
+
+
+def test_discovery_names_this_issuer_and_its_endpoints(client):
+    response = client.get("/.well-known/openid-configuration")
+    doc = response.get_json()
+
+    assert doc["issuer"] == "http://localhost"
+    assert doc["authorization_endpoint"] == "http://localhost/authorize"
+    assert doc["token_endpoint"] == "http://localhost/token"
+    assert doc["userinfo_endpoint"] == "http://localhost/userinfo"
+    assert doc["jwks_uri"] == "http://localhost/jwks.json"
+    assert doc["revocation_endpoint"] == "http://localhost/revoke"
+    assert doc["introspection_endpoint"] == "http://localhost/introspect"
+    assert doc["end_session_endpoint"] == "http://localhost/logout"
+
+
+def test_discovery_describes_what_is_implemented(client):
+    doc = client.get("/.well-known/openid-configuration").get_json()
+
+    assert doc["response_types_supported"] == ["code"]
+    assert doc["code_challenge_methods_supported"] == ["S256"]
+    assert set(doc["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    }
+    assert set(doc["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    }
+    assert set(doc["scopes_supported"]) >= {"openid", "profile", "email", "offline_access"}
+    assert set(doc["prompt_values_supported"]) == {"none", "login", "consent"}
+    assert doc["request_parameter_supported"] is False
+    assert doc["request_uri_parameter_supported"] is False
+    assert doc["authorization_response_iss_parameter_supported"] is True
+    assert doc["acr_values_supported"] == [
+        "urn:idp:acr:remembered",
+        "urn:idp:acr:mfa",
+        "urn:idp:acr:phr",
+    ]
+    assert {"amr", "acr", "auth_time", "sid"} <= set(doc["claims_supported"])
+
+
+def test_the_algorithms_advertised_have_keys_in_the_jwks(client):
+    doc = client.get("/.well-known/openid-configuration").get_json()
+    jwks = client.get("/jwks.json").get_json()
+
+    assert set(doc["id_token_signing_alg_values_supported"]) == {"RS256", "ES256"}
+    algs = {key.get("alg") for key in jwks["keys"]}
+    assert {"RS256", "ES256"} <= algs
+    KeySet.import_key_set(jwks)  # well-formed
+
+
+def test_jwks_holds_only_public_keys(client):
+    for key in client.get("/jwks.json").get_json()["keys"]:
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
+        assert key["use"] == "sig"
+        assert key["kid"]
+
+
+def test_discovery_and_jwks_are_cacheable_and_cors_readable(client):
+    for path in ("/.well-known/openid-configuration", "/jwks.json"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.mimetype == "application/json"
+        assert "max-age=" in response.headers["Cache-Control"]
+        assert "public" in response.headers["Cache-Control"]
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
