@@ -7,19 +7,14 @@ Chromium refuses WebAuthn on IP origins, hence `localhost`. The browser is the s
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
-from idp import create_app
-from idp.extensions import db
-from tests.conftest import _empty_tables, base_overrides
+from tests.conftest import LiveServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # The RP's callback: a path on the live server nobody serves (the browser just lands there),
@@ -27,30 +22,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 RP_CALLBACK_PATH = "/rp-callback"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def live_app(_environment: dict[str, Any], tmp_path: Path) -> Iterator[tuple[Flask, str]]:
-    """The app served for real on localhost, its issuer matching the browser's origin."""
-    port = _free_port()
-    issuer = f"http://localhost:{port}"
-    settings = base_overrides(tmp_path, _environment["url"], _environment["keys_dir"])
-    settings["issuer"] = issuer
-    app = create_app(settings)
-    with app.app_context():
-        _empty_tables()
-    server = make_server("localhost", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, issuer
-    server.shutdown()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def live_app(live_server: LiveServer) -> tuple[Flask, str]:
+    """The live server's app and its issuer (http://localhost:PORT, the browser's origin)."""
+    return live_server.app, live_server.url
 
 
 @pytest.fixture(scope="session")
