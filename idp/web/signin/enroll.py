@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response, redirect, render_template, request, session, url_for
 
 from idp import audit, mail
-from idp.authn import email_code, recovery_code, totp
-from idp.authn.errors import FactorError, ResendTooSoon
+from idp.authn import recovery_code, totp
+from idp.authn.errors import FactorError
 from idp.authn.factors import Factor
 from idp.authn.state import Step, VerifiedFactor
 from idp.clock import now
@@ -15,9 +15,10 @@ from idp.models.recovery_code import RecoveryCode
 from idp.web import flow
 from idp.web import session as browser
 from idp.web.flow import Gate
-from idp.web.forms import CodeForm, ConfirmForm, TotpEnrollForm
+from idp.web.forms import ConfirmForm, TotpEnrollForm
 from idp.web.guards import has_recent_second_factor
 from idp.web.signin import after_step, bp, elsewhere
+from idp.web.signin.email_form import handle_email_code
 
 # What the enrollment page can set up.
 AVAILABLE = (Factor.WEBAUTHN, Factor.TOTP, Factor.EMAIL_CODE)
@@ -123,39 +124,25 @@ def enroll_email() -> Response | tuple[str, int] | str:
     gate, ok = _enroll_gate(Factor.EMAIL_CODE)
     if not ok or gate.user is None:
         return elsewhere(gate)
-    user, at, secret = gate.user, now(), flow.settings().secret_key
-    form, resend = CodeForm(), ConfirmForm(prefix="resend")
-    error, status = None, 200
-    if request.method == "POST" and resend.submit.data and resend.validate():
-        try:
-            email_code.send_code(user, "enroll", now=at, app_secret=secret)
-        except ResendTooSoon as exc:
-            error, status = exc.message, 429
-    elif form.validate_on_submit():
-        try:
-            email_code.verify_code(user, "enroll", form.code.data or "", now=at, app_secret=secret)
-        except FactorError as exc:
-            error, status = exc.message, 400
-        else:
-            user.email_factor_at = at
-            user.email_factor_used_at = at
-            user.last_factor = str(Factor.EMAIL_CODE)
-            db.session.commit()
-            return finish_enrollment(
-                gate, Factor.EMAIL_CODE, "Codes by email", remember=bool(form.remember.data)
-            )
-    else:
-        email_code.ensure_sent(user, "enroll", now=at, app_secret=secret)
+    user = gate.user
+    state = handle_email_code(user, "enroll")
+    if state.accepted:
+        user.email_factor_at = user.email_factor_used_at = now()
+        user.last_factor = str(Factor.EMAIL_CODE)
+        db.session.commit()
+        return finish_enrollment(
+            gate, Factor.EMAIL_CODE, "Codes by email", remember=bool(state.form.remember.data)
+        )
     return render_template(
         "signin/enroll_email.html",
         view=gate.view,
-        form=form,
-        resend=resend,
+        form=state.form,
+        resend=state.resend,
         user=user,
-        error=error,
+        error=state.error,
         rid=gate.rid,
         remember_days=flow.remember_days(gate.view.client if gate.view else None),
-    ), status
+    ), state.status
 
 
 @bp.route("/recovery-codes", methods=["GET", "POST"])
