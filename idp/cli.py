@@ -100,9 +100,20 @@ def demo() -> None:
     click.echo("")
 
 
+@click.command("prune")
+@with_appcontext
+def prune() -> None:
+    """Delete expired sessions, codes, tokens and links (run daily, like `idp audit prune`)."""
+    from idp.clock import now
+    from idp.manage.housekeeping import prune as prune_expired
+
+    counts = prune_expired(current_app.extensions["idp.settings"], now=now())
+    click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for command in (keys_cli, user_cli, client_cli, audit_cli, demo):
+    for command in (keys_cli, user_cli, client_cli, audit_cli, demo, prune):
         app.cli.add_command(command)
 
 
