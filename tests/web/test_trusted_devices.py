@@ -330,3 +330,28 @@ def test_device_cookie_is_httponly_lax_and_stored_hashed(app, world, clock):
         [record] = TrustedDevice.of_user(world["user"].id, now())
         assert cookie.value not in record.device_hash
         assert record.expires_at - record.created_at == timedelta(days=30)
+
+
+def test_a_password_reset_revokes_trust(app, world, clock):
+    import re
+
+    from tests.support import latest_mail, submit, totp_now
+
+    ada = browser(app)
+    sign_in(ada, world, remember=True, clock=clock)
+    helper = browser(app)
+    submit(helper, "/signin/forgot", {"email": "ada@example.com"})
+    link = re.search(r"http://localhost(/signin/reset/\S+)", latest_mail(app)).group(1)
+    clock.advance(seconds=30)
+    submit(helper, link, {"code": totp_now(world["totp"], app=app)})
+    assert submit(helper, link, {"password": "quiet-lantern-harbor-58"}).status_code == 302
+    session_ends(ada)
+    flow = SignInFlow(
+        ada,
+        RelyingParty(ada, client_id="rp-a", secret=world["a"]),
+        password="quiet-lantern-harbor-58",
+    )
+    flow.start()
+    flow.password()
+    flow.follow()
+    assert flow.location.startswith("/signin/verify"), "trust survived a password reset"

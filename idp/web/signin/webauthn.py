@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, jsonify, render_template, request, session
@@ -32,8 +32,6 @@ def _keep_challenge(purpose: str, challenge: str) -> None:
 
 def _take_challenge(purpose: str) -> str:
     """The kept challenge, once: single use and 5 minutes, or WebAuthnFailed."""
-    from datetime import datetime
-
     kept = session.pop("webauthn", None)
     if not kept or kept.get("purpose") != purpose:
         raise webauthn.WebAuthnFailed()
@@ -121,7 +119,7 @@ def register() -> Response | tuple[Response, int]:
             "factor.enroll_failed", user_id=gate.user.id, factor="webauthn", reason=exc.code
         )
         return _refused(exc.message)
-    browser_verified = VerifiedFactor(
+    verified = VerifiedFactor(
         Factor.WEBAUTHN,
         at=now(),
         user_verified=row.user_verified,
@@ -132,7 +130,7 @@ def register() -> Response | tuple[Response, int]:
         Factor.WEBAUTHN,
         row.name,
         remember=bool(_body().get("remember")),
-        verified=browser_verified,
+        verified=verified,
     )
     return jsonify(redirect=response.location)
 
