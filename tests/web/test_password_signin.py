@@ -1,4 +1,4 @@
-"""The password step: no user enumeration, argon2id, transparent rehash, lock-out, CLI keys."""
+"""The password step: no user enumeration, argon2id, transparent rehash, lock-out."""
 
 from __future__ import annotations
 
