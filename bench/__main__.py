@@ -1,254 +1,190 @@
 """`python -m bench`: gunicorn on PostgreSQL, then req/s per endpoint and sign-ins per second.
 
-Env: BENCH_SECONDS (5), BENCH_CONCURRENCY (8), BENCH_WORKERS (2 gunicorn workers),
-BENCH_DATABASE (postgresql+psycopg://postgres@127.0.0.1:5432/idp_bench; dropped and made anew).
+Environment: BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (4 client threads),
+BENCH_WORKERS (2 gunicorn sync workers), BENCH_USERS (for the sign-in scenario; 40 per second),
+BENCH_DATABASE_URL (default .../idp_bench; dropped and made anew each run).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
-import requests
 
-from bench.flows import CALLBACK, sign_in
-from bench.load import Result, run
+from bench import cpu
+from bench.client import Http
+from bench.flows import CALLBACK
+from bench.load import run
+from bench.scenarios import HOST, scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
+IDP = str(Path(sys.executable).with_name("idp"))  # the venv's console script
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 WORKERS = os.environ.get("BENCH_WORKERS", "2")
-DATABASE = os.environ.get(
-    "BENCH_DATABASE", "postgresql+psycopg://postgres@127.0.0.1:5432/idp_bench"
+USERS = 2 * CONCURRENCY + int(os.environ.get("BENCH_USERS", int(40 * SECONDS)))
+GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", WORKERS, "--bind"]
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/idp_bench"
 )
-PASSWORD = "bench-orchard-velvet-93"
-USERS = 400
-
-SEED = f"""
-import json, pyotp
-from idp import create_app
-from idp.cli import create_client
-from idp.authn import totp
-from idp.clock import now
-from idp.extensions import db
-from idp.models.user import User
-from idp.models.totp_credential import TotpCredential
-app = create_app()
-with app.app_context():
-    grants = ["authorization_code", "refresh_token", "client_credentials"]
-    client, secret = create_client(name="Bench", redirect_uris=["{CALLBACK}"],
-        first_party=True, client_id="bench", grant_types=grants)
-    hashed = app.extensions["idp.passwords"].hash("{PASSWORD}")  # one hash, reused: seeding speed
-    users = []
-    for i in range({USERS}):
-        user = User(email=f"user{{i}}@bench.example", password_hash=hashed, activated_at=now(),
-                    email_verified=True, roles=[])
-        db.session.add(user)
-        db.session.flush()
-        secret_i = totp.new_secret()
-        db.session.add(TotpCredential(user_id=user.id, name="bench",
-            secret_encrypted=totp.seal(secret_i, app_secret=app.config["SECRET_KEY"]), last_step=0))
-        users.append([user.email, secret_i])
-    db.session.commit()
-    print(json.dumps({{"secret": secret, "users": users}}))
-"""
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _admin_url() -> str:
-    return DATABASE.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres"
-
-
-def _recreate_database(drop_only: bool = False) -> None:
-    name = DATABASE.rsplit("/", 1)[1]
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {name}")
-
-
-def main() -> int:
-    port = _port()
-    base = f"http://localhost:{port}"
-    workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
+def main() -> None:
+    """Set up, measure every scenario, always tear down, then print and save the table."""
+    server_url, _, name = DATABASE_URL.replace("+psycopg", "").rpartition("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop {name!r}: the bench database's name must say bench")
+    # A CI timeout's SIGTERM unwinds like Ctrl-C does: gunicorn stopped, database dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    port = _free_port()
+    meta = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "cpus": os.cpu_count(),
+        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+        "seconds": SECONDS,
+        "concurrency": CONCURRENCY,
+        "gunicorn_workers": WORKERS,
+    }
     env = {
-        **os.environ,
-        "IDP_DATABASE_URL": DATABASE,
-        "IDP_INSTANCE_DIR": str(workdir),
-        "IDP_KEYS_DIR": str(workdir / "keys"),
-        "IDP_ISSUER": base,
+        "IDP_DATABASE_URL": DATABASE_URL,
+        "IDP_ISSUER": f"http://{HOST}:{port}",
         "IDP_RATELIMIT_ENABLED": "false",
     }
-    idp = str(ROOT / ".venv" / "bin" / "idp") if (ROOT / ".venv").exists() else "idp"
-    _recreate_database()
-    server = None
-    try:
-        for args in (["db", "upgrade"], ["keys", "generate"]):
-            subprocess.run([idp, *args], env=env, cwd=ROOT, check=True, capture_output=True)
-        seeded = json.loads(
-            subprocess.run(
-                [sys.executable, "-c", SEED],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                WORKERS,
-                "-b",
-                f"localhost:{port}",
-                "--log-level",
-                "warning",
-                "wsgi:app",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait(base)
-        results = _scenarios(base, seeded)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
-        _recreate_database(drop_only=True)
-    _report(results)
-    return 0
-
-
-def _wait(base: str) -> None:
-    for _ in range(100):
+    with (
+        tempfile.TemporaryDirectory(prefix="idp-bench-") as tmp,
+        psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin,
+    ):
+        env = {**os.environ, **env, "IDP_INSTANCE_DIR": tmp, "IDP_KEYS_DIR": f"{tmp}/keys"}
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        server: subprocess.Popen[bytes] | None = None
         try:
-            if requests.get(f"{base}/.well-known/openid-configuration", timeout=1).ok:
+            _run(env, IDP, "db", "upgrade")
+            _run(env, IDP, "keys", "generate")
+            seeded = json.loads(_run(env, sys.executable, "-m", "bench.seed", str(USERS), CALLBACK))
+            log = Path(tmp) / "gunicorn.log"
+            with log.open("wb") as out:  # as `make run` serves, minus the access log
+                command = [*GUNICORN, f"{HOST}:{port}", "wsgi:app"]
+                server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
+            _wait_until_up(server, port, log)
+            rows = _measure(port, seeded, server.pid, admin, name)
+        finally:
+            _stop(server)
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _report(rows, meta)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _commit() -> str:
+    """The code measured, to compare runs over time ("" outside a git checkout)."""
+    try:
+        git = ["git", "describe", "--always", "--dirty"]
+        return subprocess.run(git, cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def _run(env: dict[str, str], *command: str) -> str:
+    """A set-up command (`idp db upgrade`, the seed) with the bench's settings; its stdout."""
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[1:])} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def _wait_until_up(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Return once discovery answers; exit with gunicorn's log if it never does."""
+    for _ in range(150):
+        if server.poll() is not None:
+            break
+        try:
+            if Http(HOST, port).request("GET", "/.well-known/openid-configuration").status == 200:
                 return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("gunicorn did not start")
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise SystemExit(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
 
 
-def _scenarios(base: str, seeded: dict) -> list[Result]:
-    secret = seeded["secret"]
-    users = iter(seeded["users"])
-    lock = threading.Lock()
-    tokens: dict[int, dict] = {}
+def _stop(server: subprocess.Popen[bytes] | None) -> None:
+    """Stop gunicorn gracefully, or kill it after 15 s."""
+    if server is None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
-    def next_user() -> list[str]:
-        with lock:
-            return next(users)
 
-    def signed_in(session: requests.Session, index: int) -> None:
-        email, totp_secret = next_user()
-        tokens[index] = sign_in(
-            base,
-            requests.Session(),
-            email=email,
-            password=PASSWORD,
-            totp_secret=totp_secret,
-            client_id="bench",
-            client_secret=secret,
+def _measure(
+    port: int, seeded: dict[str, Any], master: int, admin: psycopg.Connection[Any], db: str
+) -> list[dict[str, Any]]:
+    """Each scenario's result plus CPU per success: gunicorn workers, PostgreSQL, this process."""
+
+    def snapshot() -> tuple[dict[int, float], dict[int, float], float]:
+        backends = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))
+        pg = cpu.cpu_seconds([int(pid) for (pid,) in backends])
+        return cpu.cpu_seconds(cpu.children(master)), pg, time.process_time()
+
+    rows = []
+    for name, factory in scenarios(port, seeded):
+        steps = [factory() for _ in range(CONCURRENCY)]  # sign-ins a scenario needs happen here
+        before = snapshot()
+        result = run(name, steps, seconds=SECONDS)
+        after = snapshot()
+        per = 1000 / max(result.ok, 1)
+        rows.append(
+            asdict(result)
+            | {
+                "rate": round(result.ok / result.seconds, 1),
+                "seconds": round(result.seconds, 2),
+                "app_cpu_ms": round(cpu.spent_since(before[0], after[0]) * per, 2),
+                "db_cpu_ms": round(cpu.spent_since(before[1], after[1]) * per, 2),
+                "client_cpu_ms": round((after[2] - before[2]) * per, 2),
+            }
         )
-
-    def get(path: str):
-        return lambda s, _: s.get(base + path).status_code == 200
-
-    def client_credentials(s: requests.Session, _: int) -> bool:
-        return (
-            s.post(
-                f"{base}/token", auth=("bench", secret), data={"grant_type": "client_credentials"}
-            ).status_code
-            == 200
-        )
-
-    def refresh(s: requests.Session, index: int) -> bool:
-        response = s.post(
-            f"{base}/token",
-            auth=("bench", secret),
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": tokens[index]["refresh_token"],
-            },
-        )
-        if response.status_code != 200:
-            return False
-        tokens[index] = response.json()
-        return True
-
-    def userinfo(s: requests.Session, index: int) -> bool:
-        headers = {"Authorization": f"Bearer {tokens[index]['access_token']}"}
-        return s.get(f"{base}/userinfo", headers=headers).status_code == 200
-
-    def full_sign_in(s: requests.Session, _: int) -> bool:
-        email, totp_secret = next_user()
-        sign_in(
-            base,
-            requests.Session(),
-            email=email,
-            password=PASSWORD,
-            totp_secret=totp_secret,
-            client_id="bench",
-            client_secret=secret,
-        )
-        return True
-
-    plan = [
-        ("discovery", get("/.well-known/openid-configuration"), None),
-        ("jwks", get("/jwks.json"), None),
-        ("token: client_credentials", client_credentials, None),
-        ("token: refresh_token", refresh, signed_in),
-        ("userinfo", userinfo, signed_in),
-        ("sign-in (password + TOTP + code)", full_sign_in, None),
-    ]
-    return [
-        run(name, step, concurrency=CONCURRENCY, seconds=SECONDS, prepare=prep)
-        for name, step, prep in plan
-    ]
+    return rows
 
 
-def _report(results: list[Result]) -> None:
-    header = f"{'scenario':<36} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}"
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(f"{r.name:<36} {r.rate:>9.1f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.errors:>7}")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(
-        json.dumps(
-            {
-                "concurrency": CONCURRENCY,
-                "seconds": SECONDS,
-                "gunicorn_workers": WORKERS,
-                "results": [asdict(r) | {"rate": r.rate} for r in results],
-            },
-            indent=2,
-        )
+def _report(rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+    """The table on stdout; the same with the run's context in bench/results/latest.json."""
+    columns = ("rate", "p50_ms", "p95_ms", "errors", "app_cpu_ms", "db_cpu_ms")
+    titles = ("req/s", "p50 ms", "p95 ms", "errors", "app cpu ms", "db cpu ms")
+    print(f"{'scenario':<26}" + "".join(f"{title:>11}" for title in titles))
+    for row in rows:
+        print(f"{row['scenario']:<26}" + "".join(f"{row[c]:>11}" for c in columns))
+    for row in rows:
+        if row["first_error"]:
+            print(f"{row['scenario']}: first error: {row['first_error']}")
+        if row["seconds"] < SECONDS:
+            print(f"{row['scenario']}: ran out of users after {row['seconds']:.1f} s (BENCH_USERS)")
+    print(
+        f"({CONCURRENCY} client threads, {WORKERS} gunicorn workers, {SECONDS:g} s each, "
+        f"{meta['cpus']} CPUs; cpu ms = server CPU per success; req/s counts successes)"
     )
+    out = Path(__file__).parent / "results" / "latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({**meta, "results": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

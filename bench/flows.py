@@ -1,84 +1,75 @@
-"""What a benchmark client does: a full browser sign-in through the real pages, and RP calls."""
+"""What the benchmark's users and relying party do, over real HTTP."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pyotp
-import requests
 
-CALLBACK = "http://localhost:9/callback"
+from bench.client import Http, Reply
+
+CALLBACK = "http://127.0.0.1:9/callback"  # never contacted: the code is read off the redirect
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def _csrf(html: str) -> str:
-    match = CSRF.search(html)
-    if not match:
-        raise requests.RequestException("no CSRF token on the page")
-    return match.group(1)
+class Failed(Exception):
+    """The provider answered something a successful flow never sees."""
+
+
+def expect(reply: Reply, status: int, what: str) -> Reply:
+    """The reply, or Failed naming the step and what came back."""
+    if reply.status != status:
+        raise Failed(f"{what}: HTTP {reply.status} {reply.body[:120]!r}")
+    return reply
+
+
+def token(rp: Http, basic: dict[str, str], form: dict[str, str]) -> dict[str, Any]:
+    """POST /token with client_secret_basic; the token response (RFC 6749 5.1)."""
+    reply = rp.request("POST", "/token", form=form, headers=basic)
+    return expect(reply, 200, f"token ({form['grant_type']})").json()
 
 
 def sign_in(
-    base: str,
-    browser: requests.Session,
-    *,
-    email: str,
-    password: str,
-    totp_secret: str,
-    client_id: str,
-    client_secret: str,
-) -> dict:
-    """Authorize, type the password, answer the TOTP challenge, redeem the code: the tokens."""
+    browser: Http, rp: Http, *, client_id: str, basic: dict[str, str], user: dict[str, str]
+) -> dict[str, Any]:
+    """Authorize, password, TOTP, back at the client with a code, code exchange: the tokens."""
     verifier = secrets.token_urlsafe(48)
-    import base64
-    import hashlib
-
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": CALLBACK,
-            "scope": "openid profile email offline_access",
-            "state": "s",
-            "nonce": "n",
-            "code_challenge": challenge.decode(),
-            "code_challenge_method": "S256",
-        }
-    )
-    location = f"{base}/authorize?{query}"
-    for _ in range(12):
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "openid profile email offline_access",
+        "state": secrets.token_urlsafe(8),
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    location = "/authorize?" + urlencode(params)
+    for _ in range(10):
         if location.startswith(CALLBACK):
             code = parse_qs(urlsplit(location).query)["code"][0]
-            response = browser.post(
-                f"{base}/token",
-                auth=(client_id, client_secret),
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": CALLBACK,
-                    "code_verifier": verifier,
-                },
-            )
-            response.raise_for_status()
-            return response.json()
-        path = urlsplit(location).path
-        page = browser.get(location, allow_redirects=False)
-        if page.status_code in (301, 302, 303):
-            location = urljoin(base, page.headers["Location"])
+            form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+            return token(rp, basic, {**form, "code_verifier": verifier})
+        page = browser.request("GET", location)
+        if page.status in (302, 303):
+            location = page.location
             continue
+        path = urlsplit(location).path
         if path == "/signin":
-            data = {"email": email, "password": password}
+            answer = {"email": user["email"], "password": user["password"]}
         elif path == "/signin/verify":
-            data = {"code": pyotp.TOTP(totp_secret).now()}
+            answer = {"code": pyotp.TOTP(user["totp"]).now()}
         else:
-            raise requests.RequestException(f"unexpected page {path} ({page.status_code})")
-        posted = browser.post(
-            location, data={"csrf_token": _csrf(page.text), **data}, allow_redirects=False
-        )
-        if posted.status_code != 302:
-            raise requests.RequestException(f"{path} answered {posted.status_code}")
-        location = urljoin(base, posted.headers["Location"])
-    raise requests.RequestException("sign-in did not finish")
+            raise Failed(f"unexpected page {path}: HTTP {page.status}")
+        match = CSRF.search(page.body.decode())
+        if match is None:
+            raise Failed(f"no CSRF token on {path}")
+        posted = browser.request("POST", location, form={"csrf_token": match[1], **answer})
+        location = expect(posted, 302, f"POST {path}").location
+    raise Failed(f"sign-in did not reach the client; stopped at {location}")

@@ -1,82 +1,60 @@
-"""A small closed-loop load generator: N threads, each with a keep-alive session, for T seconds."""
+"""A closed-loop load generator: one thread per step, each repeating it for a fixed time."""
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import requests
+
+class Exhausted(Exception):
+    """A step ran out of prepared input (seeded users): its thread stops; not a failure."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
-    """One scenario's numbers."""
+    """One scenario: successes, failures, wall time, latency of successes."""
 
-    name: str
-    requests: int
+    scenario: str
+    ok: int
     errors: int
     seconds: float
     p50_ms: float
     p95_ms: float
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+    first_error: str
 
 
-def run(
-    name: str,
-    step: Callable[[requests.Session, int], bool],
-    *,
-    concurrency: int,
-    seconds: float,
-    prepare: Callable[[requests.Session, int], None] | None = None,
-) -> Result:
-    """Call `step(session, worker)` in a loop on every worker; it returns success."""
+def run(scenario: str, steps: list[Callable[[], object]], *, seconds: float) -> Result:
+    """Repeat each step on its own thread for `seconds`; a step fails by raising."""
     latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    start_line = threading.Barrier(concurrency + 1)
+    errors: list[str] = []
+    deadline = time.perf_counter() + seconds
 
-    def worker(index: int) -> None:
-        session = requests.Session()
-        if prepare:
-            prepare(session, index)
-        start_line.wait()
-        stop_at = time.perf_counter() + seconds
-        mine: list[float] = []
-        failed = 0
-        while time.perf_counter() < stop_at:
-            began = time.perf_counter()
+    def loop(step: Callable[[], object]) -> None:
+        while (began := time.perf_counter()) < deadline:
             try:
-                ok = step(session, index)
-            except requests.RequestException:
-                ok = False
-            if ok:
-                mine.append(time.perf_counter() - began)
-            else:
-                failed += 1
-        with lock:
-            latencies.extend(mine)
-            errors[0] += failed
+                step()
+            except Exhausted:
+                return
+            except Exception as exc:  # counted and shown, never fatal to the run
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            latencies.append(time.perf_counter() - began)  # list.append is atomic
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    threads = [threading.Thread(target=loop, args=(step,), daemon=True) for step in steps]
+    began = time.perf_counter()
     for thread in threads:
         thread.start()
-    start_line.wait()
-    began = time.perf_counter()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
     ordered = sorted(latencies) or [0.0]
+
+    def percentile(fraction: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 1)
+
+    first = errors[0] if errors else ""
     return Result(
-        name=name,
-        requests=len(latencies),
-        errors=errors[0],
-        seconds=elapsed,
-        p50_ms=statistics.median(ordered) * 1000,
-        p95_ms=ordered[int(len(ordered) * 0.95) - 1 if len(ordered) > 1 else 0] * 1000,
+        scenario, len(latencies), len(errors), elapsed, percentile(0.5), percentile(0.95), first
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.clock import Clock
 from idp.config import Settings, load_settings
@@ -36,6 +37,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions["idp.settings"] = settings
+    if settings.trusted_proxies:
+        # Client IPs (audit, rate limits) and https come from the proxies we run, no one else.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["idp.clock"] = Clock()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 

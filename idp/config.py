@@ -43,6 +43,8 @@ class Settings:
     reverify_days: int = 0  # 0 = off
     login_max_failures: int = 10
     lockout_minutes: int = 15
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0 = none).
+    trusted_proxies: int = 0
     ratelimit_storage_url: str = "memory://"
     ratelimit_enabled: bool = True
     smtp_url: str = ""
@@ -145,6 +147,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("IDP_AUDIT_RETENTION_DAYS: must be 0 (keep forever) or more")
     if not 1 <= s.invitation_days <= 30:
         raise ConfigError("IDP_INVITATION_DAYS: must be between 1 and 30")
+    if s.trusted_proxies < 0:
+        raise ConfigError("IDP_TRUSTED_PROXIES: must be 0 or more")
     if s.reverify_days < 0:
         raise ConfigError("IDP_REVERIFY_DAYS: must be 0 (off) or more")
     if s.argon2_memory_kib < 8 * s.argon2_parallelism:

@@ -38,7 +38,9 @@ class SignInExpired(IdpError):
 
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" or request.path.startswith(("/token", "/userinfo"))
+    return best == "application/json" or request.path.startswith(
+        ("/token", "/userinfo", "/revoke", "/introspect")
+    )
 
 
 def error_page(title: str, message: str, status: int, code: str = "error") -> tuple[str, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, abort, request
 
 from idp.authn.password import Passwords
 from idp.config import Settings
@@ -24,6 +24,15 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _refuse_nul_bytes() -> None:
+    """NUL never belongs in a parameter, and PostgreSQL text can't hold it: 400, not 500."""
+    values = [*request.args.values(), *request.form.values(), request.path]
+    if any("\x00" in v for v in values):
+        abort(400, "Parameters must not contain NUL characters.")
+    if request.is_json and (b"\\u0000" in request.get_data() or b"\x00" in request.get_data()):
+        abort(400, "Parameters must not contain NUL characters.")
+
+
 def register_web(app: Flask, settings: Settings) -> None:
     """Sessions, blueprints, error pages and security headers."""
     from idp.web import account, admin, admin_api, dev, help, provider, signin
@@ -38,6 +47,7 @@ def register_web(app: Flask, settings: Settings) -> None:
     for module in (provider, signin, account, help, dev, admin, activation, admin_api):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
+    app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.after_request(lambda response: set_device_cookie(response, secure=settings.secure_cookies))
 

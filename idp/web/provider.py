@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from idp import audit
 from idp.clock import now
 from idp.errors import SignInExpired, error_page
-from idp.extensions import csrf, limiter
+from idp.extensions import csrf
 from idp.oidc.metadata import discovery_document
 from idp.oidc.protocol import OAuth2Error
 from idp.web import flow
@@ -70,7 +70,6 @@ def consent(rid: str) -> Response | str:
 
 @bp.post("/token")
 @csrf.exempt
-@limiter.limit("60/second")
 def token() -> Response:
     """RFC 6749 3.2; responses carry Cache-Control: no-store."""
     response = flow.server().create_token_response()

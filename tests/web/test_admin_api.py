@@ -221,3 +221,11 @@ def test_a_client_secret_is_stored_only_as_its_hash(app, client, api):
     with app.app_context():
         stored = db.session.scalar(db.select(Client).where(Client.client_id == "billing"))
         assert stored.secret_hash == sha256_hex(secret)
+
+
+def test_nul_characters_are_a_bad_request_not_a_server_error(app, client, api):
+    response = api("GET", "/audit-events?user=%00")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    page = client.get("/authorize?client_id=%00&response_type=code")
+    assert page.status_code == 400
