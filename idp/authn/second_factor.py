@@ -12,6 +12,8 @@ from idp.authn.state import VerifiedFactor
 from idp.extensions import db
 from idp.models.user import User
 
+# Second factors answered by typing a code (WebAuthn answers with a signature instead).
+TYPED_FACTORS = (Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
 MAX_FAILURES = 10
 LOCK_FOR = timedelta(minutes=15)
 

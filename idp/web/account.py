@@ -21,16 +21,21 @@ from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.recovery_code import LOW_WATERMARK
+from idp.authn.second_factor import TYPED_FACTORS
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.session import SessionRecord
 from idp.web import flow
 from idp.web import session as browser
 from idp.web.forms import CodeForm, ConfirmForm, PasswordChangeForm, RenameForm
-from idp.web.guards import has_recent_second_factor, recent_auth_required, signin_required
+from idp.web.guards import (
+    has_recent_second_factor,
+    local_next,
+    recent_auth_required,
+    signin_required,
+)
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-TYPED = (Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
 
 
 @bp.get("")
@@ -60,19 +65,13 @@ def security() -> str:
     )
 
 
-def _safe_next(default: str) -> str:
-    target = request.args.get("next") or default
-    # Only paths on this site: never an open redirect.
-    return target if target.startswith("/") and not target.startswith("//") else default
-
-
 @bp.route("/verify", methods=["GET", "POST"])
 @signin_required
 @limiter.limit("30/minute", methods=["POST"])
 def reverify() -> Response | tuple[str, int] | str:
     """Step-up: confirm a second factor again before changing security settings."""
     user = g.user
-    methods = [m for m in (Factor.WEBAUTHN, *TYPED) if m in enrolled_factors(user)]
+    methods = [m for m in (Factor.WEBAUTHN, *TYPED_FACTORS) if m in enrolled_factors(user)]
     method = next((m for m in methods if m == request.args.get("method")), methods[0])
     form = CodeForm()
     error, status = None, 200
@@ -97,7 +96,7 @@ def reverify() -> Response | tuple[str, int] | str:
             )
             if verified.recovery_codes_left is not None:
                 mail.send(user.email, "recovery_code_used", remaining=verified.recovery_codes_left)
-            return redirect(_safe_next(url_for("account.security")))
+            return redirect(local_next(url_for("account.security")))
     elif method is Factor.EMAIL_CODE:
         email_code.ensure_sent(user, "signin", now=now(), app_secret=flow.settings().secret_key)
     others = [m for m in methods if m != method]

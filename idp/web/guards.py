@@ -56,3 +56,19 @@ def recent_auth_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return signin_required(wrapped)
+
+
+def local_next(default: str) -> str:
+    """The `next` parameter when it is a path on this site, else `default` (no open redirect).
+
+    Browsers read `/\\host` like `//host`, so backslashes and control characters are refused too.
+    """
+    target = request.args.get("next") or ""
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 0x20 for ch in target)
+    ):
+        return default
+    return target

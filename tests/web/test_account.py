@@ -143,3 +143,20 @@ def test_csrf_is_required_on_account_forms(app, client, signed_in):
     assert response.status_code == 400
     with app.app_context():
         assert TotpCredential.of_user(user.id)[0].name == "Phone"
+
+
+def test_step_up_only_returns_to_paths_on_this_site(app, client, signed_in, clock):
+    _, secret = signed_in
+    for target in ("/\\evil.example/x", "//evil.example/x", "https://evil.example/"):
+        clock.advance(seconds=30)
+        url = "/account/verify?next=" + target
+        page = client.get(url)
+        done = client.post(
+            url, data={"csrf_token": csrf_of(page), "code": totp_now(secret, app=app)}
+        )
+        assert done.status_code == 302 and done.location == "/account/security", target
+    clock.advance(seconds=30)
+    url = "/account/verify?next=/account/factors/add/totp"
+    page = client.get(url)
+    done = client.post(url, data={"csrf_token": csrf_of(page), "code": totp_now(secret, app=app)})
+    assert done.location == "/account/factors/add/totp"

@@ -17,7 +17,7 @@ from idp.web import session as browser
 from idp.web.forms import CodeForm, ConfirmForm
 from idp.web.signin import after_step, bp, elsewhere
 
-TYPED = (Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
+TYPED = second_factor.TYPED_FACTORS
 # Wrong codes allowed in one browser session before it must start over.
 SESSION_MAX_FAILURES = 5
 LABELS = {

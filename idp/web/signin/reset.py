@@ -17,7 +17,8 @@ from idp.web import flow
 from idp.web.forms import CodeForm, ForgotForm, NewPasswordForm
 from idp.web.signin import bp
 
-TYPED = (Factor.TOTP, Factor.RECOVERY_CODE, Factor.EMAIL_CODE)
+# The link already proved the mailbox: an email code is offered last.
+TYPED = sorted(second_factor.TYPED_FACTORS, key=lambda f: f is Factor.EMAIL_CODE)
 SENT = (
     "If an account exists for that address, we have sent it a link to reset the password. "
     "It works for 30 minutes."

@@ -16,6 +16,7 @@ from idp.extensions import db, limiter
 from idp.models.user import User
 from idp.web import flow
 from idp.web import session as browser
+from idp.web.guards import local_next
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.enroll import _enroll_gate, finish_enrollment
 
@@ -207,10 +208,8 @@ def authenticate() -> Response | tuple[Response, int]:
     flow.after_second_factor(
         user, gate.view.client if gate.view else None, remember=bool(_body().get("remember"))
     )
-    next_url = request.args.get("next", "")
-    if gate.rid is None and next_url.startswith("/") and not next_url.startswith("//"):
-        return jsonify(redirect=next_url)
-    return jsonify(redirect=after_step(gate.rid).location)
+    done = after_step(gate.rid).location
+    return jsonify(redirect=local_next(done) if gate.rid is None else done)
 
 
 # Passkey sign-in --------------------------------------------------------------------
