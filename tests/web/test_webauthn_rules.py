@@ -127,4 +127,6 @@ def test_webauthn_json_endpoints_need_csrf(app, client):
     user = make_user(app)
     add_key(app, user.id)
     response = client.post("/signin/passkey/options")
-    assert response.status_code == 400
+    assert response.status_code == 400 and b"challenge" not in response.data
+    with client.session_transaction() as kept:
+        assert "webauthn" not in kept, "no challenge may be issued without the CSRF token"

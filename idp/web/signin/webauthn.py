@@ -136,6 +136,50 @@ def register() -> Response | tuple[Response, int]:
     return jsonify(redirect=response.location)
 
 
+# Assertions -------------------------------------------------------------------------
+FAILURE_EVENTS = {"authenticate": "second_factor.failed", "passkey": "passkey.failed"}
+
+
+def _verify_assertion(
+    user: User | None, purpose: str, client_id: str | None
+) -> webauthn.Asserted | tuple[Response, int]:
+    """Check the browser's assertion against the kept challenge; audit a refusal."""
+    try:
+        return webauthn.authenticate(
+            _credential(),
+            user=user,
+            challenge=_take_challenge(purpose),
+            now=now(),
+            **_settings_args(),
+        )
+    except webauthn.WebAuthnFailed as exc:
+        db.session.rollback()
+        clone = isinstance(exc, webauthn.PossibleClone)
+        audit.record(
+            "webauthn.possible_clone" if clone else FAILURE_EVENTS[purpose],
+            user_id=user.id if user else None,
+            client_id=client_id,
+            factor="webauthn",
+            reason=exc.code,
+        )
+        return _refused(exc.message)
+
+
+def _record(user: User, asserted: webauthn.Asserted, *, at: datetime) -> None:
+    """The key was verified: it counts in this session and is offered first next time."""
+    browser.add_factor(
+        VerifiedFactor(
+            Factor.WEBAUTHN,
+            at=at,
+            user_verified=asserted.user_verified,
+            backup_eligible=asserted.backup_eligible,
+        )
+    )
+    user.last_factor = str(Factor.WEBAUTHN)
+    user.mfa_failures = 0
+    db.session.commit()
+
+
 # Second factor ----------------------------------------------------------------------
 def _challenge_allowed() -> tuple[User | None, Any]:
     gate = flow.gate(request.args.get("rid"))
@@ -168,36 +212,10 @@ def authenticate() -> Response | tuple[Response, int]:
     if user is None:
         return _refused("Please start signing in again.", 403)
     client_id = gate.view.client.client_id if gate.view else None
-    try:
-        asserted = webauthn.authenticate(
-            _credential(),
-            user=user,
-            challenge=_take_challenge("authenticate"),
-            now=now(),
-            **_settings_args(),
-        )
-    except webauthn.WebAuthnFailed as exc:
-        db.session.rollback()
-        event = (
-            "webauthn.possible_clone"
-            if isinstance(exc, webauthn.PossibleClone)
-            else ("second_factor.failed")
-        )
-        audit.record(
-            event, user_id=user.id, client_id=client_id, factor="webauthn", reason=exc.code
-        )
-        return _refused(exc.message)
-    browser.add_factor(
-        VerifiedFactor(
-            Factor.WEBAUTHN,
-            at=now(),
-            user_verified=asserted.user_verified,
-            backup_eligible=asserted.backup_eligible,
-        )
-    )
-    user.last_factor = str(Factor.WEBAUTHN)
-    user.mfa_failures = 0
-    db.session.commit()
+    asserted = _verify_assertion(user, "authenticate", client_id)
+    if not isinstance(asserted, webauthn.Asserted):
+        return asserted
+    _record(user, asserted, at=now())
     audit.record(
         "second_factor.verified",
         user_id=user.id,
@@ -235,30 +253,15 @@ def passkey() -> Response | tuple[Response, int]:
     if not _passkeys_allowed():
         return _refused("Passkey sign-in is not available here.", 403)
     rid = request.args.get("rid")
-    try:
-        asserted = webauthn.authenticate(
-            _credential(),
-            user=None,
-            challenge=_take_challenge("passkey"),
-            now=now(),
-            **_settings_args(),
-        )
-    except webauthn.WebAuthnFailed as exc:
-        db.session.rollback()
-        audit.record("passkey.failed", reason=exc.code)
-        return _refused(exc.message)
+    asserted = _verify_assertion(None, "passkey", None)
+    if not isinstance(asserted, webauthn.Asserted):
+        return asserted
     user = db.session.get(User, asserted.credential.user_id)
     if user is None or not user.is_active or not asserted.user_verified:
         return _refused(webauthn.WebAuthnFailed.message)
     at = now()
     browser.begin_sign_in(user.id, at, password=False)
-    browser.add_factor(
-        VerifiedFactor(
-            Factor.WEBAUTHN, at=at, user_verified=True, backup_eligible=asserted.backup_eligible
-        )
-    )
-    user.last_factor = str(Factor.WEBAUTHN)
-    db.session.commit()
+    _record(user, asserted, at=at)
     view = flow.pending_view(rid)
     audit.record(
         "passkey.signed_in", user_id=user.id, client_id=view.client.client_id if view else None
