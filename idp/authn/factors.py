@@ -97,12 +97,13 @@ def amr_for(factors: Sequence[VerifiedFactor]) -> list[str]:
 def acr_for(factors: Sequence[VerifiedFactor], *, remembered: bool) -> str:
     """The acr level the factors reach; "" when they reach none (a bare password).
 
-    phr needs a WebAuthn credential, mfa any other second factor, remembered a password whose
-    second factor a trusted device skipped. A password alone without a trusted device reaches
-    no level: the policy never answers done for it, and "" makes any misuse visible.
+    phr needs a WebAuthn assertion (a key registered in this sign-in is bound, not proven: it
+    reaches mfa), mfa any other second factor, remembered a password whose second factor a
+    trusted device skipped. A password alone without a trusted device reaches no level: the
+    policy never answers done for it, and "" makes any misuse visible.
     """
     kinds = {factor.factor for factor in factors}
-    if Factor.WEBAUTHN in kinds:
+    if any(factor.factor is Factor.WEBAUTHN and not factor.new for factor in factors):
         return Acr.PHR.value
     if any(kind.is_second_factor for kind in kinds):
         return Acr.MFA.value

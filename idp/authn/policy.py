@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from idp.authn.factors import ACR_VALUES_SUPPORTED, Acr, Factor, acr_for, amr_for
 from idp.authn.state import (
@@ -27,6 +28,8 @@ _PREFERENCE = (Factor.WEBAUTHN, Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_
 # Recovery codes are issued after the first factor (rule 3), never enrolled.
 _ENROLLABLE = (Factor.TOTP, Factor.EMAIL_CODE, Factor.WEBAUTHN)
 _FRESH_LEVELS = (Acr.MFA, Acr.PHR)
+# A password reset link proves the mailbox; the reset needs a factor that lives elsewhere.
+_OUTSIDE_MAILBOX = (Factor.WEBAUTHN, Factor.TOTP, Factor.RECOVERY_CODE)
 
 
 def next_step(
@@ -128,7 +131,7 @@ def _decide(
         return _enroll(user, enrolled, fresh, needs_webauthn, "no second factor enrolled")
 
     # Rule 4: a fresh session factor that satisfies the client's policy and the requested acr.
-    if any(_satisfies(f.factor, needs_webauthn) for f in fresh):
+    if any(_proves(f, needs_webauthn) for f in fresh):
         return _done(user, session, fresh, "session holds a fresh second factor")
 
     # Rule 5: a requested mfa or phr means a second factor verified now (RFC 9470 step-up).
@@ -165,14 +168,24 @@ def _satisfies(factor: Factor, needs_webauthn: bool) -> bool:
     return factor is Factor.WEBAUTHN or (factor.is_second_factor and not needs_webauthn)
 
 
+def _proves(factor: VerifiedFactor, needs_webauthn: bool) -> bool:
+    # A key registered in this sign-in is bound, not proven: only an assertion is phr proof.
+    if needs_webauthn:
+        return factor.factor is Factor.WEBAUTHN and not factor.new
+    return factor.factor.is_second_factor
+
+
 def _fresh_factors(
     session: SessionState, policy: GlobalPolicy, now: datetime
 ) -> tuple[VerifiedFactor, ...]:
     # Rule 4: a factor counts up to and including session_mfa_max_age; older ones do not.
+    # Rule 1: a re-authentication starts afresh, so factors from before it never count.
     return tuple(
         f
         for f in session.factors
-        if f.factor.is_second_factor and now - f.at <= policy.session_mfa_max_age
+        if f.factor.is_second_factor
+        and f.at >= session.password_at
+        and now - f.at <= policy.session_mfa_max_age
     )
 
 
@@ -230,6 +243,9 @@ def _device_problem(
         return "no trusted device"
     if not client.remember_device:
         return "client does not allow remembered devices"
+    if client.mfa == MfaPolicy.PHISHING_RESISTANT:
+        # Rule 5: a remembered device proves nothing phishing-resistant about this sign-in.
+        return "client requires phishing resistance"
     # Trust is absolute, not sliding: at expires_at it has ended.
     if now >= device.expires_at:
         return "trusted device expired"
@@ -242,3 +258,97 @@ def _device_problem(
     if reverification_due(device, policy=policy, now=now):
         return "trusted device due for re-verification"
     return None
+
+
+# Strength, step-up and recovery (DESIGN.md "Recovery and new factors") -----------------
+class StepUp(StrEnum):
+    """Pages that ask for a recent second factor before a change."""
+
+    ACCOUNT = "account"
+    ADMIN = "admin"
+
+
+# How recent the second factor must be: the account's security page, the admin console.
+STEP_UP_WINDOWS: dict[StepUp, timedelta] = {
+    StepUp.ACCOUNT: timedelta(minutes=10),
+    StepUp.ADMIN: timedelta(minutes=15),
+}
+
+
+def is_strong(factor: VerifiedFactor) -> bool:
+    """WebAuthn or a recovery code issued before this session; one rule for every page."""
+    return factor.factor in (Factor.WEBAUTHN, Factor.RECOVERY_CODE) and not factor.new
+
+
+def step_up_satisfied(
+    session: SessionState | None, *, purpose: StepUp, strong: bool, now: datetime
+) -> bool:
+    """True if the session holds a second factor recent enough for `purpose` (strong if asked)."""
+    if session is None:
+        return False
+    cutoff = now - STEP_UP_WINDOWS[purpose]
+    return any(
+        f.factor.is_second_factor
+        and f.at >= session.password_at
+        and f.at >= cutoff
+        and (is_strong(f) or not strong)
+        for f in session.factors
+    )
+
+
+class Change(StrEnum):
+    """Security changes a signed-in user makes to their own account."""
+
+    ADD_WEBAUTHN = "add_webauthn"
+    ADD_OTHER = "add_other"
+    REMOVE_WEBAUTHN = "remove_webauthn"
+    REMOVE_OTHER = "remove_other"
+    NEW_RECOVERY_CODES = "new_recovery_codes"
+
+
+def needs_strong_step_up(change: Change, enrolled: frozenset[Factor]) -> bool:
+    """True if `change` needs a strong factor: a phishable one must not undo or mint a strong one.
+
+    Removing a key, adding a second key and minting recovery codes (strong in later sessions)
+    while a key protects the account all need a key or an older recovery code.
+    """
+    if change is Change.REMOVE_WEBAUTHN:
+        return True
+    if change in (Change.ADD_WEBAUTHN, Change.NEW_RECOVERY_CODES):
+        return Factor.WEBAUTHN in enrolled
+    return False
+
+
+def first_key_needs_confirmation(
+    enrolled: frozenset[Factor], *, trusted_browser: bool, mailbox_confirmed: bool
+) -> bool:
+    """A user's first key needs a mailbox confirmation or a browser already trusted for them.
+
+    A phishable session (password + code) must not bind the factor that would make it
+    phishing-resistant on its own.
+    """
+    if Factor.WEBAUTHN in enrolled:
+        return False
+    return not (trusted_browser or mailbox_confirmed)
+
+
+class ResetPath(StrEnum):
+    """How a password reset link goes on once opened."""
+
+    FACTOR = "factor"  # prove a factor outside the mailbox
+    COOLING_OFF = "cooling_off"  # only the mailbox: wait, announced, cancellable
+    LINK_ONLY = "link_only"  # no second factor at all yet: the link is all there is
+
+
+def reset_methods(enrolled: frozenset[Factor]) -> tuple[Factor, ...]:
+    """Factors the reset page accepts: never an email code, since the link proved the mailbox."""
+    return tuple(f for f in _OUTSIDE_MAILBOX if f in enrolled)
+
+
+def reset_path(enrolled: frozenset[Factor]) -> ResetPath:
+    """Which way a reset goes for a user with these factors."""
+    if reset_methods(enrolled):
+        return ResetPath.FACTOR
+    if Factor.EMAIL_CODE in enrolled:
+        return ResetPath.COOLING_OFF
+    return ResetPath.LINK_ONLY

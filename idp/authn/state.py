@@ -46,6 +46,10 @@ class VerifiedFactor:
     # WebAuthn authenticator data flags UV and BE (WebAuthn Level 3, 6.1); False for the others.
     user_verified: bool = False
     backup_eligible: bool = False
+    # Bound in this sign-in rather than proven by it: a registration, or a recovery code from a
+    # set minted in this session. It counts as a second factor, never as a strong or
+    # phishing-resistant proof (DESIGN.md "Recovery and new factors").
+    new: bool = False
 
     def __post_init__(self) -> None:
         # Rows and session JSON hold plain strings; an unknown name fails here, not in a branch.

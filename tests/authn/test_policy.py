@@ -255,7 +255,7 @@ CASES = [
     # Rule 4: a fresh session factor.
     pytest.param(SIGNED_IN, Step.DONE, {"used_trusted_device": False}, id="r4-fresh-totp"),
     pytest.param(
-        {"session": make_session(verified(TOTP, MAX_AGE))},
+        {"session": make_session(verified(TOTP, NOW - PASSWORD_AT)), "now": PASSWORD_AT + MAX_AGE},
         Step.DONE,
         {},
         id="r4-totp-exactly-12h-counts",
