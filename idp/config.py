@@ -59,6 +59,9 @@ class Settings:
     audit_retention_days: int = 365
     # How long an admin's invitation (activation link) works.
     invitation_days: int = 7
+    # A user whose only second factor is email codes resets after this wait, announced by mail
+    # with a cancel link: the reset link alone proves only the mailbox (DESIGN.md "Recovery").
+    reset_cooling_off_hours: int = 24
     # Origins allowed in WebAuthn ceremonies, comma-separated; default: the issuer's origin.
     webauthn_origins: str = ""
 
@@ -139,6 +142,7 @@ def _validate(s: Settings) -> None:
         "trust_ceiling_days",
         "login_max_failures",
         "lockout_minutes",
+        "reset_cooling_off_hours",
     )
     for name in positive:
         if getattr(s, name) < 1:

@@ -342,6 +342,17 @@ def _ceremony(
     return response.get_json()
 
 
+def confirm_first_key(client: FlaskClient, rid: str | None) -> None:
+    """Type the code the enrollment page emails before a user's first key (DESIGN.md)."""
+    from tests.support import code_in_mail, submit
+
+    url = f"/signin/enroll/webauthn{_query(rid)}"
+    page = client.get(url)
+    assert "We sent a 6-digit code" in page.text, page.text
+    response = submit(client, url, {"code": code_in_mail(client.application)})
+    assert response.status_code == 302, response.text
+
+
 def register_key(
     client: FlaskClient,
     rid: str | None,

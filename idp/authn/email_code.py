@@ -20,6 +20,7 @@ PURPOSES = {
     "signin": "sign in",
     "activate": "confirm your email address",
     "enroll": "turn on codes by email",
+    "confirm_key": "confirm you are adding a security key or passkey",
 }
 
 

@@ -16,6 +16,8 @@ from idp.models.password_reset import PasswordReset
 from idp.models.user import User
 
 LIFETIME = timedelta(minutes=30)
+# After a cooling-off ends, the same link works this long.
+AFTER_COOLING_OFF = timedelta(hours=24)
 
 
 class ResetLinkInvalid(Exception):
@@ -62,12 +64,49 @@ def open_reset(token: str, *, now: datetime) -> PasswordReset:
     return reset
 
 
+def start_cooling_off(
+    reset: PasswordReset, user: User, *, now: datetime, wait: timedelta, issuer: str
+) -> datetime:
+    """Only the mailbox protects the account: announce the reset and let it wait (idempotent)."""
+    if reset.cooling_until is not None:
+        return reset.cooling_until
+    cancel = secrets.token_urlsafe(32)
+    reset.cooling_until = now + wait
+    reset.cancel_hash = sha256_hex(cancel)
+    reset.expires_at = reset.cooling_until + AFTER_COOLING_OFF
+    db.session.commit()
+    mail.send(
+        user.email,
+        "password_reset_waiting",
+        ready_at=f"{reset.cooling_until:%d %B %Y at %H:%M} UTC",
+        hours=int(wait.total_seconds() // 3600),
+        cancel_link=f"{issuer}/signin/reset/cancel/{cancel}",
+    )
+    return reset.cooling_until
+
+
+def open_cancel(token: str, *, now: datetime) -> PasswordReset:
+    """The waiting reset a cancel link names, if it can still be cancelled."""
+    reset = PasswordReset.by_cancel_hash(sha256_hex(token)) if token else None
+    if reset is None or reset.used_at is not None or now >= reset.expires_at:
+        raise ResetLinkInvalid()
+    return reset
+
+
+def cancel_reset(reset: PasswordReset, *, now: datetime) -> None:
+    """The owner said no: the link stops working."""
+    reset.used_at = now
+    db.session.commit()
+
+
 def complete_reset(
     reset: PasswordReset, password: str, *, passwords: Passwords, now: datetime
 ) -> User:
     """Set the new password (policy checked), spend the link, end sessions and trust."""
     user = db.session.get(User, reset.user_id)
     if user is None or not user.is_active:
+        raise ResetLinkInvalid()
+    if reset.cooling_until is not None and now < reset.cooling_until:
         raise ResetLinkInvalid()
     check_new_password(password, user_inputs=[user.email, user.name])
     spent = db.session.execute(

@@ -260,6 +260,13 @@ def _device_problem(
     return None
 
 
+def remember_days_offered(client: ClientPolicy) -> int | None:
+    """N for "Do not challenge me on this device for N days"; None when rule 5 can never skip."""
+    if not client.remember_device or client.mfa == MfaPolicy.PHISHING_RESISTANT:
+        return None
+    return client.remember_days
+
+
 # Strength, step-up and recovery (DESIGN.md "Recovery and new factors") -----------------
 class StepUp(StrEnum):
     """Pages that ask for a recent second factor before a change."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from idp.authn.errors import InvalidCode
 from idp.extensions import db
@@ -41,8 +42,16 @@ def issue(user_id: int, *, now: datetime, app_secret: str) -> list[str]:
     return codes
 
 
-def use(user_id: int, code: str, *, now: datetime, app_secret: str) -> int:
-    """Spend one code (atomically); returns how many remain, or raises InvalidCode."""
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """A recovery code just used: how many are left, and when its set was issued."""
+
+    remaining: int
+    issued_at: datetime
+
+
+def use(user_id: int, code: str, *, now: datetime, app_secret: str) -> Spent:
+    """Spend one code (atomically); returns what is left, or raises InvalidCode."""
     wanted = keyed_hash(_normalize(code), app_secret)
     spent = db.session.execute(
         update(RecoveryCode)
@@ -55,5 +64,10 @@ def use(user_id: int, code: str, *, now: datetime, app_secret: str) -> int:
     ).rowcount
     if spent != 1:
         raise InvalidCode()
+    issued_at = db.session.scalar(
+        select(RecoveryCode.created_at).where(
+            RecoveryCode.user_id == user_id, RecoveryCode.code_hash == wanted
+        )
+    )
     db.session.commit()
-    return RecoveryCode.remaining(user_id)
+    return Spent(remaining=RecoveryCode.remaining(user_id), issued_at=issued_at or now)

@@ -134,3 +134,11 @@ def devices_by_client(user_id: int, *, at: datetime) -> dict[str, list[TrustedDe
         client = Client.by_client_id(record.client_id)
         grouped.setdefault(client.name if client else record.client_id, []).append(record)
     return grouped
+
+
+def known_browser(user_id: int, device_token: str | None, *, at: datetime) -> bool:
+    """True if this browser is a live trusted device of the user, for any client."""
+    if not device_token:
+        return False
+    digest = sha256_hex(device_token)
+    return any(d.device_hash == digest for d in TrustedDevice.of_user(user_id, at))

@@ -19,8 +19,16 @@ class PasswordReset(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Only the mailbox protects the account: the reset waits until then, announced by mail.
+    cooling_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    cancel_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     @classmethod
     def by_hash(cls, token_hash: str) -> PasswordReset | None:
         """The reset named by a link's token hash."""
         return db.session.scalar(select(cls).where(cls.token_hash == token_hash))
+
+    @classmethod
+    def by_cancel_hash(cls, cancel_hash: str) -> PasswordReset | None:
+        """The cooling-off reset a cancel link names."""
+        return db.session.scalar(select(cls).where(cls.cancel_hash == cancel_hash))

@@ -15,27 +15,29 @@ from flask import (
 )
 
 from idp import audit, mail
-from idp.authn import email_code, enrollment, recovery_code, second_factor, trusted_device
-from idp.authn.errors import FactorError, SecondFactorLocked
+from idp.authn import enrollment, policy, recovery_code, trusted_device
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
 from idp.authn.password_policy import WeakPassword, check_new_password
+from idp.authn.policy import Change
 from idp.authn.recovery_code import LOW_WATERMARK
-from idp.authn.second_factor import TYPED_FACTORS
+from idp.authn.second_factor import Attempt, Purpose
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.session import SessionRecord
-from idp.web import flow
+from idp.web import factor_prompt, flow
 from idp.web import session as browser
-from idp.web.forms import CodeForm, ConfirmForm, PasswordChangeForm, RenameForm
+from idp.web.forms import ConfirmForm, PasswordChangeForm, RenameForm
 from idp.web.guards import (
-    has_recent_second_factor,
     local_next,
     recent_auth_required,
     signin_required,
+    strong_step_up_redirect,
 )
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+# The step-up offers the strongest first; recovery codes, single use, last.
+STEP_UP_ORDER = (Factor.WEBAUTHN, Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
 
 
 @bp.get("")
@@ -69,46 +71,41 @@ def security() -> str:
 @signin_required
 @limiter.limit("30/minute", methods=["POST"])
 def reverify() -> Response | tuple[str, int] | str:
-    """Step-up: confirm a second factor again before changing security settings."""
-    user = g.user
-    methods = [m for m in (Factor.WEBAUTHN, *TYPED_FACTORS) if m in enrolled_factors(user)]
-    method = next((m for m in methods if m == request.args.get("method")), methods[0])
-    form = CodeForm()
-    error, status = None, 200
-    if form.validate_on_submit():
-        try:
-            verified = second_factor.verify(
-                user, method, form.code.data or "", now=now(), app_secret=flow.settings().secret_key
+    """Step-up: confirm a second factor again before changing security settings.
+
+    `?strong=1` offers only what counts as strong (a key, or a recovery code).
+    """
+    user, strong = g.user, request.args.get("strong") == "1"
+    nxt = local_next(url_for("account.security"))
+    wanted = (Factor.WEBAUTHN, Factor.RECOVERY_CODE) if strong else STEP_UP_ORDER
+    methods = tuple(m for m in wanted if m in enrolled_factors(user))
+    attempt = Attempt(
+        user=user, purpose=Purpose.STEP_UP, session_started_at=browser.session_started_at()
+    )
+    prompt = factor_prompt.ask(
+        attempt,
+        methods,
+        method_url=lambda m: url_for("account.reverify", method=m, next=nxt, strong=strong or None),
+        webauthn_urls=(
+            url_for("signin.authenticate_options"),
+            url_for("signin.authenticate", next=nxt),
+        ),
+    )
+    if prompt is None:
+        flash("You have no security key, passkey or recovery code to confirm this with.", "error")
+        return redirect(url_for("account.security"))
+    if prompt.verified is not None:
+        browser.add_factor(prompt.verified.factor)
+        if strong and not policy.is_strong(prompt.verified.factor):
+            flash(
+                "Recovery codes made since you signed in don't count here. "
+                "Please use a security key, a passkey or an older recovery code.",
+                "error",
             )
-        except (SecondFactorLocked, FactorError) as exc:
-            audit.record(
-                "second_factor.failed",
-                user_id=user.id,
-                factor=str(method),
-                reason=exc.code,
-                purpose="step_up",
-            )
-            error, status = exc.message, 400
-        else:
-            browser.add_factor(verified.factor)
-            audit.record(
-                "second_factor.verified", user_id=user.id, factor=str(method), purpose="step_up"
-            )
-            if verified.recovery_codes_left is not None:
-                mail.send(user.email, "recovery_code_used", remaining=verified.recovery_codes_left)
-            return redirect(local_next(url_for("account.security")))
-    elif method is Factor.EMAIL_CODE:
-        email_code.ensure_sent(user, "signin", now=now(), app_secret=flow.settings().secret_key)
-    others = [m for m in methods if m != method]
+        return redirect(nxt)
     return render_template(
-        "account/reverify.html",
-        form=form,
-        method=str(method),
-        others=others,
-        error=error,
-        user=user,
-        next=request.args.get("next", ""),
-    ), status
+        "account/reverify.html", prompt=prompt, strong=strong, user=user
+    ), prompt.status
 
 
 @bp.post("/factors/<kind>/<int:factor_id>/rename")
@@ -131,18 +128,12 @@ def rename(kind: str, factor_id: int) -> Response:
 @recent_auth_required
 def remove(kind: str, factor_id: int) -> Response:
     """Remove a factor (never the last one) and tell the user by email."""
-    form = ConfirmForm()
-    if kind == "webauthn" and not has_recent_second_factor(strong=True):
-        # A stolen phone's TOTP must not be enough to remove the key that protects the account.
-        flash(
-            "To remove a security key or passkey, confirm it's you with a security key, "
-            "a passkey or a recovery code first.",
-            "error",
-        )
-        return redirect(
-            url_for("account.reverify", method="webauthn", next=url_for("account.security"))
-        )
-    if form.validate_on_submit():
+    change = Change.REMOVE_WEBAUTHN if kind == Factor.WEBAUTHN else Change.REMOVE_OTHER
+    # A stolen phone's TOTP must not be enough to remove the key that protects the account.
+    step_up = strong_step_up_redirect(change, enrolled_factors(g.user))
+    if step_up is not None:
+        return step_up
+    if ConfirmForm().validate_on_submit():
         try:
             row = enrollment.remove(g.user, kind, factor_id)
         except (enrollment.LastFactor, enrollment.UnknownFactor) as exc:
@@ -166,18 +157,24 @@ def add(kind: str) -> Response:
     }
     if kind not in endpoints:
         return redirect(url_for("account.security"))
-    return redirect(url_for(endpoints[kind]))
+    change = Change.ADD_WEBAUTHN if kind == Factor.WEBAUTHN else Change.ADD_OTHER
+    step_up = strong_step_up_redirect(change, enrolled_factors(g.user))
+    return step_up or redirect(url_for(endpoints[kind]))
 
 
 @bp.post("/recovery-codes")
 @recent_auth_required
 def regenerate_codes() -> Response:
     """A new set of recovery codes; the old set stops working."""
+    step_up = strong_step_up_redirect(Change.NEW_RECOVERY_CODES, enrolled_factors(g.user))
+    if step_up is not None:
+        return step_up
     if ConfirmForm().validate_on_submit():
         session["recovery_codes"] = recovery_code.issue(
             g.user.id, now=now(), app_secret=flow.settings().secret_key
         )
         audit.record("recovery_codes.issued", user_id=g.user.id, regenerated=True)
+        mail.send(g.user.email, "factor_added", method_name="A new set of recovery codes")
         return redirect(url_for("signin.recovery_codes"))
     return redirect(url_for("account.security"))
 

@@ -77,9 +77,9 @@ def decide(user: User | None, client: Client | None, requirements: Requirements)
 
 def remember_days(client: Client | None) -> int | None:
     """N for the "Do not challenge me on this device for N days" box; None hides it."""
-    if client is None or not client.remember_device:
+    if client is None:
         return None
-    return client_policy(client, settings()).remember_days
+    return policy.remember_days_offered(client_policy(client, settings()))
 
 
 def after_second_factor(user: User, client: Client | None, *, remember: bool) -> None:

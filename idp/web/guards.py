@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import g, redirect, request, url_for
+from flask import Response, g, redirect, request, url_for
 
+from idp.authn import policy
+from idp.authn.factors import Factor
+from idp.authn.policy import Change, StepUp
 from idp.authn.state import Step
 from idp.clock import now
 from idp.web import flow
 from idp.web import session as browser
-
-RECENT = timedelta(minutes=10)
 
 
 def signin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,17 +33,11 @@ def signin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def has_recent_second_factor(window: timedelta = RECENT, *, strong: bool = False) -> bool:
-    """A second factor verified in this session within `window` (WebAuthn/recovery if strong)."""
-    state = browser.session_state()
-    if state is None:
-        return False
-    cutoff = now() - window
-    for factor in state.factors:
-        strong_enough = not strong or factor.factor in {"webauthn", "recovery_code"}
-        if factor.at >= cutoff and factor.factor.is_second_factor and strong_enough:
-            return True
-    return False
+def stepped_up(purpose: StepUp = StepUp.ACCOUNT, *, strong: bool = False) -> bool:
+    """The session holds a second factor recent (and strong) enough: policy.step_up_satisfied."""
+    return policy.step_up_satisfied(
+        browser.session_state(), purpose=purpose, strong=strong, now=now()
+    )
 
 
 def recent_auth_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -51,11 +45,18 @@ def recent_auth_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not has_recent_second_factor():
+        if not stepped_up():
             return redirect(url_for("account.reverify", next=request.full_path))
         return view(*args, **kwargs)
 
     return signin_required(wrapped)
+
+
+def strong_step_up_redirect(change: Change, enrolled: frozenset[Factor]) -> Response | None:
+    """A redirect to the strong step-up when `change` needs one the session lacks, else None."""
+    if not policy.needs_strong_step_up(change, enrolled) or stepped_up(strong=True):
+        return None
+    return redirect(url_for("account.reverify", strong=1, next=request.full_path))
 
 
 def local_next(default: str) -> str:

@@ -150,6 +150,7 @@ def session_state() -> SessionState | None:
             at=_parse(f["at"]),
             user_verified=f.get("uv", False),
             backup_eligible=f.get("be", False),
+            new=f.get("new", False),
         )
         for f in session.get("factors", [])
     )
@@ -167,10 +168,16 @@ def session_sid() -> str:
 
 
 def begin_sign_in(user_id: int, at: datetime, *, password: bool = True) -> None:
-    """The first step passed (password, or a passkey standing for both): new session id."""
+    """The first step passed (password, or a passkey standing for both): new session id.
+
+    DESIGN rule 1: a re-authentication starts the sign-in afresh, so the second factors
+    verified before it are forgotten (the `sid` of the same user's session stays).
+    """
     if session.get("uid") != user_id:
-        session["factors"] = []
         session["sid"] = secrets.token_urlsafe(16)
+        session["started"] = _iso(at)
+        session.pop("mailbox_at", None)
+    session["factors"] = []
     session["uid"] = user_id
     session["pwd_at"] = _iso(at)
     session["pwd"] = password
@@ -186,10 +193,29 @@ def add_factor(factor: VerifiedFactor) -> None:
             "at": _iso(factor.at),
             "uv": factor.user_verified,
             "be": factor.backup_eligible,
+            "new": factor.new,
         }
     )
     session["factors"] = kept
     session.rotate()  # type: ignore[attr-defined]  # privilege changed
+
+
+def session_started_at() -> datetime | None:
+    """When this browser session first signed in its user (recovery codes minted after it are
+    not "issued before the current session")."""
+    started = session.get("started")
+    return _parse(started) if isinstance(started, str) else None
+
+
+def confirm_mailbox(at: datetime) -> None:
+    """The user just typed a code from their mailbox in this session."""
+    session["mailbox_at"] = _iso(at)
+
+
+def mailbox_confirmed_at() -> datetime | None:
+    """When this session last proved the mailbox, if it did."""
+    value = session.get("mailbox_at")
+    return _parse(value) if isinstance(value, str) else None
 
 
 def end_sign_in() -> None:

@@ -14,11 +14,12 @@ from idp.authn.policy import (
     first_key_needs_confirmation,
     is_strong,
     needs_strong_step_up,
+    remember_days_offered,
     reset_methods,
     reset_path,
     step_up_satisfied,
 )
-from idp.authn.state import Requirements, SessionState, Step, VerifiedFactor
+from idp.authn.state import ClientPolicy, Requirements, SessionState, Step, VerifiedFactor
 from tests.authn.test_policy import (
     NOW,
     PASSWORD_AT,
@@ -230,3 +231,10 @@ def test_reset_path(enrolled: set[Factor], path: ResetPath, methods: tuple[Facto
     """The link proved the mailbox: an email code never completes a reset."""
     assert reset_path(frozenset(enrolled)) is path
     assert reset_methods(frozenset(enrolled)) == methods
+
+
+def test_no_remember_box_for_a_phr_client() -> None:
+    """The checkbox is never offered where rule 5 can never skip."""
+    assert remember_days_offered(PHISHING_RESISTANT) is None
+    assert remember_days_offered(ClientPolicy(remember_device=False)) is None
+    assert remember_days_offered(ClientPolicy(remember_days=7)) == 7

@@ -63,9 +63,37 @@ def test_prompt_none_while_signed_in_answers_at_once(client, rp, ada):
 
 def test_prompt_login_asks_for_the_password_again(client, clock, rp, ada):
     first = SignInFlow(client, rp).authorize_and_exchange(ada)
-    clock.advance(seconds=5)
+    clock.advance(seconds=30)  # the next TOTP code: each is accepted once
     again = SignInFlow(client, rp).authorize_and_exchange(ada, prompt="login")
-    assert again.claims["auth_time"] >= first.claims["auth_time"] + 5
+    assert again.claims["auth_time"] >= first.claims["auth_time"] + 30
+
+
+def test_prompt_login_starts_the_sign_in_afresh(client, clock, rp, ada):
+    """DESIGN rule 1: the earlier TOTP is neither counted nor claimed after a new password."""
+    SignInFlow(client, rp).authorize_and_exchange(ada)
+    clock.advance(seconds=3600)
+    flow = SignInFlow(client, rp)
+    flow.start(prompt="login", acr_values="urn:idp:acr:mfa")
+    flow.password()
+    flow.follow()
+    assert flow.location.startswith("/signin/verify"), "the second factor is asked again"
+    again = SignInFlow(client, rp)
+    again.start(prompt="login")
+    again.password()
+    again.follow()
+    assert again.location.startswith("/signin/verify"), "no trusted device: challenged"
+
+
+def test_max_age_elapsed_claims_only_what_was_verified_now(client, clock, rp, ada):
+    """amr and auth_time describe the new authentication, not the one an hour ago."""
+    SignInFlow(client, rp).authorize_and_exchange(ada)
+    clock.advance(seconds=3600)
+    again = SignInFlow(client, rp).authorize_and_exchange(ada, max_age="60")
+    assert again.claims["amr"] == ["pwd", "otp", "totp", "mfa"]
+    with client.application.app_context():
+        from idp.clock import epoch, now
+
+        assert again.claims["auth_time"] >= epoch(now()) - 1
 
 
 def test_max_age_zero_always_asks_for_the_password(client, clock, rp, ada):

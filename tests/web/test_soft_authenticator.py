@@ -9,6 +9,7 @@ from idp.models.webauthn_credential import WebAuthnCredential
 from tests.soft_authenticator import (
     SoftAuthenticator,
     assert_key,
+    confirm_first_key,
     give_key,
     passkey_sign_in,
     register_key,
@@ -49,6 +50,7 @@ def test_enroll_a_key_then_sign_in_with_password_and_key(app, client):
     flow = SignInFlow(client, RelyingParty(client, secret=secret))
     flow.start()
     rid = at_step(flow, "/signin/enroll")  # never enrolled: the policy asks
+    confirm_first_key(client, rid)  # a first key needs the mailbox
     answer = register_key(client, rid, key, name="Laptop")
     assert answer["redirect"].startswith("/signin/recovery-codes")  # the first factor
     codes = client.get(answer["redirect"])

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from idp import audit
+from idp.authn.policy import StepUp
 from idp.extensions import db
 from idp.manage.actor import Actor
 from idp.manage.errors import ManageError
 from idp.models.client import Client
 from idp.models.user import User
-from idp.web.guards import has_recent_second_factor, signin_required
+from idp.web.guards import signin_required, stepped_up
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-# Admins act on other people's accounts: a second factor from the last 15 minutes.
-STEP_UP = timedelta(minutes=15)
 
 
 @signin_required
@@ -27,14 +24,15 @@ def _signed_in() -> None:
 
 @bp.before_request
 def admin_only() -> Response | None:
-    """Every console route: signed in, admin, second factor within STEP_UP; 403 for others."""
+    """Every console route: signed in, admin, a recent second factor (StepUp.ADMIN); else 403."""
     refused = _signed_in()
     if refused is not None:
         return refused
     if not g.user.is_admin:
         audit.record("admin.access_denied", user_id=g.user.id, path=request.path[:200])
         abort(403)
-    if not has_recent_second_factor(STEP_UP):
+    # Admins act on other people's accounts: policy.STEP_UP_WINDOWS says how recent.
+    if not stepped_up(StepUp.ADMIN):
         back = request.full_path if request.method == "GET" else url_for("admin.home")
         return redirect(url_for("account.reverify", next=back))
     g.actor = Actor(via="console", admin_id=g.user.id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Response, redirect, render_template, request, session, url_for
 
 from idp import audit, mail
-from idp.authn import recovery_code, totp
+from idp.authn import policy, recovery_code, totp
 from idp.authn.errors import FactorError
 from idp.authn.factors import Factor
+from idp.authn.inputs import enrolled_factors
+from idp.authn.policy import Change
 from idp.authn.state import Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
@@ -16,7 +18,7 @@ from idp.web import flow
 from idp.web import session as browser
 from idp.web.flow import Gate
 from idp.web.forms import ConfirmForm, TotpEnrollForm
-from idp.web.guards import has_recent_second_factor
+from idp.web.guards import stepped_up
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.email_form import handle_email_code
 
@@ -32,7 +34,11 @@ def _enroll_gate(method: Factor | None = None) -> tuple[Gate, bool]:
     if gate.decision.step is Step.ENROLL:
         return gate, method is None or method in gate.decision.methods
     adding = gate.rid is None and gate.decision.step is Step.DONE and method is not None
-    return gate, adding and has_recent_second_factor()
+    if not adding or not stepped_up():
+        return gate, False
+    change = Change.ADD_WEBAUTHN if method is Factor.WEBAUTHN else Change.ADD_OTHER
+    strong = policy.needs_strong_step_up(change, enrolled_factors(gate.user))
+    return gate, not strong or stepped_up(strong=True)
 
 
 @bp.get("/enroll")
@@ -57,7 +63,8 @@ def finish_enrollment(
     at, rid = now(), gate.rid
     assert gate.user is not None
     user_id = gate.user.id
-    browser.add_factor(verified or VerifiedFactor(factor=factor, at=at))
+    # Bound now, not proven: never strong, never this sign-in's phishing-resistant proof.
+    browser.add_factor(verified or VerifiedFactor(factor=factor, at=at, new=True))
     audit.record("factor.enrolled", user_id=user_id, factor=str(factor), name=name)
     mail.send(gate.user.email, "factor_added", method_name=name)
     flow.after_second_factor(gate.user, gate.view.client if gate.view else None, remember=remember)

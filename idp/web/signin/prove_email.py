@@ -9,6 +9,7 @@ from idp.authn.state import Step
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.web import flow
+from idp.web import session as browser
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.email_form import handle_email_code
 
@@ -23,6 +24,7 @@ def prove_email() -> Response | tuple[str, int] | str:
     user = gate.user
     state = handle_email_code(user, "activate")
     if state.accepted:
+        browser.confirm_mailbox(now())
         user.activated_at = now()
         user.email_verified = True
         db.session.commit()

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, session, url_for
+from datetime import timedelta
+
+from flask import Response, flash, jsonify, redirect, render_template, session, url_for
 
 from idp import audit
-from idp.authn import email_code, password_reset, second_factor
-from idp.authn.errors import FactorError
+from idp.authn import password_reset, policy, second_factor, webauthn
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
 from idp.authn.password_policy import WeakPassword
+from idp.authn.policy import ResetPath
+from idp.authn.second_factor import Attempt, Purpose
 from idp.clock import now
 from idp.extensions import db, limiter
+from idp.models.password_reset import PasswordReset
 from idp.models.user import User
-from idp.web import flow
-from idp.web.forms import CodeForm, ForgotForm, NewPasswordForm
+from idp.web import factor_prompt, flow
+from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm
 from idp.web.signin import bp
+from idp.web.signin import webauthn as webauthn_views
 
-# The link already proved the mailbox: an email code is offered last.
-TYPED = sorted(second_factor.TYPED_FACTORS, key=lambda f: f is Factor.EMAIL_CODE)
 SENT = (
     "If an account exists for that address, we have sent it a link to reset the password. "
     "It works for 30 minutes."
@@ -40,68 +43,73 @@ def forgot() -> str:
     return render_template("signin/forgot.html", form=form, sent=sent, message=SENT)
 
 
+def _open(token: str) -> tuple[PasswordReset, User] | tuple[str, int]:
+    try:
+        link = password_reset.open_reset(token, now=now())
+    except password_reset.ResetLinkInvalid as exc:
+        return _link_invalid(exc)
+    user = db.session.get(User, link.user_id)
+    assert user is not None
+    return link, user
+
+
+def _link_invalid(exc: password_reset.ResetLinkInvalid) -> tuple[str, int]:
+    return render_template(
+        "error.html", title="Link expired", message=exc.message, code=exc.code
+    ), 400
+
+
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @limiter.limit("20/minute", methods=["POST"])
 def reset(token: str) -> Response | tuple[str, int] | str:
-    """Prove the second factor, then choose a new password (a reset never bypasses MFA)."""
-    at = now()
-    try:
-        link = password_reset.open_reset(token, now=at)
-    except password_reset.ResetLinkInvalid as exc:
-        return render_template(
-            "error.html", title="Link expired", message=exc.message, code=exc.code
-        ), 400
-    user = db.session.get(User, link.user_id)
-    assert user is not None
-    methods = [m for m in TYPED if m in enrolled_factors(user)]
-    proven = not methods or session.get("reset_proven") == link.id
-    error, status = None, 200
-    if not proven:
-        method = next((m for m in methods if m == request.args.get("method")), methods[0])
-        form = CodeForm()
-        if form.validate_on_submit():
-            try:
-                second_factor.verify(
-                    user,
-                    method,
-                    form.code.data or "",
-                    now=at,
-                    app_secret=flow.settings().secret_key,
-                )
-            except FactorError as exc:
-                audit.record(
-                    "second_factor.failed",
-                    user_id=user.id,
-                    factor=str(method),
-                    purpose="password_reset",
-                    reason=exc.code,
-                )
-                error, status = exc.message, 400
-            else:
-                session["reset_proven"] = link.id
-                audit.record(
-                    "second_factor.verified",
-                    user_id=user.id,
-                    factor=str(method),
-                    purpose="password_reset",
-                )
-                return redirect(url_for("signin.reset", token=token))
-        elif method is Factor.EMAIL_CODE:
-            email_code.ensure_sent(user, "signin", now=at, app_secret=flow.settings().secret_key)
-        return render_template(
-            "signin/reset_verify.html",
-            form=form,
-            method=str(method),
-            others=[m for m in methods if m != method],
-            token=token,
-            error=error,
-            user=user,
-        ), status
+    """Prove a factor outside the mailbox, then choose a new password (never bypasses MFA)."""
+    opened = _open(token)
+    if not isinstance(opened[0], PasswordReset):
+        return opened  # type: ignore[return-value]
+    link, user = opened  # type: ignore[misc]
+    enrolled = enrolled_factors(user)
+    path = policy.reset_path(enrolled)
+    if path is ResetPath.COOLING_OFF:
+        hours = flow.settings().reset_cooling_off_hours
+        ready_at = password_reset.start_cooling_off(
+            link, user, now=now(), wait=timedelta(hours=hours), issuer=flow.settings().issuer
+        )
+        if now() < ready_at:
+            audit.record("password.reset_cooling_off", user_id=user.id, until=ready_at.isoformat())
+            return render_template("signin/reset_waiting.html", ready_at=ready_at, hours=hours)
+    elif path is ResetPath.FACTOR and session.get("reset_proven") != link.id:
+        return _prove(token, user, policy.reset_methods(enrolled), link.id)
+    return _new_password(link, user)
+
+
+def _prove(
+    token: str, user: User, methods: tuple[Factor, ...], link_id: int
+) -> Response | tuple[str, int]:
+    """The one factor prompt, with only what does not live in the mailbox."""
+    attempt = Attempt(user=user, purpose=Purpose.PASSWORD_RESET)
+    prompt = factor_prompt.ask(
+        attempt,
+        methods,
+        method_url=lambda m: url_for("signin.reset", token=token, method=m),
+        webauthn_urls=(
+            url_for("signin.reset_webauthn_options", token=token),
+            url_for("signin.reset_webauthn", token=token),
+        ),
+    )
+    assert prompt is not None
+    if prompt.verified is not None:
+        session["reset_proven"] = link_id
+        return redirect(url_for("signin.reset", token=token))
+    return render_template("signin/reset_verify.html", prompt=prompt), prompt.status
+
+
+def _new_password(link: PasswordReset, user: User) -> tuple[str, int] | Response:
     form = NewPasswordForm()
+    error, status = None, 200
     if form.validate_on_submit():
         try:
             password_reset.complete_reset(
-                link, form.password.data or "", passwords=flow.passwords(), now=at
+                link, form.password.data or "", passwords=flow.passwords(), now=now()
             )
         except WeakPassword as exc:
             error, status = f"Please choose a different password. {exc.reason}", 400
@@ -113,3 +121,48 @@ def reset(token: str) -> Response | tuple[str, int] | str:
             flash("Your password was changed. Please sign in with it.", "notice")
             return redirect(url_for("signin.password"))
     return render_template("signin/reset_password.html", form=form, error=error), status
+
+
+@bp.post("/reset/<token>/webauthn/options")
+@limiter.limit("30/minute")
+def reset_webauthn_options(token: str) -> Response | tuple[Response, int]:
+    """Request options for the user the reset link names, when a key may prove the reset."""
+    opened = _open(token)
+    if not isinstance(opened[0], PasswordReset):
+        return jsonify(error="This reset link has expired."), 400
+    _, user = opened  # type: ignore[misc]
+    if Factor.WEBAUTHN not in policy.reset_methods(enrolled_factors(user)):
+        return jsonify(error="No security key on this account."), 403
+    return webauthn_views.options_for(user, "reset")
+
+
+@bp.post("/reset/<token>/webauthn")
+@limiter.limit("30/minute")
+def reset_webauthn(token: str) -> Response | tuple[Response, int]:
+    """The key proved the reset: the new password may be chosen."""
+    opened = _open(token)
+    if not isinstance(opened[0], PasswordReset):
+        return jsonify(error="This reset link has expired."), 400
+    link, user = opened  # type: ignore[misc]
+    asserted = webauthn_views.verify_assertion(user, "reset", None)
+    if not isinstance(asserted, webauthn.Asserted):
+        return asserted
+    second_factor.asserted(Attempt(user=user, purpose=Purpose.PASSWORD_RESET), asserted, now=now())
+    session["reset_proven"] = link.id
+    return jsonify(redirect=url_for("signin.reset", token=token))
+
+
+@bp.route("/reset/cancel/<token>", methods=["GET", "POST"])
+@limiter.limit("20/minute", methods=["POST"])
+def cancel_reset(token: str) -> tuple[str, int] | str:
+    """ "This wasn't me": the waiting reset is cancelled."""
+    try:
+        link = password_reset.open_cancel(token, now=now())
+    except password_reset.ResetLinkInvalid as exc:
+        return _link_invalid(exc)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        password_reset.cancel_reset(link, now=now())
+        audit.record("password.reset_cancelled", user_id=link.user_id)
+        return render_template("signin/reset_cancelled.html")
+    return render_template("signin/reset_cancel.html", form=form)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Response, jsonify, render_template, request, session
+from flask import Response, jsonify, redirect, render_template, request, session, url_for
 
 from idp import audit
-from idp.authn import webauthn
+from idp.authn import policy, second_factor, trusted_device, webauthn
 from idp.authn.factors import Factor
-from idp.authn.state import Step, VerifiedFactor
+from idp.authn.inputs import enrolled_factors
+from idp.authn.second_factor import Attempt, Purpose
+from idp.authn.state import MfaPolicy, Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.user import User
@@ -18,6 +20,7 @@ from idp.web import flow
 from idp.web import session as browser
 from idp.web.guards import local_next
 from idp.web.signin import after_step, bp, elsewhere
+from idp.web.signin.email_form import handle_email_code
 from idp.web.signin.enroll import _enroll_gate, finish_enrollment
 
 CHALLENGE_TTL = timedelta(minutes=5)
@@ -70,16 +73,47 @@ def _settings_args() -> dict[str, Any]:
 
 
 # Registration -----------------------------------------------------------------------
-@bp.get("/enroll/webauthn")
-def enroll_webauthn() -> Response | str:
-    """Name the key, then let the browser create the credential."""
+# A mailbox confirmation counts for a first key this long.
+MAILBOX_CONFIRMATION = timedelta(minutes=15)
+
+
+def _needs_confirmation(user: User) -> bool:
+    """DESIGN: a user's first key needs the mailbox or a browser already trusted for them."""
+    confirmed = browser.mailbox_confirmed_at()
+    return policy.first_key_needs_confirmation(
+        enrolled_factors(user),
+        trusted_browser=trusted_device.known_browser(user.id, browser.device_token(), at=now()),
+        mailbox_confirmed=confirmed is not None and now() - confirmed <= MAILBOX_CONFIRMATION,
+    )
+
+
+@bp.route("/enroll/webauthn", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+def enroll_webauthn() -> Response | tuple[str, int] | str:
+    """Confirm by email when it is the first key, name the key, then let the browser create it."""
     gate, ok = _enroll_gate(Factor.WEBAUTHN)
-    if not ok:
+    if not ok or gate.user is None:
         return elsewhere(gate)
+    phr = gate.view is not None and gate.view.client.mfa_policy == MfaPolicy.PHISHING_RESISTANT
+    if _needs_confirmation(gate.user):
+        state = handle_email_code(gate.user, "confirm_key")
+        if not state.accepted:
+            return render_template(
+                "signin/confirm_key.html",
+                view=gate.view,
+                rid=gate.rid,
+                state=state,
+                user=gate.user,
+                phr=phr,
+            ), state.status
+        browser.confirm_mailbox(now())
+        audit.record("webauthn.first_key_confirmed", user_id=gate.user.id, via="email_code")
+        return redirect(url_for("signin.enroll_webauthn", rid=gate.rid))
     return render_template(
         "signin/enroll_webauthn.html",
         view=gate.view,
         rid=gate.rid,
+        phr=phr,
         remember_days=flow.remember_days(gate.view.client if gate.view else None),
     )
 
@@ -91,6 +125,8 @@ def register_options() -> Response | tuple[Response, int]:
     gate, ok = _enroll_gate(Factor.WEBAUTHN)
     if not ok or gate.user is None:
         return _refused("Please start signing in again.", 403)
+    if _needs_confirmation(gate.user):
+        return _refused("Please confirm the code we emailed you first.", 403)
     ceremony = webauthn.registration_options(
         gate.user, rp_id=flow.settings().webauthn_rp_id, rp_name=flow.settings().product_name
     )
@@ -104,7 +140,9 @@ def register() -> Response | tuple[Response, int]:
     gate, ok = _enroll_gate(Factor.WEBAUTHN)
     if not ok or gate.user is None:
         return _refused("Please start signing in again.", 403)
-    name = str(_body().get("name") or "Security key")
+    if _needs_confirmation(gate.user):
+        return _refused("Please confirm the code we emailed you first.", 403)
+    name = str(_body().get("name") or "Security key")[:80]
     try:
         row = webauthn.register(
             gate.user,
@@ -120,11 +158,13 @@ def register() -> Response | tuple[Response, int]:
             "factor.enroll_failed", user_id=gate.user.id, factor="webauthn", reason=exc.code
         )
         return _refused(exc.message)
+    # Registered, not asserted: the key is bound in this sign-in, not its phr proof.
     verified = VerifiedFactor(
         Factor.WEBAUTHN,
         at=now(),
         user_verified=row.user_verified,
         backup_eligible=row.backup_eligible,
+        new=True,
     )
     response = finish_enrollment(
         gate,
@@ -137,10 +177,21 @@ def register() -> Response | tuple[Response, int]:
 
 
 # Assertions -------------------------------------------------------------------------
-FAILURE_EVENTS = {"authenticate": "second_factor.failed", "passkey": "passkey.failed"}
+FAILURE_EVENTS = {
+    "authenticate": "second_factor.failed",
+    "reset": "second_factor.failed",
+    "passkey": "passkey.failed",
+}
 
 
-def _verify_assertion(
+def options_for(user: User, purpose: str) -> Response:
+    """Request options listing `user`'s credentials; the challenge is kept for `purpose`."""
+    return _options(
+        webauthn.authentication_options(user, rp_id=flow.settings().webauthn_rp_id), purpose
+    )
+
+
+def verify_assertion(
     user: User | None, purpose: str, client_id: str | None
 ) -> webauthn.Asserted | tuple[Response, int]:
     """Check the browser's assertion against the kept challenge; audit a refusal."""
@@ -165,19 +216,12 @@ def _verify_assertion(
         return _refused(exc.message)
 
 
-def _record(user: User, asserted: webauthn.Asserted, *, at: datetime) -> None:
+def _record(
+    user: User, asserted: webauthn.Asserted, *, purpose: Purpose, client_id: str | None
+) -> None:
     """The key was verified: it counts in this session and is offered first next time."""
-    browser.add_factor(
-        VerifiedFactor(
-            Factor.WEBAUTHN,
-            at=at,
-            user_verified=asserted.user_verified,
-            backup_eligible=asserted.backup_eligible,
-        )
-    )
-    user.last_factor = str(Factor.WEBAUTHN)
-    user.mfa_failures = 0
-    db.session.commit()
+    attempt = Attempt(user=user, purpose=purpose, client_id=client_id)
+    browser.add_factor(second_factor.asserted(attempt, asserted, now=now()).factor)
 
 
 # Second factor ----------------------------------------------------------------------
@@ -200,8 +244,7 @@ def authenticate_options() -> Response | tuple[Response, int]:
     user, _ = _challenge_allowed()
     if user is None:
         return _refused("Please start signing in again.", 403)
-    ceremony = webauthn.authentication_options(user, rp_id=flow.settings().webauthn_rp_id)
-    return _options(ceremony, "authenticate")
+    return options_for(user, "authenticate")
 
 
 @bp.post("/webauthn/authenticate")
@@ -212,17 +255,11 @@ def authenticate() -> Response | tuple[Response, int]:
     if user is None:
         return _refused("Please start signing in again.", 403)
     client_id = gate.view.client.client_id if gate.view else None
-    asserted = _verify_assertion(user, "authenticate", client_id)
+    asserted = verify_assertion(user, "authenticate", client_id)
     if not isinstance(asserted, webauthn.Asserted):
         return asserted
-    _record(user, asserted, at=now())
-    audit.record(
-        "second_factor.verified",
-        user_id=user.id,
-        client_id=client_id,
-        factor="webauthn",
-        credential=asserted.credential.name,
-    )
+    purpose = Purpose.SIGN_IN if gate.rid else Purpose.STEP_UP
+    _record(user, asserted, purpose=purpose, client_id=client_id)
     flow.after_second_factor(
         user, gate.view.client if gate.view else None, remember=bool(_body().get("remember"))
     )
@@ -253,17 +290,15 @@ def passkey() -> Response | tuple[Response, int]:
     if not _passkeys_allowed():
         return _refused("Passkey sign-in is not available here.", 403)
     rid = request.args.get("rid")
-    asserted = _verify_assertion(None, "passkey", None)
+    asserted = verify_assertion(None, "passkey", None)
     if not isinstance(asserted, webauthn.Asserted):
         return asserted
     user = db.session.get(User, asserted.credential.user_id)
     if user is None or not user.is_active or not asserted.user_verified:
         return _refused(webauthn.WebAuthnFailed.message)
-    at = now()
-    browser.begin_sign_in(user.id, at, password=False)
-    _record(user, asserted, at=at)
+    browser.begin_sign_in(user.id, now(), password=False)
     view = flow.pending_view(rid)
-    audit.record(
-        "passkey.signed_in", user_id=user.id, client_id=view.client.client_id if view else None
-    )
+    client_id = view.client.client_id if view else None
+    _record(user, asserted, purpose=Purpose.SIGN_IN, client_id=client_id)
+    audit.record("passkey.signed_in", user_id=user.id, client_id=client_id)
     return jsonify(redirect=after_step(rid).location)

@@ -1,0 +1,136 @@
+"""The one "confirm it's you" form: sign-in challenge, password reset and account step-up.
+
+Each page hands it the methods it accepts and where WebAuthn answers go; the form, the labels,
+the email-code resend and the verification (authn/second_factor.py) are the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import request
+
+from idp.authn import email_code, second_factor
+from idp.authn.errors import FactorError, ResendTooSoon
+from idp.authn.factors import Factor
+from idp.authn.second_factor import Attempt, Verified
+from idp.clock import now
+from idp.web import flow
+from idp.web.forms import CodeForm, ConfirmForm
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """How a method is named to people: in a list, above the field, and what to do."""
+
+    name: str
+    field: str
+    hint: str
+
+
+LABELS: dict[Factor, Label] = {
+    Factor.WEBAUTHN: Label(
+        "Security key or passkey",
+        "Security key or passkey",
+        "Use your security key or passkey: touch the key, or use your fingerprint, face or "
+        "screen lock when asked.",
+    ),
+    Factor.TOTP: Label(
+        "Authenticator app",
+        "Code from your authenticator app",
+        "Open your authenticator app and enter the 6-digit code it shows.",
+    ),
+    Factor.EMAIL_CODE: Label(
+        "Code by email",
+        "Code from the email",
+        "We sent a 6-digit code to your email address. It works for 10 minutes.",
+    ),
+    Factor.RECOVERY_CODE: Label(
+        "Recovery code",
+        "Recovery code",
+        "Enter one of the recovery codes you saved when you set up your account. "
+        "Each code works once.",
+    ),
+}
+
+
+@dataclass
+class Prompt:
+    """What the partial `_factor_prompt.html` renders, and what happened on this request."""
+
+    method: Factor
+    label: Label
+    others: list[tuple[str, str]]  # (name, url) for "Try another way"
+    form: CodeForm
+    resend: ConfirmForm
+    webauthn_urls: tuple[str, str]  # options, finish
+    remember_days: int | None = None
+    error: str | None = None
+    error_code: str | None = None
+    status: int = 200
+    verified: Verified | None = None
+    email: str = ""
+
+
+# Refusals that are not a guess at a code: they don't count towards ending the sign-in.
+NOT_GUESSES = frozenset(
+    {"code_expired", "method_not_accepted", "second_factor_locked", "resend_too_soon"}
+)
+
+
+def chosen(methods: tuple[Factor, ...]) -> Factor | None:
+    """The method asked for in `?method=`, else the first (the policy's default)."""
+    wanted = request.args.get("method")
+    if wanted:
+        return next((m for m in methods if m == wanted), None)
+    return methods[0] if methods else None
+
+
+def ask(
+    attempt: Attempt,
+    methods: tuple[Factor, ...],
+    *,
+    method_url: Callable[[Factor], str],
+    webauthn_urls: tuple[str, str],
+    remember_days: int | None = None,
+) -> Prompt | None:
+    """Show, resend or verify; None when the page accepts no method the user has."""
+    method = chosen(methods)
+    if method is None:
+        return None
+    user, at, secret = attempt.user, now(), flow.settings().secret_key
+    prompt = Prompt(
+        method=method,
+        label=LABELS[method],
+        others=[(LABELS[m].name, method_url(m)) for m in methods if m != method],
+        form=CodeForm(),
+        resend=ConfirmForm(prefix="resend"),
+        webauthn_urls=webauthn_urls,
+        remember_days=remember_days,
+        email=user.email,
+    )
+    if method is Factor.WEBAUTHN:
+        return prompt  # answered by static/webauthn.js at webauthn_urls
+    if request.method == "POST" and prompt.resend.submit.data and prompt.resend.validate():
+        if method is Factor.EMAIL_CODE:
+            try:
+                email_code.send_code(user, "signin", now=at, app_secret=secret)
+            except ResendTooSoon as exc:
+                prompt.error, prompt.error_code, prompt.status = exc.message, exc.code, 429
+    elif prompt.form.validate_on_submit():
+        try:
+            prompt.verified = second_factor.verify(
+                attempt,
+                method,
+                prompt.form.code.data or "",
+                accepted=methods,
+                now=at,
+                app_secret=secret,
+            )
+        except FactorError as exc:
+            prompt.error, prompt.error_code = exc.message, exc.code
+            prompt.status = 429 if exc.code == "second_factor_locked" else 400
+    elif method is Factor.EMAIL_CODE:
+        email_code.ensure_sent(user, "signin", now=at, app_secret=secret)
+    return prompt
