@@ -33,6 +33,7 @@ def make_user(
     password: str = PASSWORD,
     name: str = "Ada Lovelace",
     activated: bool = True,
+    roles: list[str] | None = None,
     **fields: Any,
 ) -> User:
     """A user with a password; activated (email proven) unless told otherwise."""
@@ -43,7 +44,7 @@ def make_user(
             given_name=name.split()[0],
             family_name=name.split()[-1],
             email_verified=activated,
-            roles=[],
+            roles=roles or [],
             **fields,
         )
         app.extensions["idp.passwords"].set_password(user, password, now=now())

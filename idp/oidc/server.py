@@ -121,19 +121,19 @@ class IdToken(OpenIDCode):
         }
 
     def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict:
-        """nonce, auth_time, acr, amr, sid, and claims requested for the ID token."""
+        """nonce, auth_time, acr, amr, sid; user claims come from generate_user_info."""
         result = super().get_authorization_code_claims(authorization_code)
         result["auth_time"] = authorization_code.auth_time
         if authorization_code.sid:
             result["sid"] = authorization_code.sid
-        extra = claims.requested_claims(authorization_code.claims, "id_token")
-        if extra:
-            known = claims.all_claims(authorization_code.user)
-            result.update({k: known[k] for k in extra if k in known})
         return result
 
     def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
-        """Scope claims in the ID token as well (the code flow's token is back-channel)."""
+        """Scope claims in the ID token as well (the code flow's token is back-channel).
+
+        Only what the granted scope covers: an `id_token` member of the `claims`
+        parameter (OIDC Core 5.5) cannot widen it, see claims.user_info.
+        """
         return claims.user_info(user, scope)
 
 
@@ -163,16 +163,15 @@ class BearerProtector(ResourceProtector):
 
 
 class UserInfo(UserInfoEndpoint):
-    """OIDC Core 5.3; claims by the token's scope and its `claims` request."""
+    """OIDC Core 5.3; claims by the token's granted scope, whatever the `claims` request."""
 
     def get_issuer(self) -> str:
         """The issuer, for signed responses."""
         return self.server.settings.issuer
 
     def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
-        """Claims for this scope plus those asked for in the `claims` parameter."""
-        token: Token | None = getattr(self, "_current_token", None)
-        return claims.user_info(user, scope, token.claims if token else None)
+        """Claims the token's scope covers (a `userinfo` claims request cannot widen it)."""
+        return claims.user_info(user, scope)
 
     def __call__(self, request: Any) -> Any:
         token = self.resource_protector.acquire_token("openid")
@@ -180,11 +179,7 @@ class UserInfo(UserInfoEndpoint):
             from authlib.oauth2.rfc6750 import InvalidTokenError
 
             raise InvalidTokenError()
-        self._current_token = token
-        try:
-            return super().__call__(request)
-        finally:
-            self._current_token = None
+        return super().__call__(request)
 
 
 class Revocation(RevocationEndpoint):

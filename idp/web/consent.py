@@ -33,6 +33,8 @@ def handle_consent(rid: str) -> Response | str:
         # Consent comes after sign-in, never instead of part of it.
         return redirect(url_for("provider.resume", rid=rid))
     params, _ = browser.pending_request(rid) or ({}, None)
+    # Exactly the scope the code will carry (Authlib cuts it with the same call), and
+    # claims.user_info releases nothing beyond it: the page lists what is released.
     scopes = scope_to_list(view.client.get_allowed_scope(params.get("scope", ""))) or []
     form = ConsentForm()
     if request.method == "POST" and form.validate_on_submit():

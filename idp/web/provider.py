@@ -107,18 +107,22 @@ def introspect() -> Response:
 @bp.route("/logout", methods=["GET", "POST"])
 @csrf.exempt
 def logout() -> Response | tuple[str, int] | str:
-    """OIDC RP-Initiated Logout 1.0; asks for confirmation without a valid id_token_hint."""
+    """OIDC RP-Initiated Logout 1.0; asks first unless the hint is the signed-in user's."""
     srv = flow.server()
     try:
         req = srv.validate_endpoint_request("end_session")
     except OAuth2Error as error:
         return error_page("We can't sign you out from here", error.description or "", 400)
-    confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
-    if req.needs_confirmation and not confirmed:
-        return render_template(
-            "provider/logout_confirm.html", client=req.client, params=request.values
-        )
-    if request.method == "POST" and not req.id_token_claims:
+    someone_else = _hint_names_someone_else(req.id_token_claims)
+    if req.needs_confirmation or someone_else:
+        if not (request.method == "POST" and request.form.get("confirm") == "yes"):
+            return render_template(
+                "provider/logout_confirm.html",
+                client=req.client,
+                params=request.values,
+                user=flow.current_user() if someone_else else None,
+            )
+        # The user's answer is what allows this sign-out, so it must come from our page.
         csrf.protect()
     uid = browser.signed_in_user_id()
     browser.end_sign_in()
@@ -129,3 +133,16 @@ def logout() -> Response | tuple[str, int] | str:
     return srv.create_endpoint_response("end_session", req) or render_template(
         "provider/signed_out.html", client=req.client
     )
+
+
+def _hint_names_someone_else(hint: dict | None) -> bool:
+    """A valid id_token_hint whose subject is not this browser's signed-in user.
+
+    RP-Initiated Logout 1.0 section 2: the OP MUST ask the End-User when the ID Token does
+    not belong to the currently logged in End-User; otherwise any RP holding anyone's ID
+    token could sign this browser out unasked.
+    """
+    if hint is None or browser.signed_in_user_id() is None:
+        return False
+    user = flow.current_user()
+    return user is None or hint.get("sub") != user.subject

@@ -183,3 +183,56 @@ def test_odd_logout_parameters_are_never_a_server_error(app, client):
         response = client.get(logout_url(**params))
         assert response.status_code in (200, 400), params
         assert "Location" not in response.headers
+
+
+@pytest.fixture
+def bobs_id_token(app, signed_in):
+    """An ID token the same RP holds for another user, who signed in in another browser."""
+    rp, _ = signed_in
+    bob = make_user(app, "bob@example.com", name="Bob Babbage")
+    secret = enroll_totp(app, bob.id)
+    browser = app.test_client()
+    bobs_rp = RelyingParty(browser, secret=rp.secret)
+    exchange = SignInFlow(browser, bobs_rp, email="bob@example.com").authorize_and_exchange(secret)
+    return exchange.tokens["id_token"]
+
+
+def test_another_users_hint_asks_before_signing_out(client, signed_in, bobs_id_token):
+    rp, _ = signed_in
+    params = {"id_token_hint": bobs_id_token, "post_logout_redirect_uri": BYE, "state": "st8"}
+
+    page = client.get(logout_url(**params))
+
+    # RP-Initiated Logout 1.0 section 2: the hint is not the signed-in user's, so ask.
+    assert page.status_code == 200
+    assert "Sign out?" in page.text
+    assert "ada@example.com" in page.text  # whom the confirmation would sign out
+    assert "bob@example.com" not in page.text
+    assert still_signed_in(client, rp)
+
+    done = client.post("/logout", data={"csrf_token": csrf_of(page), "confirm": "yes", **params})
+
+    # The hint still proves the RP asked: its registered URI is followed, with state.
+    assert done.status_code == 302
+    assert done.headers["Location"] == f"{BYE}?state=st8"
+    assert not still_signed_in(client, rp)
+
+
+def test_another_users_hint_cannot_skip_the_csrf_token(client, signed_in, bobs_id_token):
+    rp, _ = signed_in
+    forged = client.post(
+        "/logout",
+        data={"id_token_hint": bobs_id_token, "confirm": "yes", "post_logout_redirect_uri": BYE},
+    )
+    assert forged.status_code == 400
+    assert "Location" not in forged.headers
+    assert still_signed_in(client, rp)
+
+
+def test_the_users_own_hint_still_signs_out_at_once(client, signed_in, bobs_id_token):
+    rp, exchange = signed_in
+    response = client.get(
+        logout_url(id_token_hint=exchange.tokens["id_token"], post_logout_redirect_uri=BYE)
+    )
+    assert response.headers["Location"] == BYE
+    assert not still_signed_in(client, rp)

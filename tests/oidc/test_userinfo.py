@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.support import (
@@ -84,21 +82,6 @@ def test_claims_follow_the_scope(app, client):
         "email": "ada@example.com",
         "email_verified": True,
     }
-
-
-def test_a_claim_asked_for_in_the_claims_parameter(app, client):
-    user = make_user(app)
-    secret = enroll_totp(app, user.id)
-    _, client_secret = make_client(app)
-    rp = RelyingParty(client, secret=client_secret)
-    claims = json.dumps({"userinfo": {"name": {"essential": True}}})
-    exchange = SignInFlow(client, rp).authorize_and_exchange(secret, scope="openid", claims=claims)
-
-    info = rp.userinfo(exchange.tokens["access_token"]).get_json()
-
-    assert info["name"] == "Ada Lovelace"
-    assert "email" not in info
-    assert "name" not in exchange.claims  # asked for in userinfo only
 
 
 def test_missing_invalid_and_revoked_tokens_are_401(client, signed_in):
