@@ -32,8 +32,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_HEADERS_ENABLED=True,
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
-        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as its session (row or signed cookie)
+        MAX_CONTENT_LENGTH=1024 * 1024,  # admin uploads; the rest: idp.web.limits.MAX_BODY
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions["idp.settings"] = settings
@@ -44,6 +44,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["idp.clock"] = Clock()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
+    from idp.web.limits import cap_request_body
+
+    # First, so no one (CSRF, the limiter, the views) reads a body before it is capped.
+    app.before_request(cap_request_body)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)

@@ -47,6 +47,14 @@ class Settings:
     trusted_proxies: int = 0
     ratelimit_storage_url: str = "memory://"
     ratelimit_enabled: bool = True
+    # Flask-Limiter strings. /authorize is counted per client address; /token per registered
+    # client and address, so relying parties sharing one egress address never share a bucket.
+    authorize_rate_limit: str = "60/minute"
+    token_rate_limit: str = "300/minute"
+    # Sign-ins in progress (server rows without a signed-in user) one address may keep.
+    pending_signins_per_ip: int = 20
+    # Expired sessions and one-time rows are deleted by the app itself at most this often.
+    sweep_seconds: int = 60
     smtp_url: str = ""
     mail_from: str = "no-reply@localhost"
     outbox_dir: str = ""  # default: instance_dir/outbox
@@ -143,6 +151,8 @@ def _validate(s: Settings) -> None:
         "login_max_failures",
         "lockout_minutes",
         "reset_cooling_off_hours",
+        "pending_signins_per_ip",
+        "sweep_seconds",
     )
     for name in positive:
         if getattr(s, name) < 1:
@@ -157,10 +167,22 @@ def _validate(s: Settings) -> None:
         raise ConfigError("IDP_REVERIFY_DAYS: must be 0 (off) or more")
     if s.argon2_memory_kib < 8 * s.argon2_parallelism:
         raise ConfigError("IDP_ARGON2_MEMORY_KIB: must be at least 8 KiB per lane")
+    for name in ("authorize_rate_limit", "token_rate_limit"):
+        if not _is_rate(getattr(s, name)):
+            raise ConfigError(f"IDP_{name.upper()}={getattr(s, name)!r}: like 60/minute")
     if s.smtp_url and urlsplit(s.smtp_url).scheme not in ("smtp", "smtps", "smtp+starttls"):
         raise ConfigError("IDP_SMTP_URL: scheme must be smtp, smtp+starttls or smtps")
     if not s.database_url.startswith(("sqlite:", "postgresql")):
         raise ConfigError("IDP_DATABASE_URL: sqlite:/// or postgresql+psycopg:// URL expected")
+
+
+def _is_rate(text: str) -> bool:
+    from limits import parse_many
+
+    try:
+        return bool(parse_many(text))
+    except ValueError:
+        return False
 
 
 def _persisted_secret(instance: Path) -> str:

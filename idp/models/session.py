@@ -23,6 +23,8 @@ class SessionRecord(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    # Set only while no one has signed in: bounds the sign-ins one address keeps in progress.
+    created_ip: Mapped[str | None] = mapped_column(String(45), nullable=True, index=True)
 
     @classmethod
     def end_all_for(cls, user_id: int) -> int:

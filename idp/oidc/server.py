@@ -36,6 +36,7 @@ from idp.oidc.grants import (
     S256CodeChallenge,
 )
 from idp.oidc.keys import KeyStore
+from idp.oidc.parameter_limits import check_sizes, oversized
 
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
 
@@ -55,6 +56,14 @@ class Server(AuthorizationServer):
             oauth_request.payload = BasicOAuth2Payload(request)
             return oauth_request
         return super().create_oauth2_request(request)
+
+    def get_consent_grant(self, request: Any = None, end_user: Any = None) -> Any:
+        """Authlib's validation, after refusing parameters too long to keep."""
+        oauth_request = self.create_oauth2_request(request)
+        data = oauth_request.payload.data
+        if oversized(data) is not None:
+            check_sizes(data, redirect_uri=self._registered_redirect_uri(oauth_request))
+        return super().get_consent_grant(request, end_user)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Persist issued tokens (hashed)."""

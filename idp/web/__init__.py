@@ -8,6 +8,7 @@ from idp.authn.password import Passwords
 from idp.config import Settings
 from idp.errors import register_error_handlers
 from idp.web.session import DatabaseSessionInterface, set_device_cookie
+from idp.web.sweeper import Sweeper
 
 
 def _security_headers(response: Response) -> Response:
@@ -50,6 +51,8 @@ def register_web(app: Flask, settings: Settings) -> None:
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.after_request(lambda response: set_device_cookie(response, secure=settings.secure_cookies))
+    # Registered after Flask-SQLAlchemy's, so it runs before the database session is removed.
+    app.teardown_request(Sweeper(settings))
 
     @app.context_processor
     def inject_settings() -> dict[str, object]:

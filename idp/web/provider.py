@@ -7,11 +7,12 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from idp import audit
 from idp.clock import now
 from idp.errors import SignInExpired, error_page
-from idp.extensions import csrf
+from idp.extensions import csrf, limiter
 from idp.oidc.metadata import discovery_document
 from idp.oidc.protocol import OAuth2Error
 from idp.web import flow
 from idp.web import session as browser
+from idp.web.limits import token_rate_key
 
 bp = Blueprint("provider", __name__)
 CACHE_PUBLIC = "public, max-age=300"
@@ -45,6 +46,7 @@ def jwks() -> Response:
 
 @bp.route("/authorize", methods=["GET", "POST"])
 @csrf.exempt
+@limiter.limit(lambda: flow.settings().authorize_rate_limit)
 def authorize() -> Response:
     """OIDC Core 3.1.2: GET and POST accepted."""
     return flow.proceed(None, started_at=now(), rid=None)
@@ -57,6 +59,9 @@ def resume(rid: str) -> Response:
     if entry is None:
         raise SignInExpired()
     params, started_at = entry
+    if browser.is_carried(rid) and browser.signed_in_user_id() is not None:
+        # Signed in now: the session row keeps the request (consent and flags need it there).
+        rid = browser.save_pending(params, started_at)
     return flow.proceed(params, started_at=started_at, rid=rid)
 
 
@@ -70,6 +75,7 @@ def consent(rid: str) -> Response | str:
 
 @bp.post("/token")
 @csrf.exempt
+@limiter.limit(lambda: flow.settings().token_rate_limit, key_func=lambda: token_rate_key())
 def token() -> Response:
     """RFC 6749 3.2; responses carry Cache-Control: no-store."""
     response = flow.server().create_token_response()

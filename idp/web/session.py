@@ -6,9 +6,10 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, g, request, session
+from flask import Flask, Request, Response, current_app, g, request, session
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, inspect
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import CallbackDict
 
@@ -20,6 +21,9 @@ from idp.models.hashing import sha256_hex
 from idp.models.session import SessionRecord
 
 COOKIE_NAME = "idp_session"
+# Keys a visitor who has not started a sign-in may hold: kept in a signed cookie, never a row.
+ANONYMOUS_COOKIE = "idp_anon"
+ANONYMOUS_KEYS = frozenset({"csrf_token"})
 # Writing last_seen on every request would turn every page view into a write.
 TOUCH_INTERVAL = timedelta(minutes=1)
 
@@ -27,7 +31,12 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 class ServerSession(CallbackDict, SessionMixin):
     """Session data whose only client-side trace is a random cookie value."""
 
-    def __init__(self, initial: dict[str, Any] | None = None, cookie: str | None = None) -> None:
+    def __init__(
+        self,
+        initial: dict[str, Any] | None = None,
+        cookie: str | None = None,
+        record: SessionRecord | None = None,
+    ) -> None:
         def on_update(_: Any) -> None:
             self.modified = True
 
@@ -35,7 +44,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.cookie = cookie
         self.modified = False
         self.rotate_requested = False
-        self.record: SessionRecord | None = None
+        self.record = record
 
     def rotate(self) -> None:
         """Issue a new session id at the next save (at sign-in: no session fixation)."""
@@ -44,12 +53,18 @@ class ServerSession(CallbackDict, SessionMixin):
 
 
 class DatabaseSessionInterface(SessionInterface):
-    """Flask session stored in the `sessions` table; idle and absolute lifetimes enforced."""
+    """Flask session stored in the `sessions` table; idle and absolute lifetimes enforced.
+
+    Until a sign-in starts, the session holds only ANONYMOUS_KEYS (the CSRF token), which live
+    in a signed cookie: a page view or a first /authorize stores nothing on the server.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.idle = timedelta(minutes=settings.session_idle_minutes)
         self.absolute = timedelta(hours=settings.session_max_hours)
         self.secure = settings.secure_cookies
+        self.per_ip = settings.pending_signins_per_ip
+        self.anonymous = URLSafeSerializer(settings.secret_key, salt="idp.anonymous-session")
 
     def _alive(self, record: SessionRecord, at: datetime) -> bool:
         return at - record.last_seen_at < self.idle and at - record.created_at < self.absolute
@@ -64,37 +79,82 @@ class DatabaseSessionInterface(SessionInterface):
         db.session.execute(delete(SessionRecord).where(SessionRecord.id_hash == id_hash))
         db.session.commit()
 
+    def _anonymous_data(self, request: Request) -> dict[str, Any]:
+        raw = request.cookies.get(ANONYMOUS_COOKIE)
+        if not raw or len(raw) > 400:
+            return {}
+        try:
+            data = self.anonymous.loads(raw)
+        except BadSignature:
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if k in ANONYMOUS_KEYS and isinstance(v, str)}
+
+    def _make_room(self, ip: str) -> None:
+        """At most `per_ip` unfinished sign-ins per address: the oldest give way."""
+        stale = db.session.scalars(
+            select(SessionRecord.id_hash)
+            .where(SessionRecord.created_ip == ip, SessionRecord.user_id.is_(None))
+            .order_by(SessionRecord.created_at.desc())
+            .offset(self.per_ip - 1)
+            .limit(1000)
+        ).all()
+        if stale:
+            db.session.execute(delete(SessionRecord).where(SessionRecord.id_hash.in_(stale)))
+
+    def _set_cookie(self, response: Response, name: str, value: str) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=int(self.absolute.total_seconds()),
+            httponly=True,
+            secure=self.secure,
+            samesite="Lax",
+            path="/",
+        )
+
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        """Load the record named by the cookie, or start an empty session."""
+        """Load the record named by the cookie, or the anonymous part from its signed cookie."""
         cookie = request.cookies.get(COOKIE_NAME)
-        if not cookie or len(cookie) > 100:
-            return ServerSession()
-        record = db.session.get(SessionRecord, sha256_hex(cookie))
+        record = None
+        if cookie and len(cookie) <= 100:
+            record = db.session.get(SessionRecord, sha256_hex(cookie))
         if record is None:
-            return ServerSession()
+            return ServerSession(self._anonymous_data(request))
         if not self._alive(record, now()):
             self._forget(record)
             return ServerSession()
-        session = ServerSession(dict(record.data), cookie)
-        session.record = record
-        return session
+        return ServerSession(dict(record.data), cookie, record)
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
-        """Persist changes; rotate the id when asked; clear the cookie when emptied."""
+        """Persist changes; rotate the id when asked; clear the cookies when emptied."""
         at = now()
         record = session.record
+        had_anonymous = ANONYMOUS_COOKIE in request.cookies
         if not session:
             if record is not None:
                 self._forget(record)
             if session.cookie:
                 response.delete_cookie(COOKIE_NAME, path="/")
+            if had_anonymous:
+                response.delete_cookie(ANONYMOUS_COOKIE, path="/")
+            return
+        if record is None and session.keys() <= ANONYMOUS_KEYS:
+            if session.modified:
+                self._set_cookie(response, ANONYMOUS_COOKIE, self.anonymous.dumps(dict(session)))
             return
         if record is not None and session.rotate_requested:
             self._forget(record)
             record = None
         if record is None:
+            uid = session.get("uid")
+            # The address is kept only for unfinished sign-ins, to bound them per address.
+            ip = None if uid else (request.remote_addr or "")[:45]
+            if ip is not None:
+                self._make_room(ip)
             session.cookie = secrets.token_urlsafe(32)
-            record = SessionRecord(id_hash=sha256_hex(session.cookie), created_at=at)
+            record = SessionRecord(id_hash=sha256_hex(session.cookie), created_at=at, created_ip=ip)
             db.session.add(record)
             session.modified = True
         if session.modified:
@@ -110,19 +170,15 @@ class DatabaseSessionInterface(SessionInterface):
                 response.delete_cookie(COOKIE_NAME, path="/")
                 return
             session.rotate_requested = False
-        response.set_cookie(
-            COOKIE_NAME,
-            session.cookie or "",
-            max_age=int(self.absolute.total_seconds()),
-            httponly=True,
-            secure=self.secure,
-            samesite="Lax",
-            path="/",
-        )
+        if had_anonymous:
+            response.delete_cookie(ANONYMOUS_COOKIE, path="/")  # its content moved into the row
+        self._set_cookie(response, COOKIE_NAME, session.cookie or "")
 
 
 # The browser session's sign-in state ------------------------------------------------
 MAX_PENDING = 5
+# A carried request rides in URLs; servers refuse long request lines (gunicorn: 4094 bytes).
+MAX_CARRIED = 3000
 
 
 def _iso(at: datetime) -> str:
@@ -223,8 +279,25 @@ def end_sign_in() -> None:
     session.clear()
 
 
+def _carrier() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="idp.pending-request")
+
+
+def is_carried(rid: str | None) -> bool:
+    """True for a request carried in the URL (signed), not kept in the server session."""
+    return bool(rid) and "." in (rid or "")
+
+
 def save_pending(params: dict[str, str], started_at: datetime) -> str:
-    """Keep an authorization request while the user signs in; returns its id."""
+    """Keep an authorization request while the user signs in; returns its id.
+
+    Before anyone signs in, the request travels in the URL, signed (the password page needs no
+    row); one too long for a URL, or one kept after sign-in, goes into the server session.
+    """
+    if signed_in_user_id() is None:
+        carried = _carrier().dumps({"p": params, "s": _iso(started_at)})
+        if len(carried) <= MAX_CARRIED:
+            return carried
     pending = dict(session.get("pending", {}))
     while len(pending) >= MAX_PENDING:
         pending.pop(min(pending, key=lambda k: pending[k]["started"]))
@@ -234,8 +307,22 @@ def save_pending(params: dict[str, str], started_at: datetime) -> str:
     return rid
 
 
+def _carried_request(rid: str) -> tuple[dict[str, str], datetime] | None:
+    try:
+        entry = _carrier().loads(rid)
+        params, started_at = entry["p"], _parse(entry["s"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    idle = current_app.extensions["idp.settings"].session_idle_minutes
+    if now() - started_at >= timedelta(minutes=idle):
+        return None  # as old as an idle session: this sign-in has expired
+    return dict(params), started_at
+
+
 def pending_request(rid: str | None) -> tuple[dict[str, str], datetime] | None:
     """A kept authorization request and when it started."""
+    if is_carried(rid):
+        return _carried_request(rid or "")
     entry = session.get("pending", {}).get(rid or "")
     if not entry:
         return None

@@ -1,7 +1,7 @@
 """password reset cooling-off for users whose only factor is the mailbox
 
 Revision ID: a7c3e1d90b21
-Revises: 0dab51e9b54a
+Revises: 5b1e7c2a9d40
 Create Date: 2026-11-30 19:40:00
 
 Expand only: two nullable columns, so the previous release keeps working beside this one.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = 'a7c3e1d90b21'
-down_revision = '0dab51e9b54a'
+down_revision = '5b1e7c2a9d40'
 branch_labels = None
 depends_on = None
 

@@ -42,10 +42,10 @@ def test_help_is_linked_from_every_sign_in_page_and_leads_back(app, client):
     _, secret = make_client(app)
     flow = SignInFlow(client, RelyingParty(client, secret=secret))
     flow.start()
-    rid = flow.location.split("rid=")[1]
     assert "/help" in client.get(flow.location).text
     flow.password()
     flow.follow()
+    rid = flow.location.split("rid=")[1]  # kept in the session once signed in
     assert f"/help?rid={rid}" in client.get(flow.location).text  # enrollment
     page = client.get(f"/help?rid={rid}").text
     assert f"/authorize/resume/{rid}" in page  # the way back

@@ -23,6 +23,9 @@ def signed_in(app, client):
     _, client_secret = make_client(app)
     flow = SignInFlow(client, RelyingParty(client, secret=client_secret))
     flow.start()
+    # Starting a passkey ceremony is the first thing that keeps a row for this browser.
+    page = client.get(flow.location)
+    client.post("/signin/passkey/options", headers={"X-CSRFToken": csrf_of(page)})
     before = client.get_cookie("idp_session").value
     flow.complete(secret)
     return before, client.get_cookie("idp_session")

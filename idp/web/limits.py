@@ -1,0 +1,43 @@
+"""What one client may send: request body sizes and the keys rate limits count by."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from flask import request
+from flask_limiter.util import get_remote_address
+
+from idp.models.client import Client
+
+# Every browser form and protocol request fits in far less; a bigger body is refused (413)
+# before it is parsed. Admins upload user imports, so their pages keep the app-wide 1 MiB.
+MAX_BODY = 64 * 1024
+LARGE_BODY_BLUEPRINTS = frozenset({"admin", "admin_api"})
+
+
+def cap_request_body() -> None:
+    """before_request: the small body cap everywhere except the admin surfaces."""
+    if request.blueprint not in LARGE_BODY_BLUEPRINTS:
+        request.max_content_length = MAX_BODY
+
+
+def token_rate_key() -> str:
+    """/token counts per registered client and address; unknown callers per address.
+
+    Relying parties call /token from their servers, often many behind one egress address:
+    a bare per-address cap would make them share one bucket (why 9c2aa81 dropped it). A
+    client_id alone would let anyone drain a client's bucket by naming it.
+    """
+    address = get_remote_address()
+    client_id = _presented_client_id()
+    known = client_id and len(client_id) <= 255 and "\x00" not in client_id
+    if known and Client.by_client_id(client_id) is not None:
+        return f"token:{client_id}@{address}"
+    return f"token:{address}"
+
+
+def _presented_client_id() -> str:
+    auth = request.authorization
+    if auth is not None and auth.type == "basic" and auth.username:
+        return unquote(auth.username)  # RFC 6749 2.3.1: form-encoded before Basic
+    return request.form.get("client_id", "") if request.mimetype.endswith("urlencoded") else ""
