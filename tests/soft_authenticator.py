@@ -353,6 +353,27 @@ def confirm_first_key(client: FlaskClient, rid: str | None) -> None:
     assert response.status_code == 302, response.text
 
 
+def assert_key_at(
+    client: FlaskClient,
+    options_url: str,
+    finish_url: str,
+    authenticator: SoftAuthenticator,
+    *,
+    csrf: str,
+    status: int | None = 200,
+) -> dict[str, Any]:
+    """An assertion at any pair of endpoints (e.g. the password-reset page's)."""
+    return _ceremony(
+        client,
+        options_url,
+        finish_url,
+        lambda options: authenticator.get(options),
+        {},
+        csrf=csrf,
+        status=status,
+    )
+
+
 def register_key(
     client: FlaskClient,
     rid: str | None,

@@ -80,11 +80,9 @@ NOT_GUESSES = frozenset(
 
 
 def chosen(methods: tuple[Factor, ...]) -> Factor | None:
-    """The method asked for in `?method=`, else the first (the policy's default)."""
+    """The method asked for in `?method=` if this page accepts it, else the first (default)."""
     wanted = request.args.get("method")
-    if wanted:
-        return next((m for m in methods if m == wanted), None)
-    return methods[0] if methods else None
+    return next((m for m in methods if m == wanted), methods[0] if methods else None)
 
 
 def ask(

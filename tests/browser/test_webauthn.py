@@ -13,10 +13,11 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.extensions import db
+from idp.mail import outbox_messages
 from idp.models.audit_event import AuditEvent
 from idp.models.webauthn_credential import WebAuthnCredential
 from tests.browser.conftest import RP_CALLBACK_PATH
-from tests.support import PASSWORD, enroll_totp, make_client, make_user, totp_now
+from tests.support import PASSWORD, code_in_mail, enroll_totp, make_client, make_user, totp_now
 
 
 class RP:
@@ -80,13 +81,22 @@ def rp_client(app: Any, issuer: str, client_id: str = "rp", **fields: Any) -> RP
     return RP(issuer, client_id, secret)
 
 
-def enroll_key_at_first_sign_in(browser, rp) -> dict[str, Any]:
+def confirm_by_email(page: Any, app: Any) -> None:
+    """A first key needs a code from the mailbox before the browser may create it."""
+    assert "We sent a 6-digit code" in page.content()
+    page.fill("#code", code_in_mail(app))
+    page.click("button[type=submit] >> text=Continue")
+    page.wait_for_selector("button[data-webauthn=register]")
+
+
+def enroll_key_at_first_sign_in(browser, rp, app) -> dict[str, Any]:
     page = browser.page
     page.goto(rp.authorize_url())
     type_password(page)
     page.wait_for_url("**/signin/enroll?**")
     page.click("text=Security key or passkey")
     page.wait_for_url("**/signin/enroll/webauthn?**")
+    confirm_by_email(page, app)
     page.fill("#key-name", "Laptop")
     page.click("button[data-webauthn=register]")
     page.wait_for_url("**/signin/recovery-codes**")
@@ -98,8 +108,9 @@ def test_enroll_a_key_at_first_sign_in_then_sign_in_with_it(live_app, browser):
     app, issuer = live_app
     make_user(app)
     rp = rp_client(app, issuer)
-    claims = enroll_key_at_first_sign_in(browser, rp)
-    assert claims["acr"] == "urn:idp:acr:phr"
+    claims = enroll_key_at_first_sign_in(browser, rp, app)
+    # Registered in this sign-in: bound, not yet the phishing-resistant proof of it.
+    assert claims["acr"] == "urn:idp:acr:mfa"
     assert {"hwk", "swk"} & set(claims["amr"]) and "user" in claims["amr"]
     with app.app_context():
         [key] = db.session.scalars(select(WebAuthnCredential)).all()
@@ -121,7 +132,7 @@ def test_passkey_sign_in_without_a_password(live_app, browser):
     app, issuer = live_app
     make_user(app)
     secret = rp_client(app, issuer).secret
-    enroll_key_at_first_sign_in(browser, RP(issuer, "rp", secret))
+    enroll_key_at_first_sign_in(browser, RP(issuer, "rp", secret), app)
     browser.context.clear_cookies()
     rp = RP(issuer, "rp", secret)
     page = browser.page
@@ -149,18 +160,29 @@ def test_a_phishing_resistant_client_refuses_totp(live_app, browser):
     assert "Authenticator app" not in page.content()
     page.click("text=Security key or passkey")
     page.wait_for_url("**/signin/enroll/webauthn?**")
+    assert "This app needs a security key or passkey" in page.content()
+    # Password + TOTP is phishable: the first key also needs the mailbox.
+    assert not page.locator("button[data-webauthn=register]").is_visible()
+    confirm_by_email(page, app)
     page.click("button[data-webauthn=register]")
     page.wait_for_url("**/signin/recovery-codes**")  # the first key brings recovery codes
     page.click("button[type=submit]")
+    # The key registered now is not this sign-in's proof: the client gets an assertion.
+    page.wait_for_url("**/signin/verify?**")
+    assert "Do not challenge me" not in page.content(), "no remembered device for this client"
+    page.click("button[data-webauthn=authenticate]")
     claims = rp.finish(wait_for_rp(page))
     assert claims["acr"] == "urn:idp:acr:phr"
+    with app.app_context():
+        mails = [m.body for m in outbox_messages()]
+    assert any("security key" in body.lower() and "added" in body.lower() for body in mails)
 
 
 def test_a_cloned_key_whose_counter_goes_back_is_refused_and_audited(live_app, browser):
     app, issuer = live_app
     make_user(app)
     secret = rp_client(app, issuer).secret
-    enroll_key_at_first_sign_in(browser, RP(issuer, "rp", secret))
+    enroll_key_at_first_sign_in(browser, RP(issuer, "rp", secret), app)
     page = browser.page
     browser.context.clear_cookies()
     rp = RP(issuer, "rp", secret)
