@@ -22,9 +22,9 @@ from idp.authn.inputs import enrolled_factors
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.authn.second_factor import TYPED_FACTORS
+from idp.authn.sign_out import sign_out_everywhere as end_sessions_everywhere
 from idp.clock import now
 from idp.extensions import db, limiter
-from idp.models.session import SessionRecord
 from idp.web import flow
 from idp.web import session as browser
 from idp.web.forms import CodeForm, ConfirmForm, PasswordChangeForm, RenameForm
@@ -237,13 +237,9 @@ def forget_all_devices() -> Response:
 @bp.post("/sign-out-everywhere")
 @signin_required
 def sign_out_everywhere() -> Response:
-    """End every session of this user, this one included, and all device trust."""
+    """End every session of this user, this one included, their tokens and all device trust."""
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("account.security"))
-    user_id = g.user.id
-    trusted_device.revoke_user(user_id, at=now(), reason="signed_out_everywhere")
-    ended = SessionRecord.end_all_for(user_id)
-    db.session.commit()
+    end_sessions_everywhere(g.user.id, at=now(), reason="signed_out_everywhere")
     browser.end_sign_in()
-    audit.record("session.signed_out_everywhere", user_id=user_id, sessions=ended)
     return redirect(url_for("signin.password"))
