@@ -174,8 +174,10 @@ def add(kind: str) -> Response:
 def regenerate_codes() -> Response:
     """A new set of recovery codes; the old set stops working."""
     if ConfirmForm().validate_on_submit():
-        session["recovery_codes"] = recovery_code.issue(
-            g.user.id, now=now(), app_secret=flow.settings().secret_key
+        secret = flow.settings().secret_key
+        codes = recovery_code.issue(g.user.id, now=now(), app_secret=secret)
+        session["recovery_codes"] = recovery_code.seal_for_display(
+            g.user.id, codes, app_secret=secret
         )
         audit.record("recovery_codes.issued", user_id=g.user.id, regenerated=True)
         return redirect(url_for("signin.recovery_codes"))
