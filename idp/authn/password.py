@@ -14,6 +14,7 @@ import bcrypt
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from idp.authn.sign_out import sign_out_everywhere
 from idp.extensions import db
 from idp.models.user import User
 
@@ -179,16 +180,9 @@ def verify_imported(stored: str, password: str) -> bool:
     return False
 
 
-def after_password_change(user: User, *, now: datetime, keep_session: str | None = None) -> None:
-    """Password changed or reset: end the user's other sessions and all trusted devices."""
-    from sqlalchemy import delete
-
-    from idp.authn.trusted_device import revoke_user
-    from idp.models.session import SessionRecord
-
-    statement = delete(SessionRecord).where(SessionRecord.user_id == user.id)
-    if keep_session:
-        statement = statement.where(SessionRecord.id_hash != keep_session)
-    db.session.execute(statement)
-    db.session.commit()
-    revoke_user(user.id, at=now, reason="password_changed")
+def after_password_change(
+    user: User, *, now: datetime, keep_session: str | None = None, reason: str = "password_changed"
+) -> None:
+    """Password changed or reset: end the user's other sessions, tokens and trusted devices."""
+    # Whoever held the old password may hold sessions and tokens got with it (DESIGN.md).
+    sign_out_everywhere(user.id, at=now, reason=reason, keep_session=keep_session)

@@ -119,6 +119,6 @@ def complete_reset(
     passwords.set_password(user, password, now=now)
     user.failed_logins, user.locked_until = 0, None
     db.session.commit()
-    after_password_change(user, now=now)
+    after_password_change(user, now=now, reason="password_reset")
     mail.send(user.email, "password_changed")
     return user

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from sqlalchemy import select, update
 
 from idp.authn.errors import InvalidCode
 from idp.extensions import db
+from idp.models import sealing
 from idp.models.hashing import keyed_hash
 from idp.models.recovery_code import RecoveryCode
 
@@ -17,6 +19,7 @@ COUNT = 10
 # No 0/o, 1/l/i: codes are read off paper.
 ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 LOW_WATERMARK = 3
+SEAL_PURPOSE = "recovery-codes"
 
 
 def _normalize(code: str) -> str:
@@ -71,3 +74,21 @@ def use(user_id: int, code: str, *, now: datetime, app_secret: str) -> Spent:
     )
     db.session.commit()
     return Spent(remaining=RecoveryCode.remaining(user_id), issued_at=issued_at or now)
+
+
+def seal_for_display(user_id: int, codes: list[str], *, app_secret: str) -> str:
+    """The new codes, sealed for the session until the user has seen them once."""
+    # The session table is a database table too: plain codes there would undo hashing them.
+    payload = json.dumps({"user_id": user_id, "codes": codes})
+    return sealing.seal(payload, app_secret=app_secret, purpose=SEAL_PURPOSE)
+
+
+def unseal_for_display(sealed: object, user_id: int, *, app_secret: str) -> list[str]:
+    """The codes sealed for this user, or [] (nothing waiting, another user's, or tampered)."""
+    if not isinstance(sealed, str):
+        return []
+    try:
+        payload = json.loads(sealing.unseal(sealed, app_secret=app_secret, purpose=SEAL_PURPOSE))
+    except sealing.Unsealable:
+        return []
+    return list(payload["codes"]) if payload.get("user_id") == user_id else []

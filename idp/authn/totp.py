@@ -2,38 +2,31 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import UTC, datetime
 
 import pyotp
 import segno
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import update
 
 from idp.authn.errors import CodeReplayed, InvalidCode
 from idp.extensions import db
+from idp.models import sealing
 from idp.models.totp_credential import TotpCredential
 
 STEP_SECONDS = 30
 VALID_WINDOW = 1  # one step either side: clocks on phones drift
 
 
-def _fernet(app_secret: str) -> Fernet:
-    digest = hashlib.sha256(b"idp-totp-seal:" + app_secret.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
-
-
 def seal(secret: str, *, app_secret: str) -> str:
     """Encrypt a TOTP secret for storage."""
-    return _fernet(app_secret).encrypt(secret.encode()).decode()
+    return sealing.seal(secret, app_secret=app_secret, purpose="totp")
 
 
 def unseal(sealed: str, *, app_secret: str) -> str:
     """Decrypt a stored TOTP secret."""
     try:
-        return _fernet(app_secret).decrypt(sealed.encode()).decode()
-    except InvalidToken as exc:
+        return sealing.unseal(sealed, app_secret=app_secret, purpose="totp")
+    except sealing.Unsealable as exc:
         raise InvalidCode() from exc
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit, mail
+from idp.authn import sign_out
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.clock import now
 from idp.extensions import db
@@ -22,8 +23,6 @@ from idp.manage.payload import Payload
 from idp.models.email_code import EmailCode
 from idp.models.invitation import Invitation
 from idp.models.recovery_code import RecoveryCode
-from idp.models.session import SessionRecord
-from idp.models.token import Token
 from idp.models.trusted_device import TrustedDevice
 from idp.models.user import User, normalize_email
 
@@ -161,13 +160,7 @@ def _not_self_or_last_admin(user: User, actor: Actor, what: str) -> None:
 
 def _sign_out_everywhere(user: User, *, at: datetime, reason: str) -> dict[str, int]:
     """End browser sessions, revoke tokens and device trust; counts for the audit trail."""
-    return {
-        "sessions_ended": SessionRecord.end_all_for(user.id),
-        "tokens_revoked": Token.revoke_where(Token.user_id == user.id),
-        "trusted_devices_revoked": TrustedDevice.revoke_where(
-            TrustedDevice.user_id == user.id, at=at, reason=reason
-        ),
-    }
+    return sign_out.end_everything(user.id, at=at, reason=reason).detail()
 
 
 def set_disabled(user: User, disabled: bool, *, actor: Actor) -> None:

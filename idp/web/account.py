@@ -22,9 +22,9 @@ from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.policy import Change
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.authn.second_factor import Attempt, Purpose
+from idp.authn.sign_out import sign_out_everywhere as end_sessions_everywhere
 from idp.clock import now
 from idp.extensions import db, limiter
-from idp.models.session import SessionRecord
 from idp.web import factor_prompt, flow
 from idp.web import session as browser
 from idp.web.forms import ConfirmForm, PasswordChangeForm, RenameForm
@@ -170,8 +170,10 @@ def regenerate_codes() -> Response:
     if step_up is not None:
         return step_up
     if ConfirmForm().validate_on_submit():
-        session["recovery_codes"] = recovery_code.issue(
-            g.user.id, now=now(), app_secret=flow.settings().secret_key
+        secret = flow.settings().secret_key
+        codes = recovery_code.issue(g.user.id, now=now(), app_secret=secret)
+        session["recovery_codes"] = recovery_code.seal_for_display(
+            g.user.id, codes, app_secret=secret
         )
         audit.record("recovery_codes.issued", user_id=g.user.id, regenerated=True)
         mail.send(g.user.email, "factor_added", method_name="A new set of recovery codes")
@@ -234,13 +236,9 @@ def forget_all_devices() -> Response:
 @bp.post("/sign-out-everywhere")
 @signin_required
 def sign_out_everywhere() -> Response:
-    """End every session of this user, this one included, and all device trust."""
+    """End every session of this user, this one included, their tokens and all device trust."""
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("account.security"))
-    user_id = g.user.id
-    trusted_device.revoke_user(user_id, at=now(), reason="signed_out_everywhere")
-    ended = SessionRecord.end_all_for(user_id)
-    db.session.commit()
+    end_sessions_everywhere(g.user.id, at=now(), reason="signed_out_everywhere")
     browser.end_sign_in()
-    audit.record("session.signed_out_everywhere", user_id=user_id, sessions=ended)
     return redirect(url_for("signin.password"))

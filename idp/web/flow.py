@@ -211,6 +211,8 @@ def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | N
         # (After the sign-in it leads to, whoever signed in is the answer.)
         user = None
     decision = decide(user, grant.client, requirements)
+    if user is not None and decision.step in (Step.SECOND_FACTOR, Step.ERROR):
+        _audit_agent_mismatch(user, grant.client)
     prompts = parse_prompt(data)
     if decision.step is Step.ERROR or (decision.step is not Step.DONE and "none" in prompts):
         return _refuse(grant, decision.error or "interaction_required")
@@ -228,6 +230,14 @@ def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | N
     if decision.used_trusted_device:
         record = trusted_device_for(user, grant.client)
         if record is not None:
+            # DESIGN.md rule 5: a skipped challenge is audited like a passed one.
+            audit.record(
+                "second_factor.skipped_trusted_device",
+                user_id=user.id,
+                client_id=grant.client.client_id,
+                commit=False,
+                device_id=record.id,
+            )
             trusted_device.used(record, at=now())
     if rid:
         browser.drop_pending(rid)
@@ -237,6 +247,22 @@ def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | N
     return srv.create_authorization_response(
         request=grant.request, grant_user=signed_in, grant=grant
     )
+
+
+def _audit_agent_mismatch(user: User, client: Client) -> None:
+    """Trust met in another browser or OS than it was given to: likely a copied device cookie."""
+    record = trusted_device_for(user, client)
+    agent = trusted_device.agent_summary(browser.browser_agent())
+    state = trusted_device.as_state(record, agent=agent)
+    if record is not None and state is not None and not state.agent_matches:
+        audit.record(
+            "trusted_device.agent_mismatch",
+            user_id=user.id,
+            client_id=client.client_id,
+            device_id=record.id,
+            trusted_agent=record.agent,
+            agent=agent,
+        )
 
 
 def _refuse(grant: Any, error_code: str) -> Response:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
+from sqlalchemy import select
 
 from idp.clock import now
 from idp.extensions import db
 from idp.models.recovery_code import RecoveryCode
+from idp.models.session import SessionRecord
 from idp.models.totp_credential import TotpCredential
 from idp.models.user import User
 from tests.support import (
@@ -111,6 +116,11 @@ def test_regenerating_recovery_codes_voids_the_old_set(app, client, signed_in):
     assert page.text.count("<li>") == 10
     text = client.get("/signin/recovery-codes?format=txt")
     assert text.mimetype == "text/plain" and "attachment" in text.headers["Content-Disposition"]
+    codes = re.findall(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>", page.text)
+    assert len(codes) == 10 and all(code in text.text for code in codes)
+    with app.app_context():
+        waiting = json.dumps([row.data for row in db.session.scalars(select(SessionRecord))])
+    assert not [code for code in codes if code in waiting], "codes kept in plain text"
     with app.app_context():
         first_set = {c.code_hash for c in RecoveryCode.unused(user.id)}
     post(client, "/account/recovery-codes")

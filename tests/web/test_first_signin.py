@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+
+from sqlalchemy import select
+
+from idp.extensions import db
+from idp.models.hashing import keyed_hash
+from idp.models.recovery_code import RecoveryCode
+from idp.models.session import SessionRecord
 from tests.support import (
     RelyingParty,
     SignInFlow,
@@ -77,3 +86,43 @@ def test_first_sign_in_with_email_codes(app, client):
     params = flow.until_rp()
     claims = rp.verify_id_token(rp.redeem(params["code"]).get_json()["id_token"])
     assert claims["amr"] == ["pwd", "otp", "email", "mfa"]
+
+
+def stored_session_data(app) -> str:
+    """Everything the sessions table holds, as text."""
+    with app.app_context():
+        return json.dumps([row.data for row in db.session.scalars(select(SessionRecord))])
+
+
+def test_new_recovery_codes_wait_sealed_and_are_shown_once(app, client):
+    user = make_user(app)
+    _, secret = make_client(app)
+    flow = SignInFlow(client, RelyingParty(client, secret=secret))
+    flow.start()
+    flow.password()
+    flow.follow()
+    rid = flow.location.split("rid=")[1]
+    page = client.get(f"/signin/enroll/email?rid={rid}")
+    done = client.post(
+        f"/signin/enroll/email?rid={rid}",
+        data={"csrf_token": csrf_of(page), "code": code_in_mail(app)},
+    )
+    codes_page = client.get(done.location)
+    codes = re.findall(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>", codes_page.text)
+    assert len(codes) == 10
+    with app.app_context():
+        stored = {c.code_hash for c in RecoveryCode.unused(user.id)}
+    assert {keyed_hash(c.replace("-", ""), app.config["SECRET_KEY"]) for c in codes} == stored
+
+    data = stored_session_data(app)
+    leaked = [c for c in codes if c in data or c.replace("-", "") in data]
+    assert not leaked, "recovery codes wait in the sessions table in plain text"
+    download = client.get(done.location + "&format=txt")
+    assert download.mimetype == "text/plain" and download.headers["Cache-Control"] == "no-store"
+    assert all(code in download.text for code in codes)
+
+    flow.location = client.post(done.location, data={"csrf_token": csrf_of(codes_page)}).location
+    assert "code" in flow.until_rp()
+    again = client.get(done.location)
+    assert again.status_code == 302 and not any(code in again.text for code in codes)
+    assert "recovery_codes" not in stored_session_data(app)

@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from idp.authn import trusted_device
 from idp.clock import now
 from idp.extensions import db
+from idp.models.audit_event import AuditEvent
 from idp.models.trusted_device import TrustedDevice
 from tests.support import (
     PASSWORD,
@@ -40,6 +42,19 @@ def browser(app, agent: str = CHROME) -> FlaskClient:
     client = app.test_client()
     client.environ_base["HTTP_USER_AGENT"] = agent
     return client
+
+
+def events(app, name: str) -> list[AuditEvent]:
+    """The audit trail's events of one kind, oldest first."""
+    with app.app_context():
+        query = select(AuditEvent).where(AuditEvent.event == name).order_by(AuditEvent.id)
+        return list(db.session.scalars(query))
+
+
+def device_ids(app, world) -> list[int]:
+    """Ada's live trusted devices."""
+    with app.app_context():
+        return [record.id for record in TrustedDevice.of_user(world["user"].id, now())]
 
 
 def session_ends(client: FlaskClient) -> None:
@@ -164,6 +179,29 @@ def test_a_cookie_copied_into_another_browser_is_challenged(app, world, clock):
     thief.set_cookie("idp_device", ada.get_cookie("idp_device").value)
     _, challenged = sign_in(thief, world, clock=clock)
     assert challenged
+    [mismatch] = events(app, "trusted_device.agent_mismatch")
+    [device_id] = device_ids(app, world)
+    assert (mismatch.user_id, mismatch.client_id) == (world["user"].id, "rp-a")
+    assert mismatch.detail == {
+        "device_id": device_id,
+        "trusted_agent": "Chrome on Windows",
+        "agent": "Firefox on Linux",
+    }
+    assert mismatch.user_agent == FIREFOX
+    assert not events(app, "second_factor.skipped_trusted_device")
+
+
+def test_a_skipped_challenge_is_audited_with_the_device(app, world, clock):
+    ada = browser(app)
+    sign_in(ada, world, remember=True, clock=clock)
+    assert not events(app, "second_factor.skipped_trusted_device")
+    session_ends(ada)
+    _, challenged = sign_in(ada, world, clock=clock)
+    assert not challenged
+    [skip] = events(app, "second_factor.skipped_trusted_device")
+    assert (skip.user_id, skip.client_id) == (world["user"].id, "rp-a")
+    assert skip.detail == {"device_id": device_ids(app, world)[0]}
+    assert not events(app, "trusted_device.agent_mismatch")
 
 
 def test_step_up_acr_mfa_challenges_a_trusted_device(app, world, clock):

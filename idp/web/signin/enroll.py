@@ -69,9 +69,12 @@ def finish_enrollment(
     mail.send(gate.user.email, "factor_added", method_name=name)
     flow.after_second_factor(gate.user, gate.view.client if gate.view else None, remember=remember)
     if RecoveryCode.remaining(user_id) == 0:
-        codes = recovery_code.issue(user_id, now=at, app_secret=flow.settings().secret_key)
+        secret = flow.settings().secret_key
+        codes = recovery_code.issue(user_id, now=at, app_secret=secret)
         audit.record("recovery_codes.issued", user_id=user_id)
-        session["recovery_codes"] = codes
+        session["recovery_codes"] = recovery_code.seal_for_display(
+            user_id, codes, app_secret=secret
+        )
         return redirect(url_for("signin.recovery_codes", rid=rid))
     return after_step(rid)
 
@@ -156,8 +159,11 @@ def enroll_email() -> Response | tuple[str, int] | str:
 def recovery_codes() -> Response | str:
     """Show the new recovery codes once; continuing forgets them."""
     rid = request.args.get("rid")
-    codes = session.get("recovery_codes")
-    if not codes or flow.current_user() is None:
+    user = flow.current_user()
+    sealed = session.get("recovery_codes")
+    secret = flow.settings().secret_key
+    codes = recovery_code.unseal_for_display(sealed, user.id, app_secret=secret) if user else []
+    if not codes:
         return after_step(rid)
     form = ConfirmForm()
     if form.validate_on_submit():
