@@ -46,7 +46,11 @@ def keys_rotate(alg: str | None) -> None:
         click.echo(f"new signing key: {kid}")
 
 
-@keys_cli.command("retire")
+# A kid is base64url and may start with "-" (older keys): unknown options are taken as the kid.
+_KID_ARGUMENT = {"ignore_unknown_options": True}
+
+
+@keys_cli.command("retire", context_settings=_KID_ARGUMENT)
 @click.argument("kid")
 @with_appcontext
 def keys_retire(kid: str) -> None:

@@ -30,3 +30,11 @@ def test_generate_rotate_retire(app, client, tmp_path):
     )
     assert runner.invoke(args=["keys", "retire", retired]).exit_code == 0
     assert retired not in {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}
+
+
+def test_a_kid_starting_with_a_dash_is_an_argument_not_an_option(app):
+    runner = app.test_cli_runner()
+    kid = "-" + "A" * 42
+    result = runner.invoke(args=["keys", "retire", kid])
+    assert result.exit_code != 0
+    assert f"no published key with kid '{kid}'" in result.output, result.output

@@ -213,6 +213,9 @@ class KeyStore:
 
     def _add(self, state: dict[str, Any], alg: str, *, activate: bool) -> str:
         key = _new_key(alg)
+        while key.thumbprint().startswith("-"):
+            # A kid is a CLI argument too (`idp keys retire KID`): "-..." would read as an option.
+            key = _new_key(alg)
         kid = key.thumbprint()
         key.ensure_kid()
         self._write(f"{kid}.json", key.as_dict(private=True))

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, generate_key
 
+from idp.oidc import keys as keys_module
 from idp.oidc.keys import (
     ActiveKeyError,
     KeyStore,
@@ -269,3 +270,16 @@ def test_created_at_comes_from_the_given_clock(tmp_path: Path, tzinfo: timezone 
     assert [k.created_at for k in store.list()] == [datetime(2030, 1, 2, 3, 4, 5)]  # naive UTC
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["keys"][kid]["created_at"] == "2030-01-02T03:04:05+00:00"
+
+
+def test_a_kid_never_starts_with_a_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kid is a CLI argument: `idp keys retire -abc` would be read as an option."""
+    dashed = generate_key("EC", "P-256", parameters={"alg": "ES256", "use": "sig"})
+    while not dashed.thumbprint().startswith("-"):  # 1 in 64 thumbprints
+        dashed = generate_key("EC", "P-256", parameters={"alg": "ES256", "use": "sig"})
+    made = iter([dashed])
+    real = keys_module._new_key
+    monkeypatch.setattr(keys_module, "_new_key", lambda alg: next(made, None) or real(alg))
+    kid = KeyStore(tmp_path / "keys").generate("ES256")
+    assert not kid.startswith("-")
+    assert next(made, None) is None, "the dashed key was offered and passed over"
