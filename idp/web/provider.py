@@ -8,13 +8,15 @@ from idp import audit
 from idp.clock import now
 from idp.errors import SignInExpired, error_page
 from idp.extensions import csrf
+from idp.oidc.keys import JWKS_MAX_AGE
 from idp.oidc.metadata import discovery_document
 from idp.oidc.protocol import OAuth2Error
 from idp.web import flow
 from idp.web import session as browser
 
 bp = Blueprint("provider", __name__)
-CACHE_PUBLIC = "public, max-age=300"
+# A staged key signs only after this long (idp keys activate), so no RP holds a stale JWKS.
+CACHE_PUBLIC = f"public, max-age={JWKS_MAX_AGE}"
 
 
 def _cached_json(name: str, build: object) -> Response:
