@@ -131,13 +131,21 @@ def demo() -> None:
 
 
 @click.command("prune")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Rows per DELETE and commit; smaller holds SQLite's write lock for less time.",
+)
 @with_appcontext
-def prune() -> None:
+def prune(batch_size: int) -> None:
     """Delete expired sessions, codes, tokens and links (run daily, like `idp audit prune`)."""
     from idp.clock import now
     from idp.manage.housekeeping import prune as prune_expired
 
-    counts = prune_expired(current_app.extensions["idp.settings"], now=now())
+    settings = current_app.extensions["idp.settings"]
+    counts = prune_expired(settings, now=now(), batch_size=batch_size)
     click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
 
 

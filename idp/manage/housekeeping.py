@@ -1,10 +1,14 @@
-"""Deletes what has expired: sessions, spent codes, dead tokens, old email codes and links."""
+"""Deletes what has expired: sessions, spent codes, dead tokens, old email codes and links.
+
+Rows go in batches, each its own statement and commit: one DELETE of a million rows would hold
+SQLite's write lock for its whole run, and every sign-in meanwhile fails "database is locked".
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 
 from idp.config import Settings
 from idp.extensions import db
@@ -17,30 +21,51 @@ from idp.models.trusted_device import TrustedDevice
 
 # Spent codes are kept a day so a late replay is still recognised and answered by revocation.
 KEEP_SPENT = timedelta(days=1)
+# Rows per DELETE: a few milliseconds of write lock, so requests in between are not refused.
+BATCH_SIZE = 1_000
 
 
-def prune(settings: Settings, *, now: datetime) -> dict[str, int]:
-    """Delete expired rows; returns how many of each kind went."""
+def prune(settings: Settings, *, now: datetime, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """Delete expired rows, ``batch_size`` per statement and commit; how many of each kind went."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     idle = now - timedelta(minutes=settings.session_idle_minutes)
     oldest = now - timedelta(hours=settings.session_max_hours)
-    statements = {
-        "sessions": delete(SessionRecord).where(
-            or_(SessionRecord.last_seen_at < idle, SessionRecord.created_at < oldest)
+    token_cutoff = now - timedelta(seconds=settings.access_token_ttl_seconds) - KEEP_SPENT
+    expired: dict[str, tuple[type[db.Model], ColumnElement[bool]]] = {
+        "sessions": (
+            SessionRecord,
+            or_(SessionRecord.last_seen_at < idle, SessionRecord.created_at < oldest),
         ),
-        "authorization_codes": delete(AuthorizationCode).where(
-            AuthorizationCode.expires_at < now - KEEP_SPENT
+        "authorization_codes": (AuthorizationCode, AuthorizationCode.expires_at < now - KEEP_SPENT),
+        "tokens": (
+            Token,
+            and_(
+                Token.issued_at < token_cutoff,
+                or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < now),
+            ),
         ),
-        "tokens": delete(Token).where(
-            Token.issued_at
-            < now - timedelta(seconds=settings.access_token_ttl_seconds) - KEEP_SPENT,
-            or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < now),
-        ),
-        "email_codes": delete(EmailCode).where(EmailCode.expires_at < now - KEEP_SPENT),
-        "password_resets": delete(PasswordReset).where(PasswordReset.expires_at < now - KEEP_SPENT),
-        "trusted_devices": delete(TrustedDevice).where(
-            TrustedDevice.expires_at < now - timedelta(days=90)
-        ),
+        "email_codes": (EmailCode, EmailCode.expires_at < now - KEEP_SPENT),
+        "password_resets": (PasswordReset, PasswordReset.expires_at < now - KEEP_SPENT),
+        "trusted_devices": (TrustedDevice, TrustedDevice.expires_at < now - timedelta(days=90)),
     }
-    counts = {name: db.session.execute(stmt).rowcount for name, stmt in statements.items()}
-    db.session.commit()
-    return counts
+    return {
+        name: _delete_in_batches(model, condition, batch_size)
+        for name, (model, condition) in expired.items()
+    }
+
+
+def _delete_in_batches(
+    model: type[db.Model], condition: ColumnElement[bool], batch_size: int
+) -> int:
+    """Delete matching rows ``batch_size`` at a time, committing after each batch."""
+    (key,) = model.__mapper__.primary_key
+    total = 0
+    while True:
+        batch = select(key).where(condition).limit(batch_size)
+        statement = delete(model).where(key.in_(batch)).execution_options(synchronize_session=False)
+        deleted = db.session.execute(statement).rowcount
+        db.session.commit()  # ends the write transaction: SQLite's lock is free between batches
+        total += deleted
+        if deleted < batch_size:
+            return total
