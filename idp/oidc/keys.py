@@ -233,7 +233,13 @@ class KeyStore:
         version = hashlib.sha256(raw).hexdigest()[:16]
         if self._cache is not None and self._cache.version == version and self._cache.complete:
             return self._cache
-        state = _parse_state(raw)
+        try:
+            state = _parse_state(raw)
+        except KeyStoreError as exc:
+            if self._cache is None:
+                raise
+            self._report(str(exc))
+            return self._cache
         published = {kid: m for kid, m in state["keys"].items() if m["retired_at"] is None}
         loaded = self._cache.keys if self._cache else {}
         keys: dict[str, SigningKey] = {}

@@ -379,4 +379,8 @@ def test_an_unreadable_state_file_keeps_the_loaded_keys(
     state.rename(store.directory / "saved")
     state.mkdir()
     assert store.signing_key("ES256").kid == kid
-    assert "state.json" in caplog.text
+    state.rmdir()
+    state.write_text("{half a state")
+    assert store.signing_key("ES256").kid == kid
+    assert "cannot read state.json" in caplog.text
+    assert "state.json is not a valid key state" in caplog.text
