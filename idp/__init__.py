@@ -57,7 +57,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from idp.oidc.server import init_oidc
     from idp.web import register_web
 
-    init_oidc(app, settings, KeyStore(Path(settings.keys_dir)))
+    # The app's clock, so key creation and activation times move with it in tests.
+    keys = KeyStore(Path(settings.keys_dir), now=app.extensions["idp.clock"].now)
+    init_oidc(app, settings, keys)
     register_web(app, settings)
 
     from idp.cli import register_cli

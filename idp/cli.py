@@ -12,7 +12,7 @@ from idp.manage.commands.clients import client_cli, create_client
 from idp.manage.commands.users import create_user, user_cli
 from idp.models.client import Client
 from idp.models.user import User
-from idp.oidc.keys import KeyStore, KeyStoreError
+from idp.oidc.keys import JWKS_MAX_AGE, KeyStore, KeyStoreError
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "correct-horse-battery-staple-42"
@@ -33,20 +33,51 @@ def keys_cli() -> None:
 @with_appcontext
 def keys_generate() -> None:
     """Create RS256 and ES256 keys where missing."""
-    created = _keys().ensure()
+    try:
+        created = _keys().ensure()
+    except KeyStoreError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"created: {', '.join(created)}" if created else "keys already present")
 
 
 @keys_cli.command("rotate")
 @click.option("--alg", type=click.Choice(["RS256", "ES256"]), default=None)
+@click.option(
+    "--stage",
+    is_flag=True,
+    help=f"Publish the new keys only; `idp keys activate KID` after {JWKS_MAX_AGE} s.",
+)
 @with_appcontext
-def keys_rotate(alg: str | None) -> None:
-    """New keys sign from now on; old ones stay published until retired."""
-    for kid in _keys().rotate(alg):
-        click.echo(f"new signing key: {kid}")
+def keys_rotate(alg: str | None, stage: bool) -> None:
+    """New keys sign from now on (with --stage: only once activated); old ones stay published."""
+    try:
+        kids = _keys().stage(alg) if stage else _keys().rotate(alg)
+    except KeyStoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for kid in kids:
+        click.echo(f"{'staged key' if stage else 'new signing key'}: {kid}")
+    if stage:
+        click.echo(f"relying parties cache the JWKS for {JWKS_MAX_AGE} s: activate after that")
 
 
-@keys_cli.command("retire")
+# A kid is base64url and may start with "-" (older keys): unknown options are taken as the kid.
+_KID_ARGUMENT = {"ignore_unknown_options": True}
+
+
+@keys_cli.command("activate", context_settings=_KID_ARGUMENT)
+@click.argument("kid")
+@click.option("--force", is_flag=True, help="Even if relying parties may not have fetched it yet.")
+@with_appcontext
+def keys_activate(kid: str, force: bool) -> None:
+    """Sign with a staged key from now on; the key it replaces stays published."""
+    try:
+        _keys().activate(kid, force=force)
+    except KeyStoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"signing with {kid}")
+
+
+@keys_cli.command("retire", context_settings=_KID_ARGUMENT)
 @click.argument("kid")
 @with_appcontext
 def keys_retire(kid: str) -> None:
@@ -61,11 +92,10 @@ def keys_retire(kid: str) -> None:
 @keys_cli.command("list")
 @with_appcontext
 def keys_list() -> None:
-    """Show keys, their algorithm and which sign."""
+    """Show keys, their algorithm and which sign (staged: published, not signing yet)."""
     for info in _keys().list():
-        click.echo(
-            f"{info.kid}  {info.alg}  {info.created_at:%Y-%m-%d}  {'active' if info.active else ''}"
-        )
+        status = "active" if info.active else "staged" if info.staged else ""
+        click.echo(f"{info.kid}  {info.alg}  {info.created_at:%Y-%m-%d %H:%M}  {status}")
 
 
 @click.command("demo")
@@ -101,13 +131,21 @@ def demo() -> None:
 
 
 @click.command("prune")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Rows per DELETE and commit; smaller holds SQLite's write lock for less time.",
+)
 @with_appcontext
-def prune() -> None:
+def prune(batch_size: int) -> None:
     """Delete expired sessions, codes, tokens and links (run daily, like `idp audit prune`)."""
     from idp.clock import now
     from idp.manage.housekeeping import prune as prune_expired
 
-    counts = prune_expired(current_app.extensions["idp.settings"], now=now())
+    settings = current_app.extensions["idp.settings"]
+    counts = prune_expired(settings, now=now(), batch_size=batch_size)
     click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
 
 

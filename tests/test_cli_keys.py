@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from joserfc import jws
+
+from idp.oidc.keys import JWKS_MAX_AGE
+from tests.support import RelyingParty, SignInFlow, enroll_totp, make_client, make_user
 
 
 @pytest.fixture
@@ -30,3 +36,86 @@ def test_generate_rotate_retire(app, client, tmp_path):
     )
     assert runner.invoke(args=["keys", "retire", retired]).exit_code == 0
     assert retired not in {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}
+
+
+def test_a_kid_starting_with_a_dash_is_an_argument_not_an_option(app):
+    runner = app.test_cli_runner()
+    kid = "-" + "A" * 42
+    for command in ("retire", "activate"):
+        result = runner.invoke(args=["keys", command, kid])
+        assert result.exit_code != 0
+        assert f"no published key with kid '{kid}'" in result.output, result.output
+
+
+@pytest.fixture
+def signer(app, clock):
+    """A user and an RP; calling it runs a code flow and returns the kid of the ID token."""
+    user = make_user(app)
+    totp_secret = enroll_totp(app, user.id)
+    _, client_secret = make_client(app)
+    app.test_cli_runner().invoke(args=["keys", "generate"])
+
+    def sign_in() -> str:
+        clock.advance(seconds=30)  # a fresh TOTP step: the last code is spent
+        browser = app.test_client()
+        flow = SignInFlow(browser, RelyingParty(browser, secret=client_secret))
+        id_token = flow.authorize_and_exchange(totp_secret).tokens["id_token"]
+        return jws.extract_compact(id_token.encode()).protected["kid"]
+
+    return sign_in
+
+
+def published(client) -> set[str]:
+    response = client.get("/jwks.json")
+    assert response.headers["Cache-Control"] == f"public, max-age={JWKS_MAX_AGE}"
+    return {k["kid"] for k in response.get_json()["keys"]}
+
+
+def test_a_staged_key_is_published_a_cache_lifetime_before_it_signs(app, client, clock, signer):
+    runner = app.test_cli_runner()
+    old = signer()
+    result = runner.invoke(args=["keys", "rotate", "--stage", "--alg", "RS256"])
+    staged = result.output.split("staged key: ")[1].split()[0]
+    assert staged in published(client)
+    assert signer() == old, "a staged key does not sign"
+    assert "staged" in runner.invoke(args=["keys", "list"]).output
+
+    early = runner.invoke(args=["keys", "activate", staged])
+    assert early.exit_code != 0 and f"cache the JWKS for {JWKS_MAX_AGE} s" in early.output
+    clock.advance(seconds=JWKS_MAX_AGE)
+    assert runner.invoke(args=["keys", "activate", staged]).exit_code == 0
+
+    assert signer() == staged
+    assert {old, staged} <= published(client), "the replaced key stays published"
+
+
+def test_root_running_the_cli_hands_new_files_to_the_directory_owner(app, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only root can give files away")
+    directory = tmp_path / "own-keys"
+    directory.mkdir()
+    os.chown(directory, 4242, 4343)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["keys", "generate"]).exit_code == 0
+    assert runner.invoke(args=["keys", "rotate", "--stage"]).exit_code == 0
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in directory.iterdir()}
+    assert owners == {(4242, 4343)}
+
+
+def test_another_user_than_the_owner_is_refused_clearly(app, tmp_path, monkeypatch):
+    directory = tmp_path / "own-keys"
+    directory.mkdir()
+    monkeypatch.setattr(os, "geteuid", lambda: directory.stat().st_uid + 1)
+    result = app.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code != 0 and "run `idp keys` as the user" in result.output
+    assert not list(directory.iterdir())
+
+
+def test_an_unreadable_new_key_file_does_not_stop_code_redemption(app, signer, caplog):
+    """Root's `idp keys rotate` once left a file workers could not read: every /token was a 500."""
+    old = signer()
+    result = app.test_cli_runner().invoke(args=["keys", "rotate", "--alg", "RS256"])
+    new = result.output.split()[-1]
+    (app.extensions["idp.oidc"].keys.directory / f"{new}.json").write_text("unreadable")
+    assert signer() == old
+    assert f"cannot load key {new}" in caplog.text

@@ -188,3 +188,95 @@ def test_import_through_the_console(app, client):
     assert len(imported) == 1 and imported[0].detail["created"] == 2
     refused = post_form(client, "/admin/users/import")
     assert refused.status_code == 422 and "Choose a file" in refused.text
+
+
+def with_cost(stored: str, old: str, new: str) -> str:
+    """The same hash with its cost parameter rewritten: costly to check, cheap to make."""
+    assert old in stored
+    return stored.replace(old, new, 1)
+
+
+def over_cost_hashes() -> dict[str, str]:
+    """One hash per scheme whose single check would tie up a worker; and the message expected."""
+    return {
+        "bcrypt cost 14 is above the limit of 13": with_cost(bcrypt_hash(), "$04$", "$14$"),
+        "PBKDF2 1,200,001 iterations are above the limit of 1,200,000": django_pbkdf2().replace(
+            "$1000$", "$1200001$"
+        ),
+        "PBKDF2 5,000,000 iterations": passlib_pbkdf2().replace("$1000$", "$5000000$"),
+        "argon2 memory 524288 KiB is above": with_cost(argon2i(), "m=1024", "m=524288"),
+        "argon2 time cost 11 is above": with_cost(argon2i(), "t=1", "t=11"),
+        "argon2 memory x time cost (131072 KiB x 3)": with_cost(
+            with_cost(argon2i(), "m=1024", "m=131072"), "t=1", "t=3"
+        ),
+    }
+
+
+def test_hashes_too_costly_to_check_are_refused_row_by_row(app):
+    refused = over_cost_hashes()
+    at_limits = [
+        with_cost(bcrypt_hash(), "$04$", "$13$"),
+        django_pbkdf2().replace("$1000$", "$1200000$"),
+        with_cost(with_cost(argon2i(), "m=1024", "m=65536"), "t=1", "t=4"),
+    ]
+    rows = [csv_row(f"u{n}@example.com", "U", "", h) for n, h in enumerate(refused.values())]
+    rows += [csv_row(f"ok{n}@example.com", "Ok", "", h) for n, h in enumerate(at_limits)]
+    with pytest.raises(Invalid) as caught:
+        run_import(app, "users.csv", csv_text(*rows))
+    errors = caught.value.errors
+    assert [(e.line, e.field) for e in errors] == [(n + 2, "password_hash") for n in range(6)]
+    for error, expected in zip(errors, refused, strict=True):
+        assert expected in error.message and "import the row without it" in error.message
+    assert count_users(app) == 0
+    ok = csv_text(*[csv_row(f"ok{n}@example.com", "Ok", "", h) for n, h in enumerate(at_limits)])
+    assert run_import(app, "users.csv", ok).by_scheme == {
+        "bcrypt": 1,
+        "pbkdf2_sha256": 1,
+        "argon2": 1,
+    }
+
+
+def test_the_console_reports_a_too_costly_hash_on_its_line(app, client):
+    signed_in_admin(app, client)
+    token = csrf_of(client.get("/admin/users/import"))
+    text = csv_text("fe@example.com,Fe,,", f"gus@example.com,Gus,,{passlib_pbkdf2(iterations=1)}")
+    text = text.replace("$1$", "$5000000$")
+    response = client.post(
+        "/admin/users/import",
+        data={"csrf_token": token, "file": (io.BytesIO(text.encode()), "users.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "Line 3" in response.text and "above the limit of 1,200,000" in response.text
+    assert user_row(app, "fe@example.com") is None
+
+
+def test_a_stored_hash_above_the_limits_is_never_computed(app, monkeypatch):
+    """Defence in depth: a hash that got into the database another way fails at dummy cost."""
+    hashes = list(over_cost_hashes().values())
+    computed: list[str] = []
+    real_verify = PasswordHasher.verify
+
+    def verify(self, stored, password):
+        computed.append(stored)
+        return real_verify(self, stored, password)
+
+    def never(*_args):
+        raise AssertionError("an over-cost hash was computed")
+
+    monkeypatch.setattr(PasswordHasher, "verify", verify)
+    monkeypatch.setattr(bcrypt, "checkpw", never)
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", never)
+    passwords = app.extensions["idp.passwords"]
+    for stored in hashes:
+        computed.clear()
+        assert passwords.check(stored, PASSWORD) is False
+        assert computed and stored not in computed, "only the dummy hash was verified"
+
+
+def test_our_own_argon2_parameters_are_never_refused(app):
+    """An operator may configure a dearer argon2 than imports may bring."""
+    from idp.authn.password import MAX_ARGON2_TIME_COST, Passwords
+
+    own = Passwords(time_cost=MAX_ARGON2_TIME_COST + 1, memory_kib=1024, parallelism=1)
+    assert own.check(own.hash(PASSWORD), PASSWORD)

@@ -56,7 +56,11 @@ class Passwords:
         return self.hasher.hash(password)
 
     def check(self, stored_hash: str | None, password: str) -> bool:
-        """Constant-work verification; a missing hash verifies the dummy and fails."""
+        """Constant-work verification; a missing or over-cost hash verifies the dummy and fails."""
+        if stored_hash and self._too_costly(stored_hash):
+            # Computing it would let any wrong password tie up a worker for seconds.
+            self.hasher.verify(self._dummy_hash, "not-a-real-password")
+            return False
         if stored_hash and not stored_hash.startswith("$argon2"):
             return verify_imported(stored_hash, password)
         try:
@@ -65,6 +69,17 @@ class Passwords:
             )
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+
+    def _too_costly(self, stored_hash: str) -> bool:
+        """Above the import limits, unless within our own argon2 parameters (may be higher)."""
+        if cost_problem(stored_hash) is None:
+            return False
+        try:
+            params = extract_parameters(stored_hash)
+        except InvalidHashError:
+            return True
+        own = self.hasher
+        return params.memory_cost > own.memory_cost or params.time_cost > own.time_cost
 
     def needs_rehash(self, stored_hash: str) -> bool:
         """True for an imported (bcrypt, PBKDF2, argon2i/d) hash or outdated argon2id parameters."""
@@ -110,12 +125,15 @@ class Passwords:
 
 
 # Hashes imported from another system (`idp user import`) are verified as they are and replaced
-# by argon2id at the next successful sign-in. Bounds keep a stored hash from making a sign-in
-# arbitrarily slow.
-MAX_PBKDF2_ITERATIONS = 5_000_000
-MAX_BCRYPT_COST = 16
-MAX_ARGON2_MEMORY_KIB = 1024 * 1024
-MAX_ARGON2_TIME_COST = 50
+# by argon2id at the next successful sign-in. Every wrong password costs one check, so a hash
+# dearer than these is refused at import and never computed: PBKDF2 at 5M iterations took
+# 1-2.7 s per check, bcrypt cost 16 3.8 s. The limits admit what current frameworks produce
+# (Django 6: PBKDF2 1.2M; bcrypt 10-13; argon2 RFC 9106's 64 MiB x 3 and OWASP's settings).
+MAX_PBKDF2_ITERATIONS = 1_200_000
+MAX_BCRYPT_COST = 13
+MAX_ARGON2_MEMORY_KIB = 256 * 1024
+MAX_ARGON2_TIME_COST = 10
+MAX_ARGON2_WORK = 256 * 1024  # memory (KiB) x passes: 256 MiB once, or 64 MiB four times
 _BCRYPT = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
 _DJANGO_PBKDF2 = re.compile(r"^pbkdf2_sha256\$(\d{1,8})\$([^$]{1,128})\$([A-Za-z0-9+/=]{16,128})$")
 _PASSLIB_PBKDF2 = re.compile(
@@ -141,25 +159,54 @@ def _pbkdf2_parts(stored: str) -> tuple[int, bytes, bytes] | None:
     except (binascii.Error, ValueError):
         return None
     iterations = int(match.group(1))
-    if not 1 <= iterations <= MAX_PBKDF2_ITERATIONS or len(key) < 16:
+    if iterations < 1 or len(key) < 16:
         return None
     return iterations, salt, key
 
 
-def hash_scheme(stored: str) -> str | None:
-    """ "argon2", "bcrypt" or "pbkdf2_sha256" for a hash we can verify; None otherwise."""
+def _scheme(stored: str) -> str | None:
+    """The scheme of a well-formed hash, whatever its cost."""
     if stored.startswith(("$argon2id$", "$argon2i$", "$argon2d$")):
         try:
-            params = extract_parameters(stored)
+            extract_parameters(stored)
         except InvalidHashError:
             return None
-        ok = (
-            params.memory_cost <= MAX_ARGON2_MEMORY_KIB and params.time_cost <= MAX_ARGON2_TIME_COST
-        )
-        return "argon2" if ok else None
+        return "argon2"
     if match := _BCRYPT.match(stored):
-        return "bcrypt" if 4 <= int(match.group(1)) <= MAX_BCRYPT_COST else None
+        return "bcrypt" if int(match.group(1)) >= 4 else None
     return "pbkdf2_sha256" if _pbkdf2_parts(stored) else None
+
+
+def cost_problem(stored: str) -> str | None:
+    """Why checking this hash would cost too much per sign-in attempt; None if it would not."""
+    scheme = _scheme(stored)
+    if scheme == "argon2":
+        params = extract_parameters(stored)
+        memory, passes = params.memory_cost, params.time_cost
+        if memory > MAX_ARGON2_MEMORY_KIB:
+            return f"argon2 memory {memory} KiB is above the limit of {MAX_ARGON2_MEMORY_KIB} KiB"
+        if passes > MAX_ARGON2_TIME_COST:
+            return f"argon2 time cost {passes} is above the limit of {MAX_ARGON2_TIME_COST}"
+        if memory * passes > MAX_ARGON2_WORK:
+            return (
+                f"argon2 memory x time cost ({memory} KiB x {passes}) is above the limit of "
+                f"{MAX_ARGON2_WORK} KiB"
+            )
+    if scheme == "bcrypt" and (cost := int(stored[4:6])) > MAX_BCRYPT_COST:
+        return f"bcrypt cost {cost} is above the limit of {MAX_BCRYPT_COST}"
+    if scheme == "pbkdf2_sha256":
+        parts = _pbkdf2_parts(stored)
+        if parts is not None and parts[0] > MAX_PBKDF2_ITERATIONS:
+            return (
+                f"PBKDF2 {parts[0]:,} iterations are above the limit of {MAX_PBKDF2_ITERATIONS:,}"
+            )
+    return None
+
+
+def hash_scheme(stored: str) -> str | None:
+    """ "argon2", "bcrypt" or "pbkdf2_sha256" for a hash we can verify at a sane cost; else None."""
+    scheme = _scheme(stored)
+    return scheme if scheme is not None and cost_problem(stored) is None else None
 
 
 def verify_imported(stored: str, password: str) -> bool:

@@ -1,11 +1,15 @@
-"""Deletes what has expired: sessions, spent codes, dead tokens, old email codes and links."""
+"""Deletes what has expired: sessions, spent codes, dead tokens, old email codes and links.
+
+Rows go in batches, each its own statement and commit: one DELETE of a million rows would hold
+SQLite's write lock for its whole run, and every sign-in meanwhile fails "database is locked".
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, inspect, or_, select
+from sqlalchemy import ColumnElement, and_, delete, inspect, or_, select
 
 from idp.config import Settings
 from idp.extensions import db
@@ -18,6 +22,8 @@ from idp.models.trusted_device import TrustedDevice
 
 # Spent codes are kept a day so a late replay is still recognised and answered by revocation.
 KEEP_SPENT = timedelta(days=1)
+# Rows per DELETE: a few milliseconds of write lock, so requests in between are not refused.
+BATCH_SIZE = 1_000
 
 
 def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
@@ -31,11 +37,11 @@ def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnEl
         "authorization_codes": (AuthorizationCode, AuthorizationCode.expires_at < now - KEEP_SPENT),
         "tokens": (
             Token,
-            (
+            and_(
                 Token.issued_at
-                < now - timedelta(seconds=settings.access_token_ttl_seconds) - KEEP_SPENT
-            )
-            & or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < now),
+                < now - timedelta(seconds=settings.access_token_ttl_seconds) - KEEP_SPENT,
+                or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < now),
+            ),
         ),
         "email_codes": (EmailCode, EmailCode.expires_at < now - KEEP_SPENT),
         "password_resets": (PasswordReset, PasswordReset.expires_at < now - KEEP_SPENT),
@@ -43,14 +49,28 @@ def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnEl
     }
 
 
-def prune(settings: Settings, *, now: datetime) -> dict[str, int]:
-    """Delete expired rows; returns how many of each kind went."""
-    counts = {
-        name: db.session.execute(delete(model).where(condition)).rowcount
+def prune(settings: Settings, *, now: datetime, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """Delete expired rows, ``batch_size`` per statement and commit; how many of each kind went."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    return {
+        name: _delete_in_batches(model, condition, batch_size)
         for name, (model, condition) in _expired(settings, now).items()
     }
-    db.session.commit()
-    return counts
+
+
+def _delete_in_batches(model: Any, condition: ColumnElement[bool], batch_size: int) -> int:
+    """Delete matching rows ``batch_size`` at a time, committing after each batch."""
+    (key,) = model.__mapper__.primary_key
+    total = 0
+    while True:
+        batch = select(key).where(condition).limit(batch_size)
+        statement = delete(model).where(key.in_(batch)).execution_options(synchronize_session=False)
+        deleted = db.session.execute(statement).rowcount
+        db.session.commit()  # ends the write transaction: SQLite's lock is free between batches
+        total += deleted
+        if deleted < batch_size:
+            return total
 
 
 def sweep(settings: Settings, *, now: datetime, batch: int = 500) -> dict[str, int]:

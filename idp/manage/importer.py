@@ -2,7 +2,8 @@
 
 Columns (CSV header) or keys (JSON objects): email (required), name, given_name,
 family_name, locale, roles (CSV: separated by spaces, ',' or ';'), password_hash (argon2,
-bcrypt, or PBKDF2-SHA256 in Django's or passlib's format; empty: no password yet).
+bcrypt, or PBKDF2-SHA256 in Django's or passlib's format; empty: no password yet). Hashes
+dearer to check than idp.authn.password's MAX_* limits are refused row by row.
 Imported accounts are not activated: their first sign-in proves the email (DESIGN.md rule 2),
 and the password is rehashed to argon2id then.
 """
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit
-from idp.authn.password import hash_scheme
+from idp.authn.password import cost_problem, hash_scheme
 from idp.clock import now
 from idp.extensions import db
 from idp.manage.actor import Actor
@@ -133,7 +134,10 @@ def _check(row: Row, seen: dict[str, int]) -> tuple[dict[str, Any], list[FieldEr
     email = read_email(p)
     values = {"email": email, **read_profile(p, creating=True)}
     stored = p.text("password_hash", max_len=255)
-    if stored and hash_scheme(stored) is None:
+    if stored and (too_costly := cost_problem(stored)):
+        # Each wrong password would cost a worker seconds: leave it out and have them reset it.
+        p.fail("password_hash", f"{too_costly}; import the row without it (the user resets)")
+    elif stored and hash_scheme(stored) is None:
         p.fail("password_hash", "is not an argon2, bcrypt or pbkdf2-sha256 hash we can verify")
     values["password_hash"] = stored or None
     if email in seen:

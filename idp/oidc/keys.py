@@ -4,6 +4,11 @@
 when keys were created or retired; ``.lock`` serialises writers across processes. Readers never
 write and files are replaced atomically, so workers can share the folder. Key files never change
 (the kid is their thumbprint), so loaded keys are cached while ``state.json`` is unchanged.
+
+A key is *staged* (published, not signing) and later *activated*: relying parties cache the
+JWKS for up to ``JWKS_MAX_AGE`` seconds, so a key must be published that long before it signs.
+A key file a worker cannot read is logged and skipped; the worker keeps signing with the keys
+it has (never a 500 because an operator's file is unreadable).
 """
 
 from __future__ import annotations
@@ -12,17 +17,26 @@ import builtins
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from joserfc.jwk import ECKey, KeyParameters, KeySet, RSAKey, generate_key, import_key
+
+from idp.oidc.key_files import (
+    ForeignWriterError,
+    Owner,
+    open_lock,
+    owner_for_new_files,
+    write_private_json,
+)
+from idp.oidc.key_state import activated_at, naive_utc, signing_kids, stamp
 
 # RFC 7518 3.3 requires RSA keys of at least 2048 bits; 2048 keeps generation (start-up,
 # tests) fast and is what most OpenID providers publish.
@@ -32,9 +46,12 @@ ALGORITHMS = ("RS256", "ES256")
 # RFC 7517 4 / RFC 7518 6: the only members ever published.
 PUBLIC_MEMBERS = ("kty", "kid", "alg", "use", "n", "e", "crv", "x", "y")
 STATE_FILE = "state.json"
+# Cache-Control max-age of /jwks.json: relying parties may not see a new key for this long.
+JWKS_MAX_AGE = 300
 _KID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url SHA-256 thumbprint (RFC 7638 3)
 
 SigningKey = RSAKey | ECKey
+log = logging.getLogger(__name__)
 
 
 class KeyStoreError(Exception):
@@ -64,6 +81,12 @@ class MissingSigningKeyError(KeyStoreError):
     code = "no_signing_key"
 
 
+class KeyNotYetPublishedError(KeyStoreError):
+    """Relying parties may still hold a cached JWKS without this key."""
+
+    code = "key_not_yet_published"
+
+
 @dataclass(frozen=True)
 class KeyInfo:
     """One published key, as `idp keys list` shows it."""
@@ -72,13 +95,16 @@ class KeyInfo:
     alg: str
     created_at: datetime  # naive UTC, like idp.clock.now()
     active: bool
+    staged: bool  # published, has never signed
 
 
 @dataclass(frozen=True)
 class _Snapshot:
     version: str
     state: dict[str, Any]
-    keys: dict[str, SigningKey]  # non-retired keys, active first
+    keys: dict[str, SigningKey]  # loadable non-retired keys, signing keys first
+    signing: dict[str, str]  # alg -> kid that signs
+    complete: bool  # False: a file could not be loaded, so try again on the next read
 
 
 class KeyStore:
@@ -89,6 +115,7 @@ class KeyStore:
         self.directory = Path(directory)
         self._now = now or (lambda: datetime.now(UTC))
         self._cache: _Snapshot | None = None
+        self._reported: set[str] = set()
 
     def ensure(self) -> list[str]:
         """Generate an active key for every algorithm that has none; return the new kids."""
@@ -106,10 +133,38 @@ class KeyStore:
             return self._add(state, alg, activate=not self._active(state, alg))
 
     def rotate(self, alg: str | None = None) -> list[str]:
-        """Make a new key active for ``alg`` (all algorithms when None); old keys stay published."""
+        """Make a new key active for ``alg`` (all algorithms when None); old keys stay published.
+
+        Relying parties that cached the JWKS cannot verify its tokens for up to JWKS_MAX_AGE:
+        for planned rotations use ``stage`` then ``activate``.
+        """
         algs = ALGORITHMS if alg is None else (_check_alg(alg),)
         with self._locked() as state:
             return [self._add(state, a, activate=True) for a in algs]
+
+    def stage(self, alg: str | None = None) -> list[str]:
+        """Publish a new key for ``alg`` (all algorithms when None) that does not sign yet."""
+        algs = ALGORITHMS if alg is None else (_check_alg(alg),)
+        with self._locked() as state:
+            return [self._add(state, a, activate=False) for a in algs]
+
+    def activate(self, kid: str, *, force: bool = False) -> None:
+        """Sign with a published key from now on; refused before it is JWKS_MAX_AGE old."""
+        with self._locked() as state:
+            meta = state["keys"].get(kid)
+            if meta is None or meta["retired_at"] is not None:
+                raise UnknownKeyError(f"no published key with kid {kid!r}")
+            if state["active"].get(meta["alg"]) == kid:
+                return
+            ready = naive_utc(meta["created_at"]) + timedelta(seconds=JWKS_MAX_AGE)
+            if naive_utc(stamp(self._now())) < ready and not force:
+                raise KeyNotYetPublishedError(
+                    f"key {kid} was published at {meta['created_at']} and relying parties may "
+                    f"cache the JWKS for {JWKS_MAX_AGE} s: activate it after {ready:%H:%M:%S} UTC"
+                )
+            self._load_key(kid, meta["alg"])  # never make a key active that cannot be read
+            state["active"][meta["alg"]] = kid
+            meta["activated_at"] = stamp(self._now())
 
     def retire(self, kid: str) -> None:
         """Unpublish a non-active key and delete its private file."""
@@ -121,13 +176,13 @@ class KeyStore:
                 raise ActiveKeyError(
                     f"key {kid} is the active {meta['alg']} key: run `idp keys rotate` first"
                 )
-            meta["retired_at"] = _stamp(self._now())
+            meta["retired_at"] = stamp(self._now())
         (self.directory / f"{kid}.json").unlink(missing_ok=True)  # unpublished first
 
     def signing_key(self, alg: str) -> SigningKey:
         """The active private key for ``alg``, carrying its kid."""
         snapshot = self._snapshot()
-        key = snapshot.keys.get(snapshot.state["active"].get(alg, ""))
+        key = snapshot.keys.get(snapshot.signing.get(alg, ""))
         if key is None:
             raise MissingSigningKeyError(f"no signing key for {alg}: run `idp keys generate`")
         return key
@@ -147,15 +202,20 @@ class KeyStore:
 
     def supported_algs(self) -> builtins.list[str]:
         """Algorithms that have an active signing key."""
-        snapshot = self._snapshot()
-        return [alg for alg in ALGORITHMS if snapshot.state["active"].get(alg) in snapshot.keys]
+        return builtins.list(self._snapshot().signing)
 
     def list(self) -> builtins.list[KeyInfo]:
         """Non-retired keys in creation order."""
         state = self._snapshot().state
         active = set(state["active"].values())
         return [
-            KeyInfo(kid, meta["alg"], _naive_utc(meta["created_at"]), kid in active)
+            KeyInfo(
+                kid,
+                meta["alg"],
+                naive_utc(meta["created_at"]),
+                active=kid in active,
+                staged=kid not in active and activated_at(meta) is None,
+            )
             for kid, meta in state["keys"].items()
             if meta["retired_at"] is None
         ]
@@ -165,17 +225,48 @@ class KeyStore:
             raw = (self.directory / STATE_FILE).read_bytes()
         except FileNotFoundError:
             raw = b""
+        except OSError as exc:
+            if self._cache is None:
+                raise KeyStoreError(f"cannot read {STATE_FILE}: {exc}") from exc
+            self._report(f"cannot read {STATE_FILE}: {exc}")
+            return self._cache  # keep serving with the keys already loaded
         version = hashlib.sha256(raw).hexdigest()[:16]
-        if self._cache is not None and self._cache.version == version:
+        if self._cache is not None and self._cache.version == version and self._cache.complete:
             return self._cache
-        state = _parse_state(raw)
-        active = builtins.list(state["active"].values())
-        order = active + [kid for kid in reversed(state["keys"]) if kid not in active]
-        published = {kid: m["alg"] for kid, m in state["keys"].items() if m["retired_at"] is None}
-        loaded = {kid: self._load_key(kid, published[kid]) for kid in order if kid in published}
-        keys = {kid: key for kid, key in loaded.items() if key is not None}
-        self._cache = _Snapshot(version, state, keys)
+        try:
+            state = _parse_state(raw)
+        except KeyStoreError as exc:
+            if self._cache is None:
+                raise
+            self._report(str(exc))
+            return self._cache
+        published = {kid: m for kid, m in state["keys"].items() if m["retired_at"] is None}
+        loaded = self._cache.keys if self._cache else {}
+        keys: dict[str, SigningKey] = {}
+        complete = True
+        for kid, meta in published.items():
+            try:
+                # Key files never change: a key loaded before is still that key.
+                key = loaded.get(kid) or self._load_key(kid, meta["alg"])
+            except Exception as exc:  # unreadable, unparsable or tampered: any of them
+                self._report(f"cannot load key {kid}: {exc}")
+                complete = False
+                continue
+            if key is not None:
+                keys[kid] = key
+        signing, fallbacks = signing_kids(state, keys, ALGORITHMS)
+        for message in fallbacks:
+            self._report(message)
+        first = builtins.list(signing.values())
+        ordered = first + [kid for kid in reversed(keys) if kid not in first]
+        self._cache = _Snapshot(version, state, {k: keys[k] for k in ordered}, signing, complete)
         return self._cache
+
+    def _report(self, message: str) -> None:
+        """Log a problem with the keys directory once per process, not once per request."""
+        if message not in self._reported:
+            self._reported.add(message)
+            log.error("keys directory %s: %s", self.directory, message)
 
     def _load_key(self, kid: str, alg: str) -> SigningKey | None:
         if not _KID.match(kid):
@@ -195,7 +286,7 @@ class KeyStore:
     def _locked(self) -> Iterator[dict[str, Any]]:
         """Hold the directory lock; yield the state and save it if the block changed it."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_lock(self.directory, self._new_file_owner())
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             path = self.directory / STATE_FILE
@@ -213,28 +304,32 @@ class KeyStore:
 
     def _add(self, state: dict[str, Any], alg: str, *, activate: bool) -> str:
         key = _new_key(alg)
+        while key.thumbprint().startswith("-"):
+            # A kid is a CLI argument too (`idp keys retire KID`): "-..." would read as an option.
+            key = _new_key(alg)
         kid = key.thumbprint()
         key.ensure_kid()
         self._write(f"{kid}.json", key.as_dict(private=True))
-        state["keys"][kid] = {"alg": alg, "created_at": _stamp(self._now()), "retired_at": None}
+        at = stamp(self._now())
+        state["keys"][kid] = {
+            "alg": alg,
+            "created_at": at,
+            "activated_at": at if activate else None,
+            "retired_at": None,
+        }
         if activate:
             state["active"][alg] = kid
         return kid
 
     def _write(self, name: str, data: dict[str, Any]) -> None:
-        """Write JSON atomically; the file is 0600 from its creation."""
-        tmp = self.directory / f".{name}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        """Write JSON atomically, 0600 and owned by the directory's owner (see key_files)."""
+        write_private_json(self.directory, name, data, self._new_file_owner())
+
+    def _new_file_owner(self) -> Owner | None:
         try:
-            os.fchmod(fd, 0o600)  # a restrictive umask must not leave it unreadable to us
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=2)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.directory / name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            return owner_for_new_files(self.directory)
+        except ForeignWriterError as exc:
+            raise KeyStoreError(str(exc)) from exc
 
 
 def _check_alg(alg: str) -> str:
@@ -257,16 +352,6 @@ def _parse_state(raw: bytes) -> dict[str, Any]:
         return {"active": {}, "keys": {}, **json.loads(raw)}
     except (TypeError, ValueError) as exc:
         raise KeyStoreError(f"{STATE_FILE} is not a valid key state: {exc}") from exc
-
-
-def _stamp(at: datetime) -> str:
-    """ISO 8601 with an explicit UTC offset; a naive ``at`` is taken to be UTC."""
-    return (at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)).isoformat()
-
-
-def _naive_utc(text: str) -> datetime:
-    at = datetime.fromisoformat(text)
-    return at if at.tzinfo is None else at.astimezone(UTC).replace(tzinfo=None)
 
 
 def _public(jwk: dict[str, Any]) -> dict[str, Any]:

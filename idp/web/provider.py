@@ -8,6 +8,7 @@ from idp import audit
 from idp.clock import now
 from idp.errors import SignInExpired, error_page
 from idp.extensions import csrf, limiter
+from idp.oidc.keys import JWKS_MAX_AGE
 from idp.oidc.metadata import discovery_document
 from idp.oidc.protocol import OAuth2Error
 from idp.web import flow
@@ -15,7 +16,8 @@ from idp.web import session as browser
 from idp.web.limits import token_rate_key
 
 bp = Blueprint("provider", __name__)
-CACHE_PUBLIC = "public, max-age=300"
+# A staged key signs only after this long (idp keys activate), so no RP holds a stale JWKS.
+CACHE_PUBLIC = f"public, max-age={JWKS_MAX_AGE}"
 
 
 def _cached_json(name: str, build: object) -> Response:

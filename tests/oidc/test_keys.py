@@ -8,15 +8,18 @@ import json
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, generate_key
 
+from idp.oidc import keys as keys_module
 from idp.oidc.keys import (
+    JWKS_MAX_AGE,
     ActiveKeyError,
+    KeyNotYetPublishedError,
     KeyStore,
     KeyStoreError,
     MissingSigningKeyError,
@@ -240,12 +243,16 @@ def test_other_processes_see_changes(store: KeyStore) -> None:
     assert reader.version() == store.version()
 
 
-def test_tampered_key_file_is_rejected(store: KeyStore) -> None:
+def test_tampered_key_file_is_rejected(store: KeyStore, caplog: pytest.LogCaptureFixture) -> None:
     kid = store.signing_key("ES256").kid
     other = json.loads((store.directory / f"{store.signing_key('RS256').kid}.json").read_text())
     (store.directory / f"{kid}.json").write_text(json.dumps(other))
-    with pytest.raises(KeyStoreError, match="thumbprint"):
-        KeyStore(store.directory).public_jwks()
+    reader = KeyStore(store.directory)
+    assert kid not in [jwk["kid"] for jwk in reader.public_jwks()["keys"]]
+    assert reader.supported_algs() == ["RS256"]
+    with pytest.raises(MissingSigningKeyError):
+        reader.signing_key("ES256")
+    assert "thumbprint" in caplog.text
 
 
 def test_concurrent_ensure_creates_one_key_per_alg(tmp_path: Path) -> None:
@@ -269,3 +276,111 @@ def test_created_at_comes_from_the_given_clock(tmp_path: Path, tzinfo: timezone 
     assert [k.created_at for k in store.list()] == [datetime(2030, 1, 2, 3, 4, 5)]  # naive UTC
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["keys"][kid]["created_at"] == "2030-01-02T03:04:05+00:00"
+
+
+def test_a_kid_never_starts_with_a_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kid is a CLI argument: `idp keys retire -abc` would be read as an option."""
+    dashed = generate_key("EC", "P-256", parameters={"alg": "ES256", "use": "sig"})
+    while not dashed.thumbprint().startswith("-"):  # 1 in 64 thumbprints
+        dashed = generate_key("EC", "P-256", parameters={"alg": "ES256", "use": "sig"})
+    made = iter([dashed])
+    real = keys_module._new_key
+    monkeypatch.setattr(keys_module, "_new_key", lambda alg: next(made, None) or real(alg))
+    kid = KeyStore(tmp_path / "keys").generate("ES256")
+    assert not kid.startswith("-")
+    assert next(made, None) is None, "the dashed key was offered and passed over"
+
+
+def test_a_staged_key_is_published_and_signs_only_once_activated(store: KeyStore) -> None:
+    moment = [datetime(2030, 1, 1, 12, 0, 0)]
+    store._now = lambda: moment[0]
+    old = store.signing_key("RS256").kid
+    (staged,) = store.stage("RS256")
+    assert staged in [jwk["kid"] for jwk in store.public_jwks()["keys"]]
+    assert store.signing_key("RS256").kid == old
+    assert {k.kid: (k.active, k.staged) for k in store.list()}[staged] == (False, True)
+
+    moment[0] += timedelta(seconds=JWKS_MAX_AGE - 1)
+    with pytest.raises(KeyNotYetPublishedError, match="cache the JWKS"):
+        store.activate(staged)
+    assert store.signing_key("RS256").kid == old
+    moment[0] += timedelta(seconds=1)
+    store.activate(staged)
+
+    assert store.signing_key("RS256").kid == staged
+    assert verify(store, sign(store, "RS256")).header["kid"] == staged
+    assert old in [jwk["kid"] for jwk in store.public_jwks()["keys"]]
+    assert {k.kid: (k.active, k.staged) for k in store.list()}[old] == (False, False)
+
+
+def test_activate_can_be_forced_and_refuses_unknown_kids(store: KeyStore) -> None:
+    (staged,) = store.stage("ES256")
+    store.activate(staged, force=True)  # e.g. the old key leaked: waiting is worse
+    assert store.signing_key("ES256").kid == staged
+    with pytest.raises(UnknownKeyError):
+        store.activate("-" + "A" * 42)
+
+
+def test_files_written_by_root_belong_to_the_directory_owner(tmp_path: Path) -> None:
+    """Workers run as the owner and read 0600 files: root's files would be unreadable."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can give files away")
+    store = KeyStore(tmp_path / "keys")
+    store.directory.mkdir()
+    os.chown(store.directory, 4242, 4343)
+    store.ensure()
+    store.stage("ES256")
+    written = [store.directory / "state.json", store.directory / ".lock"]
+    written += [store.directory / f"{k.kid}.json" for k in store.list()]
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in written} == {(4242, 4343)}
+    assert {mode(p) for p in written} == {0o600}
+
+
+def test_another_user_than_the_owner_is_refused(
+    store: KeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = store.directory.stat().st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1 if owner else 1000)
+    before = sorted(p.name for p in store.directory.iterdir())
+    with pytest.raises(KeyStoreError, match=f"belongs to uid {owner}"):
+        store.rotate()
+    assert sorted(p.name for p in store.directory.iterdir()) == before
+
+
+@pytest.mark.parametrize("damage", ["garbage", "directory"])
+def test_an_unreadable_new_key_leaves_signing_with_the_previous_one(
+    store: KeyStore, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key file the workers cannot read is logged; signing carries on, never a 500."""
+    warm = KeyStore(store.directory)
+    old = warm.signing_key("RS256").kid
+    (new,) = store.rotate("RS256")
+    path = store.directory / f"{new}.json"
+    path.unlink()
+    if damage == "garbage":
+        path.write_text("{not json")
+    else:
+        path.mkdir()  # reading it fails with an OSError, like a file we may not read
+
+    for reader in (warm, KeyStore(store.directory)):  # a running worker and a fresh one
+        assert reader.signing_key("RS256").kid == old
+        assert verify(reader, sign(reader, "RS256")).header["kid"] == old
+        assert new not in [jwk["kid"] for jwk in reader.public_jwks()["keys"]]
+        assert reader.supported_algs() == ["RS256", "ES256"]
+    assert all(new in record.getMessage() for record in caplog.records)
+    assert len(caplog.records) == 4, "two lines per worker, not per request"
+
+
+def test_an_unreadable_state_file_keeps_the_loaded_keys(
+    store: KeyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    kid = store.signing_key("ES256").kid
+    state = store.directory / "state.json"
+    state.rename(store.directory / "saved")
+    state.mkdir()
+    assert store.signing_key("ES256").kid == kid
+    state.rmdir()
+    state.write_text("{half a state")
+    assert store.signing_key("ES256").kid == kid
+    assert "cannot read state.json" in caplog.text
+    assert "state.json is not a valid key state" in caplog.text
