@@ -20,6 +20,7 @@ from idp.models.authorization_code import AuthorizationCode
 from idp.models.hashing import sha256_hex
 from idp.models.token import Token
 from idp.models.user import User
+from idp.oidc.parameters import refuse_repeated
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -76,12 +77,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def validate_authorization_request(self) -> str:
-        """Authlib's checks, then refuse request objects rather than silently ignore them.
+        """Authlib's checks, any repeated parameter, then request objects (refused, not ignored).
 
         OIDC Core 6: discovery says request(_uri)_parameter_supported is false, and
         3.1.2.6 names the errors; ignoring would drop whatever the RP put in them.
         """
         redirect_uri = super().validate_authorization_request()
+        # Authlib refuses five repeated names (and the PKCE pair); RFC 6749 3.1 means all.
+        # The client and redirect_uri are trusted by now, so the error may go there.
+        refuse_repeated(self.request, redirect_uri=redirect_uri, state=self.request.payload.state)
         data = self.request.payload.data
         if data.get("request"):
             raise RequestNotSupportedError(redirect_uri=redirect_uri)

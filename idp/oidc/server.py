@@ -9,7 +9,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -29,6 +29,7 @@ from idp.models.hashing import sha256_hex
 from idp.models.token import Token
 from idp.models.user import User
 from idp.oidc import claims
+from idp.oidc.client_auth import authenticate_basic
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -36,6 +37,7 @@ from idp.oidc.grants import (
     S256CodeChallenge,
 )
 from idp.oidc.keys import KeyStore
+from idp.oidc.parameters import refuse_repeated
 
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
 
@@ -55,6 +57,15 @@ class Server(AuthorizationServer):
             oauth_request.payload = BasicOAuth2Payload(request)
             return oauth_request
         return super().create_oauth2_request(request)
+
+    def create_token_response(self, request: Any = None) -> Any:
+        """Authlib's token endpoint, after refusing repeated parameters (RFC 6749 3.2)."""
+        oauth_request = self.create_oauth2_request(request)
+        try:
+            refuse_repeated(oauth_request)
+        except InvalidRequestError as error:
+            return self.handle_error_response(oauth_request, error)
+        return super().create_token_response(request)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Persist issued tokens (hashed)."""
@@ -336,6 +347,7 @@ def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
         return Client.by_client_id(client_id)
 
     server.init_app(app, query_client=query_client)
+    server.register_client_auth_method("client_secret_basic", authenticate_basic)
     server.register_grant(
         AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdToken(server)]
     )
