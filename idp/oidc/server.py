@@ -317,6 +317,7 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
             user_id=request.user.id if isinstance(request.user, User) else None,
             family=family,
             code_id=code_id,
+            parent_id=parent.id if parent is not None else None,
             sid=sid,
             claims=requested,
             access_token_hash=sha256_hex(token["access_token"]),
