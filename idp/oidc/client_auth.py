@@ -10,14 +10,17 @@ from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secre
 
 
 def basic_credentials_readable(authorization: str | None) -> bool:
-    """False when a Basic header's credentials are not base64 of UTF-8 text.
+    """False when a Basic header's credentials are missing or not base64 of UTF-8 text.
 
     Authlib decodes them as UTF-8 without catching the error (a 500); RFC 6749 2.3.1 has the
     client form-encode its id and secret as UTF-8, so anything else is a failed authentication.
     """
     if not authorization or " " not in authorization:
         return True
-    scheme, credentials = authorization.split(None, 1)
+    parts = authorization.split(None, 1)
+    if len(parts) != 2:  # "Basic " alone: Authlib's own split would raise
+        return False
+    scheme, credentials = parts
     if scheme.lower() != "basic":
         return True
     try:

@@ -337,8 +337,8 @@ def test_a_deeply_nested_claims_parameter_is_invalid_request(client, rp, levels)
     assert params["error"] == "invalid_request"
 
 
-# Credentials as bytes that are not UTF-8, or not base64 at all.
-UNREADABLE_BASIC = [b"\xff\xfe:secret", b"rp:\xc3\x28", b"\x80"]
+# Credentials as bytes that are not UTF-8, or none at all after the scheme.
+UNREADABLE_BASIC = [b"\xff\xfe:secret", b"rp:\xc3\x28", b"\x80", b""]
 
 
 @pytest.mark.parametrize("endpoint", ["/token", "/revoke", "/introspect"])
@@ -346,7 +346,7 @@ UNREADABLE_BASIC = [b"\xff\xfe:secret", b"rp:\xc3\x28", b"\x80"]
 def test_basic_credentials_that_are_not_utf8_are_invalid_client(client, rp, endpoint, credentials):
     # RFC 6749 2.3.1 (UTF-8 credentials) and 5.2: a failed Basic authentication is a 401
     # invalid_client with a WWW-Authenticate challenge.
-    header = "Basic " + base64.b64encode(credentials).decode()
+    header = "Basic " + base64.b64encode(credentials).decode() if credentials else "Basic "
     data = {"grant_type": "client_credentials", "token": "abc"}
     response = client.post(endpoint, data=data, headers={"Authorization": header})
     assert response.status_code == 401
