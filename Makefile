@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export IDP_INSTANCE_DIR ?= instance
 
-.PHONY: run test test-sqlite test-postgres lint bench install browser clean
+.PHONY: run test test-sqlite test-postgres lint bench fuzz install browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,20 @@ test-postgres: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check idp tests $(wildcard bench)
 	$(BIN)/ruff format --check idp tests $(wildcard bench)
+
+# Random seeds for FUZZ_SECONDS (CI runs fixed ones); each seed is printed before it runs,
+# so a failure replays with IDP_FUZZ_SEEDS=<seed> IDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) pytest ...
+FUZZ_SECONDS ?= 60
+FUZZ_EXAMPLES ?= 200
+FUZZ_TESTS ?= tests/oidc/test_protocol_fuzz.py tests/web/test_admin_api_schema.py
+fuzz: $(STAMP)
+	@end=$$(( $$(date +%s) + $(FUZZ_SECONDS) )); \
+	while [ $$(date +%s) -lt $$end ]; do \
+		seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); \
+		echo "fuzz: IDP_FUZZ_SEEDS=$$seed IDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)"; \
+		IDP_FUZZ_SEEDS=$$seed IDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+			$(BIN)/pytest -q -x -p no:cacheprovider $(FUZZ_TESTS) || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp.clock import Clock
 from idp.config import Settings, load_settings
 from idp.extensions import csrf, db, limiter, migrate
+from idp.untrusted_json import UntrustedJSONProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,  # admin uploads; the rest: idp.web.limits.MAX_BODY
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
+    app.json = UntrustedJSONProvider(app)  # request.get_json: too deep is malformed, not a 500
     app.extensions["idp.settings"] = settings
     if settings.trusted_proxies:
         # Client IPs (audit, rate limits) and https come from the proxies we run, no one else.

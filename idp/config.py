@@ -35,6 +35,9 @@ class Settings:
     code_ttl_seconds: int = 60
     access_token_ttl_seconds: int = 3600
     refresh_token_ttl_days: int = 30
+    # A rotated refresh token still works this long for its own client (a retry after a lost
+    # response, as Okta's grace period and Auth0's reuse interval); 0 = off.
+    refresh_reuse_grace_seconds: int = 10
     id_token_ttl_seconds: int = 3600
     session_idle_minutes: int = 120
     session_max_hours: int = 12
@@ -163,6 +166,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("IDP_INVITATION_DAYS: must be between 1 and 30")
     if s.trusted_proxies < 0:
         raise ConfigError("IDP_TRUSTED_PROXIES: must be 0 or more")
+    if not 0 <= s.refresh_reuse_grace_seconds <= 60:
+        raise ConfigError("IDP_REFRESH_REUSE_GRACE_SECONDS: must be between 0 (off) and 60")
     if s.reverify_days < 0:
         raise ConfigError("IDP_REVERIFY_DAYS: must be 0 (off) or more")
     if s.argon2_memory_kib < 8 * s.argon2_parallelism:

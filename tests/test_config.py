@@ -43,6 +43,8 @@ def test_environment_values_are_typed(tmp_path):
         ("IDP_SMTP_URL", "http://mail", "IDP_SMTP_URL"),
         ("IDP_DATABASE_URL", "mysql://x", "IDP_DATABASE_URL"),
         ("IDP_ENV", "staging", "IDP_ENV"),
+        ("IDP_REFRESH_REUSE_GRACE_SECONDS", "-1", "IDP_REFRESH_REUSE_GRACE_SECONDS"),
+        ("IDP_REFRESH_REUSE_GRACE_SECONDS", "3600", "between 0 .off. and 60"),
     ],
 )
 def test_bad_values_stop_start_up_with_a_clear_message(tmp_path, name, value, message):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from idp import untrusted_json
 from idp.authn.errors import FactorError
 from idp.extensions import db
 from idp.models.user import User
@@ -125,6 +125,8 @@ def authentication_options(user: User | None, *, rp_id: str) -> Ceremony:
 def _client_data(credential: dict[str, Any]) -> Any:
     try:
         raw = base64url_to_bytes(credential["response"]["clientDataJSON"])
+        # py_webauthn parses it with json.loads: too deep would be a RecursionError there.
+        untrusted_json.loads(raw)
         return parse_client_data_json(raw)
     except (KeyError, TypeError, ValueError, WebAuthnException) as exc:
         raise WebAuthnFailed() from exc
@@ -223,7 +225,7 @@ def authenticate(
 def parse_json(body: str | bytes) -> dict[str, Any]:
     """The browser's credential JSON, or WebAuthnFailed."""
     try:
-        value = json.loads(body)
+        value = untrusted_json.loads(body)
     except ValueError as exc:
         raise WebAuthnFailed() from exc
     if not isinstance(value, dict):

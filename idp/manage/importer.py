@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from idp import audit
+from idp import audit, untrusted_json
 from idp.authn.password import cost_problem, hash_scheme
 from idp.clock import now
 from idp.extensions import db
@@ -88,6 +88,9 @@ def parse_csv(text: str) -> list[Row]:
 def parse_json(text: str) -> list[Row]:
     """Rows of a JSON array of objects, or of JSON Lines (one object per line)."""
     decoder, rows = json.JSONDecoder(), []
+    # One level more than a body: the array of rows holds the documents.
+    if untrusted_json.depth(text) > untrusted_json.MAX_DEPTH + 1:
+        raise Invalid("The file is not valid JSON.", [FieldError("file", "nested too deeply", 1)])
     stripped = text.lstrip()
     at = len(text) - len(stripped)
     in_array = stripped.startswith("[")

@@ -27,6 +27,8 @@ class Token(db.Model, TokenMixin):
     # All tokens descending from one grant share a family; reuse revokes the family.
     family: Mapped[str] = mapped_column(String(64), index=True)
     code_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # The refresh token this one was rotated from: a retry within the grace finds its child.
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     sid: Mapped[str] = mapped_column(String(64), default="", index=True)
     access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     claims: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -38,6 +40,9 @@ class Token(db.Model, TokenMixin):
     refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     access_revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     refresh_revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Set with refresh_revoked_at when spent by rotation; None when revoked any other way,
+    # so presenting a revoked token is not mistaken for a replayed (stolen) one.
+    refresh_rotated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     user: Mapped[User | None] = relationship(lazy="joined")
 
@@ -71,6 +76,33 @@ class Token(db.Model, TokenMixin):
             .values(refresh_revoked_at=at)
         )
         return result.rowcount
+
+    @classmethod
+    def live_child(cls, parent: Token) -> Token | None:
+        """The unspent refresh token rotated from `parent`, if any."""
+        return db.session.scalar(
+            select(cls).where(cls.parent_id == parent.id, cls.refresh_revoked_at.is_(None))
+        )
+
+    @classmethod
+    def spend_refresh(cls, token_id: int, at: datetime) -> bool:
+        """Mark a refresh token rotated; False if it was already spent (a concurrent use won)."""
+        result = db.session.execute(
+            update(cls)
+            .where(cls.id == token_id, cls.refresh_revoked_at.is_(None))
+            .values(refresh_revoked_at=at, refresh_rotated_at=at)
+        )
+        return result.rowcount == 1
+
+    @classmethod
+    def withdraw(cls, token_id: int, at: datetime) -> bool:
+        """Revoke an unspent token pair whose response was lost; False if already spent."""
+        result = db.session.execute(
+            update(cls)
+            .where(cls.id == token_id, cls.refresh_revoked_at.is_(None))
+            .values(refresh_revoked_at=at, access_revoked_at=at)
+        )
+        return result.rowcount == 1
 
     def refresh_usable(self, at: datetime) -> bool:
         """A refresh token works until rotated, revoked or expired."""

@@ -20,6 +20,7 @@ from idp.models.authorization_code import AuthorizationCode
 from idp.models.hashing import sha256_hex
 from idp.models.token import Token
 from idp.models.user import User
+from idp.oidc.parameters import refuse_repeated
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -76,12 +77,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def validate_authorization_request(self) -> str:
-        """Authlib's checks, then refuse request objects rather than silently ignore them.
+        """Authlib's checks, any repeated parameter, then request objects (refused, not ignored).
 
         OIDC Core 6: discovery says request(_uri)_parameter_supported is false, and
         3.1.2.6 names the errors; ignoring would drop whatever the RP put in them.
         """
         redirect_uri = super().validate_authorization_request()
+        # Authlib refuses five repeated names (and the PKCE pair); RFC 6749 3.1 means all.
+        # The client and redirect_uri are trusted by now, so the error may go there.
+        refuse_repeated(self.request, redirect_uri=redirect_uri, state=self.request.payload.state)
         data = self.request.payload.data
         if data.get("request"):
             raise RequestNotSupportedError(redirect_uri=redirect_uri)
@@ -162,22 +166,57 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    """RFC 6749 6 with rotation; a reused refresh token revokes its whole family."""
+    """RFC 6749 6 with rotation; a reused refresh token revokes its whole family.
+
+    RFC 9700 4.14.2 reuse detection, softened for retries: for a few seconds after rotation
+    (`refresh_reuse_grace_seconds`) the same client may present the previous token again,
+    while the token it got is still unused. It gets a fresh pair and the unused one is
+    revoked, so one live refresh token remains per family.
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
+    _lost_child: Token | None = None  # set when the request is a retry within the grace
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        """A usable refresh token; a rotated one signals theft (RFC 9700 4.14.2)."""
+        """A usable refresh token, or a retry within the grace; a replayed one signals theft."""
         item = Token.by_refresh_token(refresh_token)
         if item is None:
             return None
         if item.refresh_revoked_at is not None:
-            self._revoke_family(item)
+            self._lost_child = self._retried(item)
+            if self._lost_child is not None:
+                return item
+            self._refuse_spent(item)
             return None
         if not item.refresh_usable(now()):
             return None
         return item
+
+    def _retried(self, item: Token) -> Token | None:
+        """The unused child of a token rotated moments ago, presented by the same client."""
+        grace = self.server.settings.refresh_reuse_grace_seconds
+        at = now()
+        if not grace or item.refresh_rotated_at is None:
+            return None
+        if at >= item.refresh_rotated_at + timedelta(seconds=grace):
+            return None
+        if item.refresh_expires_at is not None and at >= item.refresh_expires_at:
+            return None
+        if item.client_id != self.request.client.client_id:
+            return None
+        return Token.live_child(item)
+
+    def _refuse_spent(self, item: Token) -> None:
+        """Replay of a rotated token revokes its family; a revoked one is only recorded."""
+        if item.refresh_rotated_at is None:
+            # Revoked (RFC 7009, logout, an admin, an earlier replay): an RP that did not
+            # forget it, not a thief; there is nothing left to revoke.
+            audit.record(
+                "refresh_token.revoked_presented", user_id=item.user_id, client_id=item.client_id
+            )
+            return
+        self._revoke_family(item)
 
     def _revoke_family(self, item: Token) -> None:
         count = Token.revoke_where(Token.family == item.family)
@@ -189,14 +228,24 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         )
 
     def create_token_response(self) -> Any:
-        """Rotate atomically: the old refresh token is spent before the new one exists."""
+        """Rotate atomically: the old refresh token is spent before the new one exists.
+
+        A retry withdraws the unused pair it replaces, also atomically: of two concurrent
+        retries (or a retry racing the child's own use) one wins, the other gets invalid_grant.
+        """
         item: Token = self.request.refresh_token
-        spent = db.session.execute(
-            Token.__table__.update()
-            .where(Token.id == item.id, Token.refresh_revoked_at.is_(None))
-            .values(refresh_revoked_at=now())
-        )
-        if spent.rowcount != 1:
+        at = now()
+        if self._lost_child is not None:
+            if not Token.withdraw(self._lost_child.id, at):
+                db.session.rollback()
+                raise InvalidGrantError()
+            audit.record(
+                "refresh_token.retried",
+                user_id=item.user_id,
+                client_id=item.client_id,
+                seconds_since_rotation=int((at - item.refresh_rotated_at).total_seconds()),
+            )
+        elif not Token.spend_refresh(item.id, at):
             db.session.rollback()
             self._revoke_family(item)
             raise InvalidGrantError()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from idp import untrusted_json
 from idp.authn.state import Requirements
 from idp.oidc.keys import KeyStore
 
@@ -42,7 +42,7 @@ def parse_claims(data: Mapping[str, str]) -> dict[str, Any] | None:
     if not raw:
         return None
     try:
-        value = json.loads(raw)
+        value = untrusted_json.loads(raw)
     except ValueError:
         raise InvalidRequestError("'claims' must be a JSON object") from None
     if not isinstance(value, dict) or any(

@@ -9,7 +9,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -29,6 +29,7 @@ from idp.models.hashing import sha256_hex
 from idp.models.token import Token
 from idp.models.user import User
 from idp.oidc import claims
+from idp.oidc.client_auth import authenticate_basic
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -37,6 +38,7 @@ from idp.oidc.grants import (
 )
 from idp.oidc.keys import KeyStore
 from idp.oidc.parameter_limits import check_sizes, oversized
+from idp.oidc.parameters import refuse_repeated
 
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
 
@@ -64,6 +66,15 @@ class Server(AuthorizationServer):
         if oversized(data) is not None:
             check_sizes(data, redirect_uri=self._registered_redirect_uri(oauth_request))
         return super().get_consent_grant(request, end_user)
+
+    def create_token_response(self, request: Any = None) -> Any:
+        """Authlib's token endpoint, after refusing repeated parameters (RFC 6749 3.2)."""
+        oauth_request = self.create_oauth2_request(request)
+        try:
+            refuse_repeated(oauth_request)
+        except InvalidRequestError as error:
+            return self.handle_error_response(oauth_request, error)
+        return super().create_token_response(request)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Persist issued tokens (hashed)."""
@@ -310,6 +321,7 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
             user_id=request.user.id if isinstance(request.user, User) else None,
             family=family,
             code_id=code_id,
+            parent_id=parent.id if parent is not None else None,
             sid=sid,
             claims=requested,
             access_token_hash=sha256_hex(token["access_token"]),
@@ -340,6 +352,7 @@ def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
         return Client.by_client_id(client_id)
 
     server.init_app(app, query_client=query_client)
+    server.register_client_auth_method("client_secret_basic", authenticate_basic)
     server.register_grant(
         AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdToken(server)]
     )

@@ -3,6 +3,7 @@ in doubt, answered with an OAuth error (with `iss`, RFC 9207) otherwise; never a
 
 from __future__ import annotations
 
+import base64
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -326,3 +327,73 @@ def test_unprintable_characters_at_the_back_channel_are_oauth_errors(client, rp,
             response = client.post(endpoint, data=data)
             assert response.status_code in (200, 400, 401), (field, char)
             assert response.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("levels", [40, 100_000])
+def test_a_deeply_nested_claims_parameter_is_invalid_request(client, rp, levels):
+    # OIDC Core 5.5: `claims` is JSON inside a query parameter; too deep is malformed, not a 500.
+    claims = '{"userinfo": ' + "[" * levels + "]" * levels + "}"
+    params = error_redirect(client.get(rp.authorize_url(claims=claims)), rp)
+    assert params["error"] == "invalid_request"
+
+
+# Credentials as bytes that are not UTF-8, or none at all after the scheme.
+UNREADABLE_BASIC = [b"\xff\xfe:secret", b"rp:\xc3\x28", b"\x80", b""]
+
+
+@pytest.mark.parametrize("endpoint", ["/token", "/revoke", "/introspect"])
+@pytest.mark.parametrize("credentials", UNREADABLE_BASIC)
+def test_basic_credentials_that_are_not_utf8_are_invalid_client(client, rp, endpoint, credentials):
+    # RFC 6749 2.3.1 (UTF-8 credentials) and 5.2: a failed Basic authentication is a 401
+    # invalid_client with a WWW-Authenticate challenge.
+    header = "Basic " + base64.b64encode(credentials).decode() if credentials else "Basic "
+    data = {"grant_type": "client_credentials", "token": "abc"}
+    response = client.post(endpoint, data=data, headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_client"
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+@pytest.mark.parametrize(
+    "repeated",
+    [
+        "grant_type=client_credentials&grant_type=client_credentials",
+        "grant_type=client_credentials&scope=openid&scope=profile",
+        "grant_type=authorization_code&code=a&code=b",
+        "grant_type=refresh_token&refresh_token=a&refresh_token=b",
+        "grant_type=client_credentials&client_id=rp&client_id=rp",
+    ],
+)
+def test_a_repeated_parameter_at_the_token_endpoint_is_invalid_request(client, rp, repeated):
+    # RFC 6749 3.2: parameters MUST NOT be included more than once; the first copy must not win.
+    response = client.post(
+        "/token",
+        data=repeated,
+        headers={**rp.basic_auth(), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_repeated_parameter_name_with_odd_characters_is_not_echoed(client, rp):
+    response = client.post(
+        "/token",
+        data="grant_type=client_credentials&%C3%A9=1&%C3%A9=2",
+        headers={**rp.basic_auth(), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "repeated",
+    ["nonce=other", "prompt=none", "max_age=5", "claims=%7B%7D", "acr_values=x", "login_hint=x"],
+)
+def test_any_repeated_parameter_is_invalid_request_at_the_redirect_uri(client, rp, repeated):
+    # RFC 6749 3.1 covers every parameter, not only the five Authlib checks; the client and its
+    # (single) redirect_uri are known good, so the error goes back to the RP.
+    name, value = repeated.split("=")
+    response = client.get(rp.authorize_url(**{name: value}) + "&" + repeated)
+    params = error_redirect(response, rp)
+    assert params["error"] == "invalid_request"
