@@ -19,7 +19,7 @@ from idp.authn import enrollment, policy, recovery_code, trusted_device
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
 from idp.authn.password_policy import WeakPassword, check_new_password
-from idp.authn.policy import Change
+from idp.authn.policy import Change, ResetPath
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.sign_out import sign_out_everywhere as end_sessions_everywhere
@@ -64,6 +64,8 @@ def security() -> str:
         confirm=ConfirmForm(),
         password_form=PasswordChangeForm(),
         email_enrolled=user.email_factor_at is not None,
+        # Nudge: with codes by email only, the mailbox alone is the second factor.
+        mailbox_only=policy.reset_path(enrolled_factors(user)) is ResetPath.COOLING_OFF,
     )
 
 
