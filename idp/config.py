@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from idp.authn.policy import Backoff
+
 ENV_PREFIX = "IDP_"
 
 
@@ -44,8 +46,12 @@ class Settings:
     session_mfa_max_age_hours: int = 12
     trust_ceiling_days: int = 30
     reverify_days: int = 0  # 0 = off
-    login_max_failures: int = 10
+    # Wrong passwords per (account, source) before delays start; each further one doubles the
+    # wait (from 1 s) up to lockout_minutes. At account_failure_cap in a row from anywhere,
+    # passwords stop being checked but for browsers trusted for the account (NIST 800-63B).
+    login_max_failures: int = 5
     lockout_minutes: int = 15
+    account_failure_cap: int = 100
     # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0 = none).
     trusted_proxies: int = 0
     ratelimit_storage_url: str = "memory://"
@@ -95,9 +101,14 @@ class Settings:
         return self.env == "development"
 
     @property
-    def lockout_duration(self) -> timedelta:
-        """How long an account stays locked after too many wrong passwords."""
-        return timedelta(minutes=self.lockout_minutes)
+    def password_backoff(self) -> Backoff:
+        """Delays after wrong passwords from one source, and the account-wide cap."""
+        return Backoff(
+            free=self.login_max_failures,
+            first=timedelta(seconds=1),
+            ceiling=timedelta(minutes=self.lockout_minutes),
+            cap=self.account_failure_cap,
+        )
 
     @property
     def secure_cookies(self) -> bool:
@@ -153,6 +164,7 @@ def _validate(s: Settings) -> None:
         "trust_ceiling_days",
         "login_max_failures",
         "lockout_minutes",
+        "account_failure_cap",
         "reset_cooling_off_hours",
         "pending_signins_per_ip",
         "sweep_seconds",
@@ -164,6 +176,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("IDP_AUDIT_RETENTION_DAYS: must be 0 (keep forever) or more")
     if not 1 <= s.invitation_days <= 30:
         raise ConfigError("IDP_INVITATION_DAYS: must be between 1 and 30")
+    if s.account_failure_cap > 100:
+        raise ConfigError("IDP_ACCOUNT_FAILURE_CAP: at most 100 (NIST SP 800-63B 5.2.2)")
     if s.trusted_proxies < 0:
         raise ConfigError("IDP_TRUSTED_PROXIES: must be 0 or more")
     if not 0 <= s.refresh_reuse_grace_seconds <= 60:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from datetime import datetime, timedelta
 
 from idp import mail
-from idp.authn.errors import CodeExpired, InvalidCode, ResendTooSoon, TooManyAttempts
+from idp.authn.errors import (
+    CodeExpired,
+    InvalidCode,
+    ResendLimited,
+    ResendTooSoon,
+    TooManyAttempts,
+)
 from idp.extensions import db
 from idp.models.email_code import EmailCode
 from idp.models.hashing import keyed_hash, keyed_matches
@@ -16,6 +21,8 @@ from idp.models.user import User
 LIFETIME = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 RESEND_AFTER = timedelta(seconds=30)
+# Codes mailed to one user per hour, all purposes together: a mailbox is not a guessing oracle.
+MAX_PER_HOUR = 5
 PURPOSES = {
     "signin": "sign in",
     "activate": "confirm your email address",
@@ -29,6 +36,8 @@ def send_code(user: User, purpose: str, *, now: datetime, app_secret: str) -> Em
     latest = EmailCode.latest(user.id, purpose)
     if latest is not None and now - latest.created_at < RESEND_AFTER:
         raise ResendTooSoon()
+    if EmailCode.sent_since(user.id, now - timedelta(hours=1)) >= MAX_PER_HOUR:
+        raise ResendLimited()
     if latest is not None and latest.used_at is None:
         latest.used_at = now  # only the newest code works
     code = f"{secrets.randbelow(10**6):06d}"
@@ -88,8 +97,12 @@ def _matches_an_older_code(
     return any(keyed_matches(code, e.code_hash, app_secret) for e in older if e.id != newest.id)
 
 
-def ensure_sent(user: User, purpose: str, *, now: datetime, app_secret: str) -> None:
-    """Send a code when none is waiting (showing the page is what asks for one)."""
-    if live_code(user, purpose, now=now) is None:
-        with contextlib.suppress(ResendTooSoon):
-            send_code(user, purpose, now=now, app_secret=app_secret)
+def ensure_sent(user: User, purpose: str, *, now: datetime, app_secret: str) -> bool:
+    """Send a code when none is waiting; True if one is waiting now (the page may say so)."""
+    if live_code(user, purpose, now=now) is not None:
+        return True
+    try:
+        send_code(user, purpose, now=now, app_secret=app_secret)
+    except ResendTooSoon:
+        return False
+    return True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from idp.authn.policy import Throttled
 
 
 class FactorError(Exception):
@@ -38,12 +38,33 @@ class ResendTooSoon(FactorError):
     message = "We just sent you a code. Please wait a minute before asking for another."
 
 
+class ResendLimited(ResendTooSoon):
+    """Too many codes sent in the last hour: none was sent now."""
+
+    code = "resend_limited"
+    message = (
+        "We have already sent you several codes in the last hour, so we did not send another. "
+        "Please use the newest one we sent, or try again later."
+    )
+
+
 class SecondFactorLocked(FactorError):
-    """Too many wrong second-factor codes: a temporary lock."""
+    """Too many wrong one-time codes for this user: a growing wait, or capped."""
 
     code = "second_factor_locked"
-    message = "Too many wrong codes. For your security, please wait 15 minutes and try again."
+    message = "Too many wrong codes. For your security, please wait a few minutes and try again."
 
-    def __init__(self, until: datetime | None = None) -> None:
+    def __init__(self, throttle: Throttled | None = None) -> None:
+        self.throttle = throttle
+        if throttle is not None and throttle.capped:
+            self.message = (
+                "Too many wrong codes. For your safety we have stopped accepting codes for your "
+                "account. Use your security key or passkey, or contact support."
+            )
+        elif throttle is not None:
+            minutes = max(1, -(-int(throttle.retry_after.total_seconds()) // 60))
+            self.message = (
+                "Too many wrong codes. For your security, please wait "
+                f"{minutes} minute{'s' if minutes > 1 else ''} and try again."
+            )
         super().__init__(self.message)
-        self.until = until

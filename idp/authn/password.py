@@ -7,14 +7,16 @@ import binascii
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import bcrypt
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from idp.authn import attempts
+from idp.authn.policy import Backoff, Throttled
 from idp.authn.sign_out import sign_out_everywhere
+from idp.authn.trusted_device import known_browser
 from idp.extensions import db
 from idp.models.user import User
 
@@ -25,20 +27,14 @@ class InvalidCredentials(Exception):
     code = "invalid_credentials"
 
 
-class AccountLocked(Exception):
-    """Too many wrong passwords; the lock lifts by itself."""
+class SignInThrottled(Exception):
+    """Too many wrong passwords from here (wait), or for the account (capped): not checked."""
 
-    code = "account_locked"
+    code = "sign_in_throttled"
 
-    def __init__(self, until: datetime) -> None:
-        super().__init__(f"locked until {until.isoformat()}")
-        self.until = until
-
-
-@dataclass(frozen=True, slots=True)
-class LockoutPolicy:
-    max_failures: int = 10
-    duration: timedelta = timedelta(minutes=15)
+    def __init__(self, throttle: Throttled) -> None:
+        super().__init__("capped" if throttle.capped else f"wait {throttle.retry_after}")
+        self.throttle = throttle
 
 
 class Passwords:
@@ -91,25 +87,30 @@ class Passwords:
             return True
 
     def authenticate(
-        self, *, email: str, password: str, now: datetime, lockout: LockoutPolicy
+        self,
+        *,
+        email: str,
+        password: str,
+        now: datetime,
+        backoff: Backoff,
+        source: str,
+        device_token: str | None = None,
     ) -> User:
-        """Return the user whose password this is, or raise InvalidCredentials/AccountLocked."""
+        """Return the user whose password this is, or raise InvalidCredentials/SignInThrottled.
+
+        Counters are kept for the email typed, known or not, so throttling says nothing about
+        who has an account; a throttled attempt is not checked, so it can't be a guess.
+        """
         user = User.by_email(email)
+        trusted = user is not None and known_browser(user.id, device_token, at=now)
+        held = attempts.password_throttled(email, source, backoff=backoff, now=now, trusted=trusted)
+        if held is not None:
+            raise SignInThrottled(held)
         ok = self.check(user.password_hash if user else None, password)
-        if user is None or not user.is_active:
+        if user is None or not user.is_active or not ok:
+            attempts.password_failed(email, source, user, backoff=backoff, now=now)
             raise InvalidCredentials()
-        if user.locked_until and user.locked_until > now:
-            # Only someone who knows the password learns of the lock: no enumeration.
-            if ok:
-                raise AccountLocked(user.locked_until)
-            raise InvalidCredentials()
-        if not ok:
-            user.failed_logins += 1
-            if user.failed_logins >= lockout.max_failures:
-                user.locked_until = now + lockout.duration
-                user.failed_logins = 0
-            db.session.commit()
-            raise InvalidCredentials()
+        attempts.password_succeeded(email, source)
         user.failed_logins = 0
         user.locked_until = None
         if self.needs_rehash(user.password_hash or ""):

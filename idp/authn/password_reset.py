@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 from idp import mail
+from idp.authn import attempts
 from idp.authn.password import Passwords, after_password_change
 from idp.authn.password_policy import check_new_password
 from idp.extensions import db
@@ -117,6 +118,8 @@ def complete_reset(
     if spent != 1:
         raise ResetLinkInvalid()
     passwords.set_password(user, password, now=now)
+    # The reset proved a factor: the password counters of this account start over.
+    attempts.password_reset(user.email)
     user.failed_logins, user.locked_until = 0, None
     db.session.commit()
     after_password_change(user, now=now, reason="password_reset")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -359,3 +360,40 @@ def reset_path(enrolled: frozenset[Factor]) -> ResetPath:
     if Factor.EMAIL_CODE in enrolled:
         return ResetPath.COOLING_OFF
     return ResetPath.LINK_ONLY
+
+
+# Failed attempts (NIST SP 800-63B 5.2.2) -------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Progressive delays after consecutive failures, then a hard cap.
+
+    `free` failures cost nothing; each one after waits twice as long as the one before, from
+    `first` up to `ceiling`; at `cap` consecutive failures no more attempts are checked until
+    something else proves the user (a success elsewhere, a reset, an admin's unlock).
+    """
+
+    free: int = 5
+    first: timedelta = timedelta(seconds=1)
+    ceiling: timedelta = timedelta(minutes=15)
+    cap: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """Why an attempt is not checked: wait `retry_after`, or `capped` (no waiting helps)."""
+
+    retry_after: timedelta
+    capped: bool = False
+
+
+def throttled(
+    failures: int, last_failure_at: datetime | None, backoff: Backoff, *, now: datetime
+) -> Throttled | None:
+    """None when the next attempt may be checked now; otherwise how it is held back."""
+    if failures >= backoff.cap:
+        return Throttled(timedelta(0), capped=True)
+    if failures < backoff.free or last_failure_at is None:
+        return None
+    wait = min(backoff.first * 2 ** (failures - backoff.free), backoff.ceiling)
+    left = last_failure_at + wait - now
+    return Throttled(left) if left > timedelta(0) else None

@@ -7,11 +7,11 @@ Sign-in, password reset and the account's step-up all come here, so lockout, aud
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from idp import audit, mail
-from idp.authn import email_code, recovery_code, totp
+from idp.authn import attempts, email_code, recovery_code, totp
 from idp.authn.errors import CodeExpired, FactorError, SecondFactorLocked
 from idp.authn.factors import Factor
 from idp.authn.state import VerifiedFactor
@@ -21,8 +21,6 @@ from idp.models.user import User
 
 # Second factors answered by typing a code (WebAuthn answers with a signature instead).
 TYPED_FACTORS = (Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
-MAX_FAILURES = 10
-LOCK_FOR = timedelta(minutes=15)
 
 
 class Purpose(StrEnum):
@@ -72,9 +70,10 @@ def verify(
     user = attempt.user
     if method not in accepted or method not in TYPED_FACTORS:
         raise NotAcceptedHere()
-    if user.mfa_locked_until and user.mfa_locked_until > now:
+    held = attempts.codes_throttled(user, now=now)
+    if held is not None:
         _audit(attempt, "second_factor.locked", method)
-        raise SecondFactorLocked(user.mfa_locked_until)
+        raise SecondFactorLocked(held)
     left: int | None = None
     new = False
     try:
@@ -94,14 +93,8 @@ def verify(
         raise  # not a guess: it doesn't count towards the lock
     except FactorError as exc:
         db.session.rollback()
-        user.mfa_failures += 1
-        if user.mfa_failures >= MAX_FAILURES:
-            user.mfa_locked_until = now + LOCK_FOR
-            user.mfa_failures = 0
-            _audit(attempt, "second_factor.locked", method, commit=False)
-            db.session.commit()
-            raise SecondFactorLocked(user.mfa_locked_until) from None
-        _audit(attempt, "second_factor.failed", method, reason=exc.code)
+        _audit(attempt, "second_factor.failed", method, commit=False, reason=exc.code)
+        attempts.code_failed(user, now=now)
         raise
     verified = Verified(VerifiedFactor(factor=method, at=now, new=new), recovery_codes_left=left)
     _succeeded(attempt, verified)
@@ -124,8 +117,7 @@ def asserted(attempt: Attempt, assertion: Asserted, *, now: datetime) -> Verifie
 
 def _succeeded(attempt: Attempt, verified: Verified, **detail: str) -> None:
     user, method = attempt.user, verified.factor.factor
-    user.mfa_failures = 0
-    user.mfa_locked_until = None
+    attempts.code_succeeded(user)
     if method is not Factor.RECOVERY_CODE:
         user.last_factor = str(method)
     _audit(attempt, "second_factor.verified", method, commit=False, **detail)

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit, mail
-from idp.authn import sign_out
+from idp.authn import attempts, sign_out
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.clock import now
 from idp.extensions import db
@@ -59,7 +59,7 @@ def status(user: User, at: datetime) -> str:
     if user.disabled_at is not None:
         return "disabled"
     locks = (user.locked_until, user.mfa_locked_until)
-    if any(until is not None and until > at for until in locks):
+    if any(until is not None and until > at for until in locks) or attempts.capped(user):
         return "locked"
     return "pending" if user.activated_at is None else "active"
 
@@ -179,8 +179,7 @@ def set_disabled(user: User, disabled: bool, *, actor: Actor) -> None:
 
 def unlock(user: User, *, actor: Actor) -> None:
     """Lift password and second-factor lock-outs."""
-    user.failed_logins, user.locked_until = 0, None
-    user.mfa_failures, user.mfa_locked_until = 0, None
+    attempts.unlock(user)
     audit.record("user.unlocked", user_id=user.id, commit=False, **actor.detail())
     db.session.commit()
 

@@ -9,6 +9,7 @@ from idp.models.invitation import Invitation
 from idp.models.password_reset import PasswordReset
 from idp.models.recovery_code import RecoveryCode
 from idp.models.session import SessionRecord
+from idp.models.sign_in_failure import SignInFailure
 from idp.models.token import Token
 from idp.models.totp_credential import TotpCredential
 from idp.models.trusted_device import TrustedDevice
@@ -25,6 +26,7 @@ __all__ = [
     "PasswordReset",
     "RecoveryCode",
     "SessionRecord",
+    "SignInFailure",
     "Token",
     "TotpCredential",
     "TrustedDevice",

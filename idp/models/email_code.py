@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import DateTime, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db
@@ -43,4 +43,14 @@ class EmailCode(db.Model):
                 .order_by(cls.id.desc())
                 .limit(limit)
             )
+        )
+
+    @classmethod
+    def sent_since(cls, user_id: int, since: datetime) -> int:
+        """How many codes (any purpose) were sent to the user since then."""
+        return (
+            db.session.scalar(
+                select(func.count()).where(cls.user_id == user_id, cls.created_at >= since)
+            )
+            or 0
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import request
 
 from idp.authn import email_code, second_factor
-from idp.authn.errors import FactorError, ResendTooSoon
+from idp.authn.errors import FactorError, ResendLimited, ResendTooSoon
 from idp.authn.factors import Factor
 from idp.authn.second_factor import Attempt, Verified
 from idp.clock import now
@@ -71,11 +71,19 @@ class Prompt:
     status: int = 200
     verified: Verified | None = None
     email: str = ""
+    # False when no email code is waiting and none could be sent: don't claim one was.
+    code_waiting: bool = True
 
 
 # Refusals that are not a guess at a code: they don't count towards ending the sign-in.
 NOT_GUESSES = frozenset(
-    {"code_expired", "method_not_accepted", "second_factor_locked", "resend_too_soon"}
+    {
+        "code_expired",
+        "method_not_accepted",
+        "second_factor_locked",
+        "resend_too_soon",
+        "resend_limited",
+    }
 )
 
 
@@ -116,6 +124,7 @@ def ask(
                 email_code.send_code(user, "signin", now=at, app_secret=secret)
             except ResendTooSoon as exc:
                 prompt.error, prompt.error_code, prompt.status = exc.message, exc.code, 429
+                prompt.code_waiting = email_code.live_code(user, "signin", now=at) is not None
     elif prompt.form.validate_on_submit():
         try:
             prompt.verified = second_factor.verify(
@@ -130,5 +139,7 @@ def ask(
             prompt.error, prompt.error_code = exc.message, exc.code
             prompt.status = 429 if exc.code == "second_factor_locked" else 400
     elif method is Factor.EMAIL_CODE:
-        email_code.ensure_sent(user, "signin", now=at, app_secret=secret)
+        prompt.code_waiting = email_code.ensure_sent(user, "signin", now=at, app_secret=secret)
+        if not prompt.code_waiting:
+            prompt.error = ResendLimited.message
     return prompt

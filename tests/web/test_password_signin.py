@@ -16,6 +16,13 @@ def attempt(client, email: str, password: str):
     )
 
 
+def from_address(app, address: str):
+    """A browser whose requests come from `address`."""
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
 def visible(html: str) -> str:
     return re.sub(r'(value|content)="[^"]*"', "", html)
 
@@ -54,13 +61,62 @@ def test_old_argon2_parameters_are_upgraded_at_sign_in(app, client):
         assert "m=1024,t=1" in db.session.get(User, user.id).password_hash
 
 
-def test_ten_wrong_passwords_lock_the_account_for_a_while(app, client, clock):
+def test_wrong_passwords_slow_down_only_the_source_that_types_them(app, clock):
     make_user(app)
-    for _ in range(10):
-        attempt(client, "ada@example.com", "wrong-guess-000")
-    locked = attempt(client, "ada@example.com", "plum-orchard-velvet-93")
-    assert locked.status_code == 429 and "paused" in locked.text
-    # A wrong guess during the lock says nothing about it (no enumeration).
-    assert attempt(client, "ada@example.com", "wrong-guess-000").status_code == 401
-    clock.advance(minutes=15, seconds=1)
-    assert attempt(client, "ada@example.com", "plum-orchard-velvet-93").status_code == 302
+    attacker = from_address(app, "203.0.113.9")
+    owner = from_address(app, "198.51.100.7")
+    for _ in range(5):
+        assert attempt(attacker, "ada@example.com", "wrong-guess-000").status_code == 401
+    held = attempt(attacker, "ada@example.com", "plum-orchard-velvet-93")
+    assert held.status_code == 429 and "wait 1 minute" in held.text, "not even checked"
+    # The owner, elsewhere, is not locked out by someone else's guesses.
+    assert attempt(owner, "ada@example.com", "plum-orchard-velvet-93").status_code == 302
+    # Each further failure from the attacker doubles its wait.
+    clock.advance(seconds=1)
+    assert attempt(attacker, "ada@example.com", "wrong-guess-000").status_code == 401
+    clock.advance(seconds=1)
+    assert attempt(attacker, "ada@example.com", "wrong-guess-000").status_code == 429
+    clock.advance(seconds=1)
+    assert attempt(attacker, "ada@example.com", "wrong-guess-000").status_code == 401
+
+
+def test_an_unknown_email_is_throttled_exactly_like_a_known_one(app):
+    make_user(app)
+    answers = {}
+    for email in ("ada@example.com", "nobody@example.com"):
+        browser = app.test_client()
+        answers[email] = [attempt(browser, email, "wrong-guess-000").status_code for _ in range(7)]
+    assert answers["ada@example.com"] == answers["nobody@example.com"] == [401] * 5 + [429] * 2
+
+
+def test_a_hundred_failures_cap_the_account_but_a_trusted_browser_goes_through(app, clock):
+    from idp.authn import trusted_device
+    from idp.clock import now
+    from tests.support import latest_mail
+
+    user = make_user(app)
+    trusted = from_address(app, "198.51.100.7")
+    trusted.set_cookie("idp_device", "device-token-of-adas-laptop", domain="localhost")
+    with app.app_context():
+        trusted_device.after_challenge(
+            user.id,
+            "rp",
+            "device-token-of-adas-laptop",
+            remember=True,
+            days=30,
+            agent="",
+            ip="",
+            at=now(),
+        )
+        db.session.commit()
+    for n in range(100):  # a botnet: one guess per address, no source is ever slowed
+        bot = from_address(app, f"192.0.2.{n}")
+        assert attempt(bot, "ada@example.com", "wrong-guess-000").status_code == 401
+    stranger = from_address(app, "203.0.113.50")
+    capped = attempt(stranger, "ada@example.com", "plum-orchard-velvet-93")
+    assert capped.status_code == 429 and "paused password sign-in" in capped.text
+    # The owner was told, at the tenth failure and at the cap.
+    assert "stopped checking passwords" in latest_mail(app, "ada@example.com")
+    assert attempt(trusted, "ada@example.com", "plum-orchard-velvet-93").status_code == 302
+    # The success ended the account's streak: others may try again.
+    assert attempt(stranger, "ada@example.com", "plum-orchard-velvet-93").status_code == 302

@@ -150,6 +150,7 @@ def enroll_email() -> Response | tuple[str, int] | str:
         resend=state.resend,
         user=user,
         error=state.error,
+        code_waiting=state.code_waiting,
         rid=gate.rid,
         remember_days=flow.remember_days(gate.view.client if gate.view else None),
     ), state.status

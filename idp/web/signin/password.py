@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Response, render_template, request
 
 from idp import audit
-from idp.authn.password import AccountLocked, InvalidCredentials, LockoutPolicy
+from idp.authn.password import InvalidCredentials, SignInThrottled
+from idp.authn.policy import Throttled
 from idp.clock import now
 from idp.extensions import limiter
 from idp.web import flow
@@ -16,6 +17,21 @@ from idp.web.signin import after_step, bp
 GENERIC_FAILURE = (
     "That email and password don't match our records. Please check them and try again."
 )
+
+
+def throttled_message(throttle: Throttled) -> str:
+    """Said alike whether the account exists: the counters are kept for any email typed."""
+    if throttle.capped:
+        return (
+            "Too many wrong passwords for this account. For its safety we have paused password "
+            "sign-in, except on devices you told us to remember. Sign in with a passkey, "
+            "reset your password, or contact support."
+        )
+    minutes = max(1, -(-int(throttle.retry_after.total_seconds()) // 60))
+    return (
+        "Too many attempts from here. For your security, please wait "
+        f"{minutes} minute{'s' if minutes > 1 else ''} and try again."
+    )
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -37,15 +53,18 @@ def password() -> Response | tuple[str, int] | str:
                 email=form.email.data or "",
                 password=form.password.data or "",
                 now=now(),
-                lockout=LockoutPolicy(settings.login_max_failures, settings.lockout_duration),
+                backoff=settings.password_backoff,
+                source=request.remote_addr or "",
+                device_token=browser.device_token(),
             )
-        except AccountLocked as exc:
-            audit.record("password.locked", email=form.email.data, until=exc.until.isoformat())
-            error, status = (
-                "Too many attempts. For your security, sign-in is paused for a few minutes. "
-                "Please try again later.",
-                429,
+        except SignInThrottled as exc:
+            audit.record(
+                "password.throttled",
+                email=(form.email.data or "")[:320],
+                capped=exc.throttle.capped,
+                retry_after=int(exc.throttle.retry_after.total_seconds()),
             )
+            error, status = throttled_message(exc.throttle), 429
         except InvalidCredentials:
             audit.record(
                 "password.failed",

@@ -37,6 +37,7 @@ def prove_email() -> Response | tuple[str, int] | str:
         view=gate.view,
         user=user,
         error=state.error,
+        code_waiting=state.code_waiting,
         dev=flow.settings().is_development,
         outbox_url=url_for("dev.outbox") if flow.settings().is_development else None,
     ), state.status
