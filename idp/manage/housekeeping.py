@@ -1,4 +1,4 @@
-"""Deletes what has expired: sessions, spent codes, dead tokens, old email codes and links."""
+"""Deletes what has expired: sessions, spent codes, dead tokens, old email codes, links and mail."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from idp.config import Settings
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.email_code import EmailCode
+from idp.models.mail_message import QUEUED, MailMessage
 from idp.models.password_reset import PasswordReset
 from idp.models.session import SessionRecord
 from idp.models.token import Token
@@ -17,6 +18,8 @@ from idp.models.trusted_device import TrustedDevice
 
 # Spent codes are kept a day so a late replay is still recognised and answered by revocation.
 KEEP_SPENT = timedelta(days=1)
+# Sent and failed mail (body already blanked) stays a week, to answer "did my email go out?".
+KEEP_MAIL = timedelta(days=7)
 
 
 def prune(settings: Settings, *, now: datetime) -> dict[str, int]:
@@ -39,6 +42,9 @@ def prune(settings: Settings, *, now: datetime) -> dict[str, int]:
         "password_resets": delete(PasswordReset).where(PasswordReset.expires_at < now - KEEP_SPENT),
         "trusted_devices": delete(TrustedDevice).where(
             TrustedDevice.expires_at < now - timedelta(days=90)
+        ),
+        "mail_messages": delete(MailMessage).where(
+            MailMessage.status != QUEUED, MailMessage.created_at < now - KEEP_MAIL
         ),
     }
     counts = {name: db.session.execute(stmt).rowcount for name, stmt in statements.items()}
