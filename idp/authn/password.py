@@ -77,7 +77,12 @@ class Passwords:
     def authenticate(
         self, *, email: str, password: str, now: datetime, lockout: LockoutPolicy
     ) -> User:
-        """Return the user whose password this is, or raise InvalidCredentials/AccountLocked."""
+        """Return the user whose password this is, or raise InvalidCredentials/AccountLocked.
+
+        A failure leaves the raised failure count uncommitted: the caller commits it with its
+        audit event, so a wrong password costs one commit for an existing account, as for an
+        unknown one.
+        """
         user = User.by_email(email)
         ok = self.check(user.password_hash if user else None, password)
         if user is None or not user.is_active:
@@ -92,7 +97,6 @@ class Passwords:
             if user.failed_logins >= lockout.max_failures:
                 user.locked_until = now + lockout.duration
                 user.failed_logins = 0
-            db.session.commit()
             raise InvalidCredentials()
         user.failed_logins = 0
         user.locked_until = None
