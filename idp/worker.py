@@ -19,10 +19,11 @@ from idp.mail import deliver
 from idp.models.mail_message import FAILED, QUEUED, SENT, MailMessage
 
 log = logging.getLogger(__name__)
-BATCH = 10
-# Longer than a batch can take (each SMTP step times out after 10 s): a worker that dies
-# mid-batch leaves its messages to be tried again after this, never sooner.
-LEASE = timedelta(minutes=5)
+BATCH = 5
+# Far longer than a batch can take (5 messages, each SMTP step timing out after 10 s), so a slow
+# relay never lets a second worker take a message the first is still sending; a worker that dies
+# mid-batch leaves its messages to be tried again after this.
+LEASE = timedelta(minutes=10)
 MAX_DELAY = timedelta(hours=6)
 
 
