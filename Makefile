@@ -23,6 +23,9 @@ run: $(STAMP)
 	IDP_ENV=development $(BIN)/idp db upgrade
 	IDP_ENV=development $(BIN)/idp keys generate
 	IDP_ENV=development $(BIN)/idp demo
+	@# The mail worker runs beside gunicorn and stops with it (Ctrl-C, an error, or gunicorn exiting).
+	IDP_ENV=development $(BIN)/idp worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 --access-logfile - wsgi:app
 
 test: $(STAMP) browser

@@ -1,6 +1,9 @@
-"""The `idp` command: database, keys, users, clients, audit log, demo data."""
+"""The `idp` command: database, keys, users, clients, audit log, mail worker, demo data."""
 
 from __future__ import annotations
+
+import signal
+import threading
 
 import click
 from flask import Flask, current_app
@@ -149,9 +152,34 @@ def prune(batch_size: int) -> None:
     click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
 
 
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (tests, cron).")
+@click.option(
+    "--interval", type=float, default=2.0, show_default=True, help="Seconds between polls."
+)
+@with_appcontext
+def worker(once: bool, interval: float) -> None:
+    """Deliver queued mail, retrying failures; runs until SIGTERM unless --once."""
+    from idp.worker import drain, run
+
+    settings = current_app.extensions["idp.settings"]
+    if once:
+        done = drain(settings)
+        click.echo(f"sent: {done.sent}, retrying: {done.retrying}, failed: {done.failed}")
+        return
+    stop = threading.Event()
+    # Finish the message in hand, then exit: an SMTP session cut mid-DATA might be delivered
+    # and then sent again once its lease runs out.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    transport = "SMTP" if settings.smtp_url else f"the outbox folder {settings.outbox_dir}"
+    click.echo(f"mail worker: delivering to {transport}, polling every {interval:g} s")
+    run(settings, interval=interval, stop=stop)
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for command in (keys_cli, user_cli, client_cli, audit_cli, demo, prune):
+    for command in (keys_cli, user_cli, client_cli, audit_cli, demo, prune, worker):
         app.cli.add_command(command)
 
 

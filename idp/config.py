@@ -67,6 +67,10 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = "no-reply@localhost"
     outbox_dir: str = ""  # default: instance_dir/outbox
+    # `idp worker` delivers queued mail: a failed attempt is retried after mail_retry_seconds,
+    # doubling each time, and the message is given up on after mail_max_attempts tries.
+    mail_max_attempts: int = 8
+    mail_retry_seconds: int = 30
     support_email: str = "support@example.com"
     support_phone: str = ""
     product_name: str = "Secure Sign-in"
@@ -168,6 +172,8 @@ def _validate(s: Settings) -> None:
         "reset_cooling_off_hours",
         "pending_signins_per_ip",
         "sweep_seconds",
+        "mail_max_attempts",
+        "mail_retry_seconds",
     )
     for name in positive:
         if getattr(s, name) < 1:

@@ -1,4 +1,8 @@
-"""Outgoing mail: send(to, template, **ctx) writes to the outbox folder, or SMTP when configured.
+"""Outgoing mail: send(to, template, **ctx) queues; `idp worker` delivers to the folder or SMTP.
+
+send() renders the message and inserts it into the outbox table, in the caller's transaction: a
+request never waits for, or fails because of, a mail server, so neither its time nor its status
+says whether an account exists. deliver() is the transport the worker (idp/worker.py) calls.
 
 IDP_SMTP_URL picks the transport, explicitly (never "TLS if the server happens to offer it"):
   smtp+starttls://user:pass@host:587   STARTTLS required; fails if the server does not offer it
@@ -30,6 +34,8 @@ from flask import current_app, render_template
 from idp.clock import now
 from idp.config import Settings
 from idp.errors import IdpError
+from idp.extensions import db
+from idp.models.mail_message import QUEUED, MailMessage
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
@@ -55,16 +61,49 @@ class OutboxMessage:
     body: str
 
 
-def send(to: str, template: str, **ctx: Any) -> None:
-    """Render templates/mail/<template>.txt (given ctx and `sent_at`) and deliver it."""
-    settings: Settings = current_app.extensions["idp.settings"]
-    message = _compose(settings, to, template, ctx)
+def send(to: str, template: str, *, commit: bool = True, **ctx: Any) -> None:
+    """Render templates/mail/<template>.txt (given ctx and `sent_at`) and queue it for the worker.
+
+    commit=False leaves the row in the caller's transaction, so the mail goes if its work does.
+    """
+    message = compose(to, template, **ctx)
+    at = now()
+    db.session.add(
+        MailMessage(
+            recipient=to,
+            subject=str(message["Subject"])[:255],
+            raw=message.as_bytes().decode(),
+            status=QUEUED,
+            attempts=0,
+            created_at=at,
+            next_attempt_at=at,
+        )
+    )
+    if commit:
+        db.session.commit()
+
+
+def compose(to: str, template: str, **ctx: Any) -> EmailMessage:
+    """The message send() would queue, without queueing it."""
+    return _compose(current_app.extensions["idp.settings"], to, template, ctx)
+
+
+def deliver(settings: Settings, raw: str) -> None:
+    """Hand one queued message to the outbox folder or SMTP; MailNotSent if it was refused."""
+    message = parse(raw)
+    to, subject = message["To"], message["Subject"]
     if settings.smtp_url:
         _deliver_smtp(settings.smtp_url, message)
-        log.info("mail to=%s subject=%s smtp=%s", to, message["Subject"], _host(settings.smtp_url))
+        log.info("mail to=%s subject=%s smtp=%s", to, subject, _host(settings.smtp_url))
     else:
         name = _deliver_outbox(Path(settings.outbox_dir), message)
-        log.info("mail to=%s subject=%s file=%s", to, message["Subject"], name)
+        log.info("mail to=%s subject=%s file=%s", to, subject, name)
+
+
+def parse(raw: str | bytes) -> EmailMessage:
+    """A stored message as a mail client would read it."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(data))
 
 
 def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
@@ -75,8 +114,7 @@ def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
     names = sorted((p.name for p in folder.glob("*.eml")), reverse=True)[:limit]
     messages = []
     for name in names:
-        with open(folder / name, "rb") as fh:
-            parsed = cast(EmailMessage, BytesParser(policy=policy.default).parse(fh))
+        parsed = parse((folder / name).read_bytes())
         messages.append(
             OutboxMessage(
                 name=name,

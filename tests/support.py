@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -15,12 +17,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from idp.clock import epoch, now
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.user import User
+from idp.worker import Drained, drain
 
 PASSWORD = "plum-orchard-velvet-93"
 REDIRECT_URI = "https://rp.example/callback"
@@ -361,10 +365,34 @@ def enroll_totp(app: Flask, user_id: int, *, name: str = "Phone") -> str:
     return secret
 
 
+@contextmanager
+def commits(app: Flask) -> Iterator[list[str]]:
+    """Record each database commit the app makes while the block runs (as "commit")."""
+    seen: list[str] = []
+
+    def committed(_connection: Any) -> None:
+        seen.append("commit")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "commit", committed)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "commit", committed)
+
+
+def deliver_mail(app: Flask) -> Drained:
+    """Run the mail worker once, as `idp worker --once` would: queued mail reaches the outbox."""
+    with app.app_context():
+        return drain(app.extensions["idp.settings"])
+
+
 def latest_mail(app: Flask, to: str | None = None) -> str:
-    """The body of the newest message in the outbox (optionally to one address)."""
+    """The body of the newest message in the outbox (optionally to one address), once delivered."""
     from idp.mail import outbox_messages
 
+    deliver_mail(app)
     with app.app_context():
         for message in outbox_messages():
             if to is None or message.to == to:

@@ -1,4 +1,4 @@
-"""Mail: the outbox folder by default, and SMTP against a real server (aiosmtpd) when configured."""
+"""Mail: queued by send(), delivered by the worker to the outbox folder, or SMTP (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flask import Flask
+from sqlalchemy import select
 
 from idp import mail
 from idp.clock import Clock
+from idp.extensions import db
+from idp.models.mail_message import MailMessage
+from idp.worker import drain
 
 HOST = "127.0.0.1"
 LOGIN = ("mailer@idp.example", "p@ss:w/rd")
@@ -49,6 +53,11 @@ def parse(raw: bytes) -> EmailMessage:
     return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw))
 
 
+def deliver(app: Flask) -> None:
+    """Run the mail worker once (the app context is already pushed)."""
+    drain(app.extensions["idp.settings"])
+
+
 def outbox_files(app: Flask) -> list[Path]:
     """The .eml files in the app's outbox folder."""
     return sorted(Path(app.extensions["idp.settings"].outbox_dir).glob("*.eml"))
@@ -57,11 +66,13 @@ def outbox_files(app: Flask) -> list[Path]:
 # --- the outbox (default) ---------------------------------------------------------------------
 
 
-def test_send_writes_one_eml_file_to_the_outbox(
+def test_send_queues_and_the_worker_writes_one_eml_file_to_the_outbox(
     app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     with app.app_context(), caplog.at_level(logging.INFO, logger="idp.mail"):
         mail.send("ada@example.com", "email_code", **TEMPLATES["email_code"])
+        assert outbox_files(app) == [], "send() only queues"
+        deliver(app)
 
     [path] = outbox_files(app)
     assert re.fullmatch(r"\d{8}T\d{12}Z-[0-9a-f]{8}\.eml", path.name)
@@ -86,6 +97,7 @@ def test_outbox_messages_are_listed_newest_first(app: Flask, clock: Clock) -> No
         mail.send("ada@example.com", "password_changed")
         clock.advance(seconds=1)
         mail.send("bob@example.com", "factor_added", method_name="Authenticator app")
+        deliver(app)
         messages = mail.outbox_messages()
         assert [m.to for m in mail.outbox_messages(limit=1)] == ["bob@example.com"]
 
@@ -101,6 +113,7 @@ def test_every_template_renders_a_subject_support_and_no_foreign_link(
 ) -> None:
     with app.app_context():
         mail.send("ada@example.com", template, **TEMPLATES[template])
+        deliver(app)
         [message] = mail.outbox_messages()
 
     assert message.subject and "\n" not in message.subject
@@ -116,6 +129,7 @@ def test_every_template_renders_a_subject_support_and_no_foreign_link(
 def test_recovery_code_mail_says_when_none_are_left(app: Flask) -> None:
     with app.app_context():
         mail.send("ada@example.com", "recovery_code_used", remaining=0)
+        deliver(app)
         [message] = mail.outbox_messages()
 
     assert "no recovery codes left" in message.body
@@ -260,9 +274,16 @@ def overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def send_one(app: Flask) -> None:
-    """Send the email-code message to Ada."""
+    """Queue the email-code message to Ada, then run the worker once."""
     with app.app_context():
         mail.send("ada@example.com", "email_code", **TEMPLATES["email_code"])
+        deliver(app)
+
+
+def stored_message(app: Flask) -> str:
+    """The queued message's RFC 5322 text."""
+    with app.app_context():
+        return db.session.scalars(select(MailMessage.raw)).one()
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -295,13 +316,18 @@ def test_smtp_delivers_with_the_transport_the_url_names(
 def test_smtp_never_falls_back_to_an_unverified_or_plain_connection(
     app: Flask, relay: Relay
 ) -> None:
-    with pytest.raises(mail.MailNotSent):
-        send_one(app)
+    send_one(app)
 
     assert relay.collector.received == []
+    with app.app_context(), pytest.raises(mail.MailNotSent):
+        mail.deliver(app.extensions["idp.settings"], stored_message(app))
 
 
 @pytest.mark.parametrize("relay", ["down"], indirect=True)
-def test_an_unreachable_server_is_a_mail_not_sent_error(app: Flask, relay: Relay) -> None:
-    with pytest.raises(mail.MailNotSent):
-        send_one(app)
+def test_an_unreachable_server_is_a_mail_not_sent_error_and_the_message_stays_queued(
+    app: Flask, relay: Relay
+) -> None:
+    send_one(app)
+
+    with app.app_context(), pytest.raises(mail.MailNotSent):
+        mail.deliver(app.extensions["idp.settings"], stored_message(app))

@@ -49,14 +49,15 @@ def send_code(user: User, purpose: str, *, now: datetime, app_secret: str) -> Em
         expires_at=now + LIFETIME,
     )
     db.session.add(entry)
-    db.session.commit()
     mail.send(
         user.email,
         "email_code",
+        commit=False,
         code=code,
         minutes=int(LIFETIME.total_seconds() // 60),
         purpose=PURPOSES[purpose],
     )
+    db.session.commit()  # the code and its mail, together or not at all
     return entry
 
 

@@ -1,4 +1,4 @@
-"""Deletes what has expired: sessions, spent codes, dead tokens, old email codes and links.
+"""Deletes what has expired: sessions, spent codes, dead tokens, email codes, links, sent mail.
 
 Rows go in batches, each its own statement and commit: one DELETE of a million rows would hold
 SQLite's write lock for its whole run, and every sign-in meanwhile fails "database is locked".
@@ -15,6 +15,7 @@ from idp.config import Settings
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.email_code import EmailCode
+from idp.models.mail_message import QUEUED, MailMessage
 from idp.models.password_reset import PasswordReset
 from idp.models.session import SessionRecord
 from idp.models.token import Token
@@ -24,6 +25,8 @@ from idp.models.trusted_device import TrustedDevice
 KEEP_SPENT = timedelta(days=1)
 # Rows per DELETE: a few milliseconds of write lock, so requests in between are not refused.
 BATCH_SIZE = 1_000
+# Sent and failed mail (body already blanked) stays a week, to answer "did my email go out?".
+KEEP_MAIL = timedelta(days=7)
 
 
 def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
@@ -46,6 +49,10 @@ def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnEl
         "email_codes": (EmailCode, EmailCode.expires_at < now - KEEP_SPENT),
         "password_resets": (PasswordReset, PasswordReset.expires_at < now - KEEP_SPENT),
         "trusted_devices": (TrustedDevice, TrustedDevice.expires_at < now - timedelta(days=90)),
+        "mail_messages": (
+            MailMessage,
+            and_(MailMessage.status != QUEUED, MailMessage.created_at < now - KEEP_MAIL),
+        ),
     }
 
 

@@ -59,14 +59,15 @@ def send(user: User, *, actor: Actor, at: datetime) -> None:
         expires_at=expires.isoformat(),
         **actor.detail(),
     )
-    db.session.commit()
     mail.send(
         user.email,
         "invitation",
+        commit=False,
         link=f"{settings.issuer}/activate/{token}",
         days=settings.invitation_days,
         name=user.name,
     )
+    db.session.commit()  # the invitation, its audit event and its mail, together
 
 
 def find(token: str, *, at: datetime) -> tuple[Invitation, User]:

@@ -213,8 +213,8 @@ def reset_mfa(user: User, *, actor: Actor) -> None:
         **counts,
         **actor.detail(),
     )
+    mail.send(user.email, "mfa_reset", commit=False, name=user.name)
     db.session.commit()
-    mail.send(user.email, "mfa_reset", name=user.name)
 
 
 def revoke_trust(user: User, *, actor: Actor, device_id: int | None = None) -> int:

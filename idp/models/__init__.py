@@ -6,6 +6,7 @@ from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.email_code import EmailCode
 from idp.models.invitation import Invitation
+from idp.models.mail_message import MailMessage
 from idp.models.password_reset import PasswordReset
 from idp.models.recovery_code import RecoveryCode
 from idp.models.session import SessionRecord
@@ -23,6 +24,7 @@ __all__ = [
     "Consent",
     "EmailCode",
     "Invitation",
+    "MailMessage",
     "PasswordReset",
     "RecoveryCode",
     "SessionRecord",

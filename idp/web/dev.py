@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template
 
 from idp import mail
+from idp.models.mail_message import MailMessage
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
@@ -18,5 +19,7 @@ def development_only() -> None:
 
 @bp.get("/outbox")
 def outbox() -> str:
-    """The outbox folder's messages, newest first."""
-    return render_template("dev/outbox.html", messages=mail.outbox_messages())
+    """The outbox folder's messages, newest first, and how many still wait for the worker."""
+    return render_template(
+        "dev/outbox.html", messages=mail.outbox_messages(), queued=MailMessage.count_queued()
+    )

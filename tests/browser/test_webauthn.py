@@ -17,7 +17,15 @@ from idp.mail import outbox_messages
 from idp.models.audit_event import AuditEvent
 from idp.models.webauthn_credential import WebAuthnCredential
 from tests.browser.conftest import RP_CALLBACK_PATH
-from tests.support import PASSWORD, code_in_mail, enroll_totp, make_client, make_user, totp_now
+from tests.support import (
+    PASSWORD,
+    code_in_mail,
+    deliver_mail,
+    enroll_totp,
+    make_client,
+    make_user,
+    totp_now,
+)
 
 
 class RP:
@@ -173,6 +181,7 @@ def test_a_phishing_resistant_client_refuses_totp(live_app, browser):
     page.click("button[data-webauthn=authenticate]")
     claims = rp.finish(wait_for_rp(page))
     assert claims["acr"] == "urn:idp:acr:phr"
+    deliver_mail(app)
     with app.app_context():
         mails = [m.body for m in outbox_messages()]
     assert any("security key" in body.lower() and "added" in body.lower() for body in mails)

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from idp import mail
+from tests.support import deliver_mail
 
 
 @pytest.fixture
@@ -21,6 +22,7 @@ def test_outbox_lists_the_mail_newest_first(app: Flask, client: FlaskClient) -> 
     with app.app_context():
         mail.send("ada@example.com", "email_code", code="042137", minutes=10, purpose="sign in")
         mail.send("bob@example.com", "factor_added", method_name="<script>x()</script>")
+    deliver_mail(app)
 
     response = client.get("/dev/outbox")
 
@@ -36,6 +38,17 @@ def test_outbox_is_empty_before_any_mail(client: FlaskClient) -> None:
     response = client.get("/dev/outbox")
 
     assert response.status_code == 200
+    assert "No emails yet." in response.text
+    assert "waiting for the mail worker" not in response.text
+
+
+def test_outbox_says_how_much_mail_waits_for_the_worker(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        mail.send("ada@example.com", "password_changed")
+
+    response = client.get("/dev/outbox")
+
+    assert "1 email is waiting for the mail worker" in response.text
     assert "No emails yet." in response.text
 
 

@@ -10,6 +10,7 @@ from tests.support import (
     PASSWORD,
     RelyingParty,
     SignInFlow,
+    commits,
     csrf_of,
     enroll_totp,
     latest_mail,
@@ -41,6 +42,16 @@ def test_the_answer_is_the_same_whether_or_not_the_account_exists(app, client, a
     strip = lambda text: re.sub(r'(value|content)="[^"]+"', "", text)  # noqa: E731 - CSRF tokens
     assert strip(known.text) == strip(unknown.text)
     assert "reset the password" in latest_mail(app, "ada@example.com")
+
+
+def test_asking_costs_one_commit_whether_or_not_the_account_exists(app, client, ada):
+    """Time must not tell either: the same transactions on both paths, and no mail server."""
+    page = client.get("/signin/forgot")
+    with commits(app) as seen:
+        for email in ("ada@example.com", "nobody@example.com"):
+            client.post("/signin/forgot", data={"csrf_token": csrf_of(page), "email": email})
+            seen.append(email)
+    assert seen == ["commit", "ada@example.com", "commit", "nobody@example.com"]
 
 
 def test_reset_needs_the_second_factor_then_ends_sessions(app, client, ada, clock):

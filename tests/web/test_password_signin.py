@@ -6,7 +6,7 @@ import re
 
 from idp.extensions import db
 from idp.models.user import User
-from tests.support import RelyingParty, SignInFlow, csrf_of, make_client, make_user
+from tests.support import RelyingParty, SignInFlow, commits, csrf_of, make_client, make_user
 
 
 def attempt(client, email: str, password: str):
@@ -36,6 +36,19 @@ def test_unknown_email_and_wrong_password_look_the_same(app, client):
         "ada@example.com", "X"
     )
     assert "don&#39;t match our records" in wrong.text
+
+
+def test_a_wrong_password_costs_one_commit_whether_or_not_the_account_exists(app, client):
+    make_user(app)
+    page = client.get("/signin")
+    with commits(app) as seen:
+        for email in ("ada@example.com", "nobody@example.com"):
+            form = {"csrf_token": csrf_of(page), "email": email, "password": "whatever-it-is-1"}
+            assert client.post("/signin", data=form).status_code == 401
+            seen.append(email)
+    assert seen == ["commit", "ada@example.com", "commit", "nobody@example.com"]
+    with app.app_context():
+        assert User.by_email("ada@example.com").failed_logins == 1, "the count is still kept"
 
 
 def test_the_page_names_the_client_and_prefills_the_login_hint(app, client):

@@ -66,6 +66,7 @@ def password() -> Response | tuple[str, int] | str:
             )
             error, status = throttled_message(exc.throttle), 429
         except InvalidCredentials:
+            # Also commits the failure count authenticate() raised: one commit on both paths.
             audit.record(
                 "password.failed",
                 email=(form.email.data or "")[:320],

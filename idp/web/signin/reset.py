@@ -35,10 +35,11 @@ def forgot() -> str:
     form = ForgotForm()
     sent = False
     if form.validate_on_submit():
+        # Recorded in request_reset's transaction: one commit whether or not the account exists.
+        audit.record("password.reset_requested", email=(form.email.data or "")[:320], commit=False)
         password_reset.request_reset(
             form.email.data or "", now=now(), issuer=flow.settings().issuer
         )
-        audit.record("password.reset_requested", email=(form.email.data or "")[:320])
         sent = True
     return render_template("signin/forgot.html", form=form, sent=sent, message=SENT)
 

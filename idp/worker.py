@@ -1,0 +1,105 @@
+"""`idp worker`: delivers the outbox table's queued mail, retrying with exponential backoff."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
+
+from idp.clock import now
+from idp.config import Settings
+from idp.extensions import db
+from idp.mail import deliver
+from idp.models.mail_message import FAILED, QUEUED, SENT, MailMessage
+
+log = logging.getLogger(__name__)
+BATCH = 5
+# Far longer than a batch can take (5 messages, each SMTP step timing out after 10 s), so a slow
+# relay never lets a second worker take a message the first is still sending; a worker that dies
+# mid-batch leaves its messages to be tried again after this.
+LEASE = timedelta(minutes=10)
+MAX_DELAY = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    """What one drain did: messages sent, rescheduled after a failure, and given up on."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def drain(settings: Settings, *, stop: threading.Event | None = None) -> Drained:
+    """Deliver every message due now, a batch at a time, until none is due (or `stop` is set)."""
+    outcomes = {SENT: 0, QUEUED: 0, FAILED: 0}
+    while stop is None or not stop.is_set():
+        claim = secrets.token_hex(16)
+        batch = MailMessage.claim_due(now=now(), lease=LEASE, claim=claim, limit=BATCH)
+        if not batch:
+            break
+        for message in batch:
+            outcomes[_attempt(settings, message, claim)] += 1
+    return Drained(sent=outcomes[SENT], retrying=outcomes[QUEUED], failed=outcomes[FAILED])
+
+
+def run(settings: Settings, *, interval: float, stop: threading.Event) -> None:
+    """Drain, wait `interval` seconds, again, until `stop` is set; survives a database outage."""
+    while not stop.is_set():
+        try:
+            drain(settings, stop=stop)
+        except SQLAlchemyError:
+            log.exception("mail worker: database error; trying again in %s s", interval)
+            db.session.rollback()
+        stop.wait(interval)
+
+
+def retry_delay(settings: Settings, attempts: int) -> timedelta:
+    """How long after its `attempts`-th failure a message is tried again: doubling, capped."""
+    return min(
+        timedelta(seconds=settings.mail_retry_seconds * 2 ** min(attempts - 1, 20)), MAX_DELAY
+    )
+
+
+def _attempt(settings: Settings, message: MailMessage, claim: str) -> str:
+    values: dict[str, Any]
+    try:
+        deliver(settings, message.raw)
+    except Exception as exc:  # one bad message (or relay) must not stop the queue
+        error = f"{type(exc.__cause__ or exc).__name__}: {exc.__cause__ or exc}"[:500]
+        if message.attempts >= settings.mail_max_attempts:
+            log.error(
+                "mail id=%s to=%s given up after %s attempts: %s",
+                message.id,
+                message.recipient,
+                message.attempts,
+                error,
+            )
+            values = {"status": FAILED, "raw": "", "last_error": error}
+        else:
+            delay = retry_delay(settings, message.attempts)
+            log.warning(
+                "mail id=%s attempt %s failed, next in %s: %s",
+                message.id,
+                message.attempts,
+                delay,
+                error,
+            )
+            values = {"next_attempt_at": now() + delay, "last_error": error}
+    else:
+        values = {"status": SENT, "sent_at": now(), "raw": "", "last_error": None}
+    # Only the claim's owner records the outcome: after a lost lease, another worker's stands.
+    db.session.execute(
+        update(MailMessage)
+        .where(MailMessage.id == message.id, MailMessage.claim == claim)
+        .values(claim=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return str(values.get("status", QUEUED))
