@@ -54,7 +54,7 @@ def password_failed(
     key = _key(email)
     SignInFailure.add(key, source[:64], now)
     total = SignInFailure.add(key, ANY_SOURCE, now)
-    db.session.commit()
+    # No commit here: the caller's audit event commits, one commit for a known email or not.
     if user is not None and total in (WARN_AT, backoff.cap):
         _warn(user, "password", total, capped=total >= backoff.cap)
 
@@ -98,9 +98,9 @@ def code_failed(user: User, *, now: datetime) -> None:
     total = user.mfa_failures
     if total >= CODES.cap:
         audit.record("second_factor.capped", user_id=user.id, commit=False, failures=total)
-    db.session.commit()
     if total in (WARN_AT, CODES.cap):
         _warn(user, "code", total, capped=total >= CODES.cap)
+    db.session.commit()
 
 
 def code_succeeded(user: User) -> None:
@@ -117,6 +117,11 @@ def _wait(failures: int) -> timedelta:
 
 def _warn(user: User, what: str, count: int, *, capped: bool) -> None:
     audit.record(
-        "sign_in.failures_notified", user_id=user.id, what=what, failures=count, capped=capped
+        "sign_in.failures_notified",
+        user_id=user.id,
+        commit=False,
+        what=what,
+        failures=count,
+        capped=capped,
     )
-    mail.send(user.email, "sign_in_failures", what=what, count=count, capped=capped)
+    mail.send(user.email, "sign_in_failures", commit=False, what=what, count=count, capped=capped)

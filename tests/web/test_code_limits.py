@@ -71,3 +71,16 @@ def test_resends_are_capped_per_hour_and_the_page_says_so(app, client, clock):
     clock.advance(minutes=50)
     assert "We sent a 6-digit code" in client.get(url).text
     assert codes_sent(app) == 6
+
+
+def test_the_user_hears_of_ten_wrong_codes(app, client, clock):
+    from tests.support import latest_mail
+
+    make_user(app, activated=False)
+    url = at_prove_email(app, client)
+    for n in range(10):
+        clock.advance(minutes=20)  # past every wait
+        if n % 4 == 3:
+            resend(client, url)
+        assert post_code(client, url, "999999").status_code == 400
+    assert "10 failed attempts" in latest_mail(app, "ada@example.com")
