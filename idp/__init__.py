@@ -11,7 +11,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.clock import Clock
 from idp.config import Settings, load_settings
+from idp.database import engine_options
 from idp.extensions import csrf, db, limiter, migrate
+from idp.rate_limiter import ratelimit_storage_options
 from idp.untrusted_json import UntrustedJSONProvider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,8 +31,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings),
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
+        RATELIMIT_STORAGE_OPTIONS=ratelimit_storage_options(settings),
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,  # Redis away: count in-process, never 500
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as its session (row or signed cookie)
@@ -47,9 +51,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     from idp.web.limits import cap_request_body
+    from idp.web.session import require_session
 
     # First, so no one (CSRF, the limiter, the views) reads a body before it is capped.
     app.before_request(cap_request_body)
+    # Next, so a session lost to a database outage is a 503, not a CSRF error or a sign-in page.
+    app.before_request(require_session)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)

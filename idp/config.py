@@ -26,6 +26,9 @@ class Settings:
     issuer: str = "http://localhost:5000"
     instance_dir: str = "instance"
     database_url: str = ""  # default: sqlite under instance_dir
+    # A database that is down or hung answers 503 within these, instead of stalling workers.
+    db_connect_timeout_seconds: int = 3
+    db_statement_timeout_ms: int = 5000
     secret_key: str = ""  # default: generated once, persisted under instance_dir
     keys_dir: str = "keys"
     cookie_secure: bool | None = None  # default: True when the issuer is https
@@ -174,6 +177,8 @@ def _validate(s: Settings) -> None:
         "sweep_seconds",
         "mail_max_attempts",
         "mail_retry_seconds",
+        "db_connect_timeout_seconds",
+        "db_statement_timeout_ms",
     )
     for name in positive:
         if getattr(s, name) < 1:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+# Refused, dropped or timed out (connect, statement, pool checkout): the database, not our code.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+RETRY_AFTER_SECONDS = 30
 
 
 class IdpError(Exception):
@@ -36,6 +41,14 @@ class SignInExpired(IdpError):
     message = "This sign-in has expired. Please go back to the application and start again."
 
 
+class Unavailable(IdpError):
+    """A service we depend on (the database) is down or too slow: try again shortly."""
+
+    code = "temporarily_unavailable"
+    status = 503
+    message = "We can't reach our records just now. Please try again in a minute."
+
+
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" or request.path.startswith(
@@ -48,8 +61,58 @@ def error_page(title: str, message: str, status: int, code: str = "error") -> tu
     return render_template("error.html", title=title, message=message, code=code), status
 
 
+def unavailable_response() -> Response:
+    """503 with Retry-After, shaped for the caller; needs neither the database nor the session."""
+    # Later saves of this request's session would only wait on the database again.
+    g.idp_unavailable = True
+    error = Unavailable()
+    if request.path.startswith("/admin/api/"):
+        # RFC 9457 problem details, as every admin API error.
+        response = jsonify(
+            type=f"urn:idp:problem:{error.code}",
+            title="Service Unavailable",
+            status=error.status,
+            detail=error.message,
+            code=error.code,
+        )
+        response.mimetype = "application/problem+json"
+    elif _wants_json():
+        response = jsonify(error=error.code, error_description=error.message)
+    else:
+        # Its own template: base.html reads the session (CSRF token, flashed messages).
+        response = Response(render_template("unavailable.html", message=error.message))
+    response.status_code = error.status
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def first_line(error: Exception) -> str:
+    """An error's first line: enough for a log line, unlike SQLAlchemy's multi-line text."""
+    lines = str(error).splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+def _database_unavailable(error: Exception) -> Response:
+    """The database refused, dropped or timed out: a short warning, not a traceback."""
+    from idp.database import rollback_quietly
+
+    rollback_quietly()
+    log.warning("database unavailable: %s", first_line(error))
+    return unavailable_response()
+
+
+def answer_unavailable(scaffold: Flask | Blueprint) -> None:
+    """503 for outages; blueprints with their own catch-all handler call it too."""
+    for error_class in DATABASE_UNAVAILABLE:
+        scaffold.register_error_handler(error_class, _database_unavailable)
+    scaffold.register_error_handler(Unavailable, lambda _error: unavailable_response())
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map errors to pages (browsers) or JSON (APIs); never a bare 500."""
+
+    answer_unavailable(app)
 
     @app.errorhandler(IdpError)
     def domain_error(error: IdpError) -> tuple[str, int]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
+
+from idp.rate_limiter import AuditedLimiter
 
 
 class Base(DeclarativeBase):
@@ -17,4 +18,4 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
+limiter = AuditedLimiter(key_func=get_remote_address)

@@ -7,6 +7,8 @@ from urllib.parse import unquote
 from flask import request
 from flask_limiter.util import get_remote_address
 
+from idp.database import rollback_quietly
+from idp.errors import DATABASE_UNAVAILABLE
 from idp.models.client import Client
 
 # Every browser form and protocol request fits in far less; a bigger body is refused (413)
@@ -31,8 +33,13 @@ def token_rate_key() -> str:
     address = get_remote_address()
     client_id = _presented_client_id()
     known = client_id and len(client_id) <= 255 and "\x00" not in client_id
-    if known and Client.by_client_id(client_id) is not None:
-        return f"token:{client_id}@{address}"
+    try:
+        if known and Client.by_client_id(client_id) is not None:
+            return f"token:{client_id}@{address}"
+    except DATABASE_UNAVAILABLE:
+        # Raised here, Flask-Limiter would blame its own storage and switch to memory; the
+        # view meets the same outage and answers 503.
+        rollback_quietly()
     return f"token:{address}"
 
 

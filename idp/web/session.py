@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,10 +13,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import CallbackDict
+from werkzeug.exceptions import HTTPException
 
 from idp.authn.state import SessionState, VerifiedFactor
 from idp.clock import now
 from idp.config import Settings
+from idp.database import rollback_quietly
+from idp.errors import DATABASE_UNAVAILABLE, Unavailable, first_line, unavailable_response
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
 from idp.models.session import SessionRecord
@@ -26,6 +30,10 @@ ANONYMOUS_COOKIE = "idp_anon"
 ANONYMOUS_KEYS = frozenset({"csrf_token"})
 # Writing last_seen on every request would turn every page view into a write.
 TOUCH_INTERVAL = timedelta(minutes=1)
+# Served from memory: they open no session, so they keep answering while the database is away.
+SESSIONLESS_ENDPOINTS = frozenset({"provider.discovery", "provider.jwks", "static"})
+
+log = logging.getLogger(__name__)
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -114,8 +122,22 @@ class DatabaseSessionInterface(SessionInterface):
             path="/",
         )
 
-    def open_session(self, app: Flask, request: Request) -> ServerSession:
-        """Load the record named by the cookie, or the anonymous part from its signed cookie."""
+    def open_session(self, app: Flask, request: Request) -> ServerSession | None:
+        """Load the record named by the cookie, or the anonymous part from its signed cookie.
+
+        None (Flask's null session) for sessionless endpoints and while the database is away;
+        `require_session` then answers 503 wherever a session is needed.
+        """
+        if _endpoint(app, request) in SESSIONLESS_ENDPOINTS:
+            return None
+        try:
+            return self._open(request)
+        except DATABASE_UNAVAILABLE as error:
+            rollback_quietly()
+            log.warning("session store unavailable: %s", first_line(error))
+            return None
+
+    def _open(self, request: Request) -> ServerSession:
         cookie = request.cookies.get(COOKIE_NAME)
         record = None
         if cookie and len(cookie) <= 100:
@@ -128,7 +150,21 @@ class DatabaseSessionInterface(SessionInterface):
         return ServerSession(dict(record.data), cookie, record)
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
-        """Persist changes; rotate the id when asked; clear the cookies when emptied."""
+        """Persist changes; rotate the id when asked; clear the cookies when emptied.
+
+        The database failing here turns the answer into a 503: the page or redirect the view
+        chose would go on from a step that was not saved. The cookies are left as they were.
+        """
+        if g.get("idp_unavailable"):
+            return  # already a 503 for the database: saving would only wait on it again
+        try:
+            self._save(session, response)
+        except DATABASE_UNAVAILABLE as error:
+            rollback_quietly()
+            log.warning("session not saved, database unavailable: %s", first_line(error))
+            _become_unavailable(response)
+
+    def _save(self, session: ServerSession, response: Response) -> None:
         at = now()
         record = session.record
         had_anonymous = ANONYMOUS_COOKIE in request.cookies
@@ -173,6 +209,35 @@ class DatabaseSessionInterface(SessionInterface):
         if had_anonymous:
             response.delete_cookie(ANONYMOUS_COOKIE, path="/")  # its content moved into the row
         self._set_cookie(response, COOKIE_NAME, session.cookie or "")
+
+
+def _endpoint(app: Flask, request: Request) -> str | None:
+    """The endpoint a request will reach (Flask routes only after opening the session)."""
+    try:
+        endpoint, _ = app.create_url_adapter(request).match()  # type: ignore[union-attr]
+    except HTTPException:
+        return None
+    return endpoint
+
+
+def _become_unavailable(response: Response) -> None:
+    """Rewrite the response in place into the 503 answer, dropping any cookies it set."""
+    replacement = unavailable_response()
+    response.status_code = replacement.status_code
+    response.set_data(replacement.get_data())
+    for name in ("Location", "Set-Cookie"):
+        response.headers.pop(name, None)
+    for name, value in replacement.headers.items():
+        if name.lower() != "content-length":
+            response.headers[name] = value
+
+
+def require_session() -> None:
+    """before_request: 503 when the session could not be opened (the database is away)."""
+    if request.endpoint in SESSIONLESS_ENDPOINTS:
+        return
+    if current_app.session_interface.is_null_session(session):
+        raise Unavailable()
 
 
 # The browser session's sign-in state ------------------------------------------------

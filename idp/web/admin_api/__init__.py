@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
-from idp.errors import IdpError
+from idp.errors import IdpError, answer_unavailable
 from idp.extensions import csrf, limiter
 from idp.manage.actor import Actor
 from idp.manage.clients import ADMIN_SCOPE
@@ -27,6 +27,7 @@ PROBLEM = "application/problem+json"
 bp = Blueprint("admin_api", __name__, url_prefix=PREFIX)
 csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry one
 limiter.limit("600/minute")(bp)
+answer_unavailable(bp)  # before the catch-all below: a database outage is a 503, not a 500
 
 
 def problem(
