@@ -36,7 +36,7 @@ def _refuse_nul_bytes() -> None:
 
 def register_web(app: Flask, settings: Settings) -> None:
     """Sessions, blueprints, error pages and security headers."""
-    from idp.web import account, admin, admin_api, dev, help, provider, signin
+    from idp.web import account, admin, admin_api, dev, health, help, provider, signin
     from idp.web.admin import activation
 
     app.session_interface = DatabaseSessionInterface(settings)
@@ -45,7 +45,7 @@ def register_web(app: Flask, settings: Settings) -> None:
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    for module in (provider, signin, account, help, dev, admin, activation, admin_api):
+    for module in (provider, signin, account, help, dev, admin, activation, admin_api, health):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     app.before_request(_refuse_nul_bytes)
