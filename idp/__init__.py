@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp.clock import Clock
 from idp.config import Settings, load_settings
 from idp.extensions import csrf, db, limiter, migrate
+from idp.metrics import init_metrics
 from idp.untrusted_json import UntrustedJSONProvider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # First, so no one (CSRF, the limiter, the views) reads a body before it is capped.
     app.before_request(cap_request_body)
     db.init_app(app)
+    init_metrics(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

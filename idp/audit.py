@@ -9,6 +9,7 @@ from flask import has_request_context, request
 
 from idp.clock import now
 from idp.extensions import db
+from idp.metrics import metrics
 from idp.models.audit_event import AuditEvent
 
 log = logging.getLogger("idp.audit")
@@ -39,5 +40,7 @@ def record(
     db.session.add(entry)
     if commit:
         db.session.commit()
+    if (found := metrics()) is not None:
+        found.count_audit_event(event, detail)
     log.info("%s user=%s client=%s ip=%s %s", event, user_id, client_id, ip, detail)
     return entry

@@ -30,6 +30,7 @@ from flask import current_app, render_template
 from idp.clock import now
 from idp.config import Settings
 from idp.errors import IdpError
+from idp.metrics import count_mail
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
@@ -60,11 +61,16 @@ def send(to: str, template: str, **ctx: Any) -> None:
     settings: Settings = current_app.extensions["idp.settings"]
     message = _compose(settings, to, template, ctx)
     if settings.smtp_url:
-        _deliver_smtp(settings.smtp_url, message)
+        try:
+            _deliver_smtp(settings.smtp_url, message)
+        except MailNotSent:
+            count_mail("failed")
+            raise
         log.info("mail to=%s subject=%s smtp=%s", to, message["Subject"], _host(settings.smtp_url))
     else:
         name = _deliver_outbox(Path(settings.outbox_dir), message)
         log.info("mail to=%s subject=%s file=%s", to, message["Subject"], name)
+    count_mail("sent")
 
 
 def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
