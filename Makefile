@@ -23,7 +23,7 @@ run: $(STAMP)
 	IDP_ENV=development $(BIN)/idp db upgrade
 	IDP_ENV=development $(BIN)/idp keys generate
 	IDP_ENV=development $(BIN)/idp demo
-	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 --access-logfile - wsgi:app
+	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 wsgi:app
 
 test: $(STAMP) browser
 	$(BIN)/ruff check idp tests $(wildcard bench)

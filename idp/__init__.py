@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp.clock import Clock
 from idp.config import Settings, load_settings
 from idp.extensions import csrf, db, limiter, migrate
+from idp.logging_setup import configure_logging
 from idp.metrics import init_metrics
 from idp.untrusted_json import UntrustedJSONProvider
 
@@ -45,7 +45,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["idp.clock"] = Clock()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
 
     from idp.web.limits import cap_request_body
 

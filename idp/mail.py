@@ -30,6 +30,7 @@ from flask import current_app, render_template
 from idp.clock import now
 from idp.config import Settings
 from idp.errors import IdpError
+from idp.logging_setup import mask_email
 from idp.metrics import count_mail
 
 log = logging.getLogger(__name__)
@@ -60,16 +61,18 @@ def send(to: str, template: str, **ctx: Any) -> None:
     """Render templates/mail/<template>.txt (given ctx and `sent_at`) and deliver it."""
     settings: Settings = current_app.extensions["idp.settings"]
     message = _compose(settings, to, template, ctx)
+    shown = mask_email(to)
     if settings.smtp_url:
         try:
             _deliver_smtp(settings.smtp_url, message)
         except MailNotSent:
             count_mail("failed")
             raise
-        log.info("mail to=%s subject=%s smtp=%s", to, message["Subject"], _host(settings.smtp_url))
+        host = _host(settings.smtp_url)
+        log.info("mail to=%s subject=%s smtp=%s", shown, message["Subject"], host)
     else:
         name = _deliver_outbox(Path(settings.outbox_dir), message)
-        log.info("mail to=%s subject=%s file=%s", to, message["Subject"], name)
+        log.info("mail to=%s subject=%s file=%s", shown, message["Subject"], name)
     count_mail("sent")
 
 
@@ -149,5 +152,7 @@ def _deliver_smtp(url: str, message: EmailMessage) -> None:
                 client.login(unquote(parts.username), unquote(parts.password or ""))
             client.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
-        log.warning("mail to=%s not sent via %s:%s: %s", message["To"], host, port, exc)
+        log.warning(
+            "mail to=%s not sent via %s:%s: %s", mask_email(str(message["To"])), host, port, exc
+        )
         raise MailNotSent() from exc
