@@ -23,10 +23,10 @@ run: $(STAMP)
 	IDP_ENV=development $(BIN)/idp db upgrade
 	IDP_ENV=development $(BIN)/idp keys generate
 	IDP_ENV=development $(BIN)/idp demo
-	@# The mail worker runs beside gunicorn and stops with it (Ctrl-C, an error, or gunicorn exiting).
+	@# The mail worker runs beside gunicorn (no access log: it would print query strings) and stops with it (Ctrl-C, an error, or gunicorn exiting).
 	IDP_ENV=development $(BIN)/idp worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 --access-logfile - wsgi:app
+	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 wsgi:app
 
 test: $(STAMP) browser
 	$(BIN)/ruff check idp tests $(wildcard bench)

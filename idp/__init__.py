@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ from idp.clock import Clock
 from idp.config import Settings, load_settings
 from idp.database import engine_options
 from idp.extensions import csrf, db, limiter, migrate
+from idp.logging_setup import configure_logging
+from idp.metrics import init_metrics
 from idp.rate_limiter import ratelimit_storage_options
 from idp.untrusted_json import UntrustedJSONProvider
 
@@ -48,7 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["idp.clock"] = Clock()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
 
     from idp.web.limits import cap_request_body
     from idp.web.session import require_session
@@ -58,6 +59,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # Next, so a session lost to a database outage is a 503, not a CSRF error or a sign-in page.
     app.before_request(require_session)
     db.init_app(app)
+    init_metrics(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -9,6 +9,8 @@ from flask import has_request_context, request
 
 from idp.clock import now
 from idp.extensions import db
+from idp.logging_setup import mask_email, mask_emails
+from idp.metrics import metrics
 from idp.models.audit_event import AuditEvent
 
 log = logging.getLogger("idp.audit")
@@ -39,5 +41,26 @@ def record(
     db.session.add(entry)
     if commit:
         db.session.commit()
-    log.info("%s user=%s client=%s ip=%s %s", event, user_id, client_id, ip, detail)
+    if (found := metrics()) is not None:
+        found.count_audit_event(event, detail)
+    shown = _loggable(detail)
+    fields = {"event": event, "user_id": user_id, "client_id": client_id, "ip": ip, "detail": shown}
+    message = "%s user=%s client=%s ip=%s %s"
+    log.info(message, event, user_id, client_id, ip, shown, extra={"fields": fields})
     return entry
+
+
+def _loggable(detail: dict[str, Any]) -> dict[str, Any]:
+    """Detail for the log: addresses masked (the table keeps them; log files travel further).
+
+    An `email` key is masked even when it is not an address: a password typed into the email
+    box by mistake lands there.
+    """
+    return {
+        key: mask_email(str(value))
+        if key == "email"
+        else mask_emails(value)
+        if isinstance(value, str)
+        else value
+        for key, value in detail.items()
+    }

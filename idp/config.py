@@ -88,6 +88,11 @@ class Settings:
     reset_cooling_off_hours: int = 24
     # Origins allowed in WebAuthn ceremonies, comma-separated; default: the issuer's origin.
     webauthn_origins: str = ""
+    # "json": one JSON object per line (for a log shipper); "text" reads better in a terminal.
+    log_format: str = "text"
+    # When set, GET /metrics needs `Authorization: Bearer <token>`; empty: /metrics is open
+    # (keep it off the public internet at the proxy then).
+    metrics_token: str = ""
 
     @property
     def webauthn_rp_id(self) -> str:
@@ -193,6 +198,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("IDP_TRUSTED_PROXIES: must be 0 or more")
     if not 0 <= s.refresh_reuse_grace_seconds <= 60:
         raise ConfigError("IDP_REFRESH_REUSE_GRACE_SECONDS: must be between 0 (off) and 60")
+    if s.log_format not in ("text", "json"):
+        raise ConfigError(f"IDP_LOG_FORMAT={s.log_format!r}: text or json")
+    if s.metrics_token and len(s.metrics_token) < 16:
+        # A short bearer token on an unauthenticated, unthrottled endpoint is guessable.
+        raise ConfigError("IDP_METRICS_TOKEN: at least 16 characters (or empty for none)")
     if s.reverify_days < 0:
         raise ConfigError("IDP_REVERIFY_DAYS: must be 0 (off) or more")
     if s.argon2_memory_kib < 8 * s.argon2_parallelism:

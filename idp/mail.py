@@ -35,6 +35,8 @@ from idp.clock import now
 from idp.config import Settings
 from idp.errors import IdpError
 from idp.extensions import db
+from idp.logging_setup import mask_email
+from idp.metrics import count_mail
 from idp.models.mail_message import QUEUED, MailMessage
 
 log = logging.getLogger(__name__)
@@ -91,13 +93,18 @@ def compose(to: str, template: str, **ctx: Any) -> EmailMessage:
 def deliver(settings: Settings, raw: str) -> None:
     """Hand one queued message to the outbox folder or SMTP; MailNotSent if it was refused."""
     message = parse(raw)
-    to, subject = message["To"], message["Subject"]
+    to, subject = mask_email(str(message["To"])), message["Subject"]
     if settings.smtp_url:
-        _deliver_smtp(settings.smtp_url, message)
+        try:
+            _deliver_smtp(settings.smtp_url, message)
+        except MailNotSent:
+            count_mail("failed")
+            raise
         log.info("mail to=%s subject=%s smtp=%s", to, subject, _host(settings.smtp_url))
     else:
         name = _deliver_outbox(Path(settings.outbox_dir), message)
         log.info("mail to=%s subject=%s file=%s", to, subject, name)
+    count_mail("sent")
 
 
 def parse(raw: str | bytes) -> EmailMessage:
@@ -181,5 +188,7 @@ def _deliver_smtp(url: str, message: EmailMessage) -> None:
                 client.login(unquote(parts.username), unquote(parts.password or ""))
             client.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
-        log.warning("mail to=%s not sent via %s:%s: %s", message["To"], host, port, exc)
+        log.warning(
+            "mail to=%s not sent via %s:%s: %s", mask_email(str(message["To"])), host, port, exc
+        )
         raise MailNotSent() from exc

@@ -87,7 +87,7 @@ def test_send_queues_and_the_worker_writes_one_eml_file_to_the_outbox(
     assert "042137" in body and "10 minutes" in body
     assert "help@insurer.example" in body and "Secure Sign-in" in body
     assert [r.getMessage() for r in caplog.records if r.name == "idp.mail"] == [
-        f"mail to=ada@example.com subject=Your code to sign in file={path.name}"
+        f"mail to=a***@example.com subject=Your code to sign in file={path.name}"
     ]
 
 

@@ -23,6 +23,7 @@ from flask import request as flask_request
 from idp.clock import epoch, now
 from idp.config import Settings
 from idp.extensions import db
+from idp.metrics import count_token
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
@@ -333,6 +334,7 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
         )
     )
     db.session.commit()
+    count_token(request.payload.grant_type)
 
 
 def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:

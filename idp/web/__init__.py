@@ -36,8 +36,9 @@ def _refuse_nul_bytes() -> None:
 
 def register_web(app: Flask, settings: Settings) -> None:
     """Sessions, blueprints, error pages and security headers."""
-    from idp.web import account, admin, admin_api, dev, help, provider, signin
+    from idp.web import account, admin, admin_api, dev, health, help, metrics, provider, signin
     from idp.web.admin import activation
+    from idp.web.tracing import init_tracing
 
     app.session_interface = DatabaseSessionInterface(settings)
     app.extensions["idp.passwords"] = Passwords(
@@ -45,8 +46,10 @@ def register_web(app: Flask, settings: Settings) -> None:
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    for module in (provider, signin, account, help, dev, admin, activation, admin_api):
+    modules = (provider, signin, account, help, dev, admin, activation, admin_api, health, metrics)
+    for module in modules:
         app.register_blueprint(module.bp)
+    init_tracing(app)
     register_error_handlers(app)
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)

@@ -1,0 +1,26 @@
+"""gunicorn reads this from the working directory: Prometheus bookkeeping for several workers.
+
+With PROMETHEUS_MULTIPROC_DIR set, each worker writes its metrics to files there (see
+idp/metrics.py); values of a previous run must go, and an exited worker's gauges must stop
+counting.
+"""
+
+import os
+from pathlib import Path
+
+from prometheus_client import multiprocess
+
+
+def on_starting(server):
+    """Empty the metrics directory: counters restart with the server, as Prometheus expects."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for path in Path(directory).glob("*.db"):
+            path.unlink()
+
+
+def child_exit(server, worker):
+    """A worker is gone: drop its live gauges (the database connections it held)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)
