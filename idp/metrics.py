@@ -98,8 +98,10 @@ class Metrics:
                 self.trusted_device_skips.inc()
             case "factor.enrolled":
                 self.enrollments.labels(factor).inc()
-            case "password.locked":
+            case "password.throttled":
                 self.lockouts.labels("password").inc()
+            case "email_code.locked":
+                self.lockouts.labels("email_code").inc()
             case "second_factor.locked":
                 self.lockouts.labels(factor).inc()
             case "refresh_token.reused":
