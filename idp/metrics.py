@@ -74,6 +74,13 @@ class Metrics:
             ["endpoint", "method", "status"],
             registry=r,
         )
+        # Read from the database at each scrape: one number for every worker and host.
+        self.mail_queue = Gauge(
+            "idp_mail_queue_depth",
+            "Mails waiting for the worker (status queued)",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.db_checked_out = Gauge(
             "idp_db_connections_checked_out",
             "Database connections in use (checked out of the pool)",

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from idp.extensions import limiter
+from idp.models.mail_message import MailMessage
 
 bp = Blueprint("metrics", __name__)
 limiter.exempt(bp)  # scraped by our own Prometheus
@@ -31,5 +32,7 @@ def metrics() -> Response:
             {"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
             mimetype="text/plain",
         )
-    body = current_app.extensions["idp.metrics"].exposition()
+    metrics = current_app.extensions["idp.metrics"]
+    metrics.mail_queue.set(MailMessage.count_queued())
+    body = metrics.exposition()
     return Response(body, headers={"Cache-Control": "no-store"}, content_type=CONTENT_TYPE_LATEST)

@@ -10,6 +10,7 @@ from tests.support import (
     PASSWORD,
     RelyingParty,
     SignInFlow,
+    deliver_mail,
     enroll_totp,
     make_client,
     make_user,
@@ -55,6 +56,8 @@ def test_a_sign_in_moves_the_security_counters(app, client) -> None:
     assert rp.refresh(old_refresh).status_code == 200
     assert rp.refresh(old_refresh).status_code == 400  # reused after rotation
     submit(app.test_client(), "/signin/forgot", {"email": "ada@example.com"})
+    assert scrape(client)[("idp_mail_queue_depth", ())] >= 1  # queued for the worker
+    deliver_mail(app)
 
     samples = scrape(client)
 
