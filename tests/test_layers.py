@@ -65,3 +65,11 @@ def test_only_one_module_imports_each_security_library() -> None:
         for library, owner in owners.items():
             if any(under(i, library) for i in imports):
                 assert module == owner, f"{module} imports {library}; only {owner} may"
+
+
+def test_one_module_owns_the_browser_session() -> None:
+    """What the session holds is read and written in idp.web.browser (the store: idp.web.session)."""
+    owners = {"idp.web.browser", "idp.web.session"}
+    for module, imports in modules():
+        if "flask.session" in imports:
+            assert module in owners, f"{module} reads flask.session; use idp.web.browser"

@@ -7,7 +7,8 @@ from flask import Flask, Response, abort, request
 from idp.authn.password import Passwords
 from idp.config import Settings
 from idp.errors import register_error_handlers
-from idp.web.session import DatabaseSessionInterface, set_device_cookie
+from idp.web.browser import set_device_cookie
+from idp.web.session import DatabaseSessionInterface
 from idp.web.sweeper import Sweeper
 
 

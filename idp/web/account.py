@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
@@ -25,8 +24,7 @@ from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.sign_out import sign_out_everywhere as end_sessions_everywhere
 from idp.clock import now
 from idp.extensions import db, limiter
-from idp.web import factor_prompt, flow
-from idp.web import session as browser
+from idp.web import browser, factor_prompt, flow
 from idp.web.forms import ConfirmForm, PasswordChangeForm, RenameForm
 from idp.web.guards import (
     local_next,
@@ -174,8 +172,8 @@ def regenerate_codes() -> Response:
     if ConfirmForm().validate_on_submit():
         secret = flow.settings().secret_key
         codes = recovery_code.issue(g.user.id, now=now(), app_secret=secret)
-        session["recovery_codes"] = recovery_code.seal_for_display(
-            g.user.id, codes, app_secret=secret
+        browser.keep_recovery_codes(
+            recovery_code.seal_for_display(g.user.id, codes, app_secret=secret)
         )
         audit.record("recovery_codes.issued", user_id=g.user.id, regenerated=True)
         mail.send(g.user.email, "factor_added", method_name="A new set of recovery codes")

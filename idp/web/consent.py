@@ -10,8 +10,7 @@ from idp.errors import SignInExpired
 from idp.extensions import db
 from idp.models.consent import Consent
 from idp.oidc.protocol import scope_to_list
-from idp.web import flow
-from idp.web import session as browser
+from idp.web import browser, flow
 from idp.web.forms import ConsentForm
 
 SCOPE_DESCRIPTIONS = {

@@ -25,7 +25,7 @@ from idp.oidc.grants import SignedIn
 from idp.oidc.protocol import OAuth2Error, add_params_to_uri, scope_to_list
 from idp.oidc.requirements import build_requirements, hinted_subject, parse_prompt
 from idp.oidc.server import Server
-from idp.web import session as browser
+from idp.web import browser
 
 # Where each step of the hosted sign-in lives.
 STEP_ENDPOINTS = {

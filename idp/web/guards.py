@@ -13,8 +13,7 @@ from idp.authn.factors import Factor
 from idp.authn.policy import Change, StepUp
 from idp.authn.state import Step
 from idp.clock import now
-from idp.web import flow
-from idp.web import session as browser
+from idp.web import browser, flow
 
 
 def signin_required(view: Callable[..., Any]) -> Callable[..., Any]:

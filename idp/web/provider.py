@@ -11,8 +11,7 @@ from idp.extensions import csrf, limiter
 from idp.oidc.keys import JWKS_MAX_AGE
 from idp.oidc.metadata import discovery_document
 from idp.oidc.protocol import OAuth2Error
-from idp.web import flow
-from idp.web import session as browser
+from idp.web import browser, flow
 from idp.web.limits import token_rate_key
 
 bp = Blueprint("provider", __name__)

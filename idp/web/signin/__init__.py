@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, url_for
 
-from idp.web import session as browser
+from idp.web import browser
 from idp.web.flow import STEP_ENDPOINTS, Gate
 
 bp = Blueprint("signin", __name__, url_prefix="/signin")

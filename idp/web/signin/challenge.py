@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, session, url_for
+from flask import Response, render_template, request, url_for
 
 from idp import audit
 from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.state import Step
 from idp.extensions import limiter
-from idp.web import factor_prompt, flow
-from idp.web import session as browser
+from idp.web import browser, factor_prompt, flow
 from idp.web.signin import after_step, bp, elsewhere
 
 # Wrong codes allowed in one browser session before it must start over.
@@ -44,13 +43,12 @@ def second_factor_view() -> Response | tuple[str, int] | str:
     if prompt is None:
         return elsewhere(gate)
     if prompt.verified is not None:
-        session.pop("mfa_failures", None)
+        browser.forget_code_failures()
         browser.add_factor(prompt.verified.factor)
         flow.after_second_factor(user, client, remember=bool(prompt.form.remember.data))
         return after_step(rid)
     if prompt.error_code is not None and prompt.error_code not in factor_prompt.NOT_GUESSES:
-        failures = session.get("mfa_failures", 0) + 1
-        session["mfa_failures"] = failures
+        failures = browser.count_code_failure()
         if failures >= SESSION_MAX_FAILURES:
             browser.end_sign_in()
             audit.record(

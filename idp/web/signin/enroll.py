@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, redirect, render_template, request, session, url_for
+from flask import Response, redirect, render_template, request, url_for
 
 from idp import audit, mail
 from idp.authn import policy, recovery_code, totp
@@ -14,8 +14,7 @@ from idp.authn.state import Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.recovery_code import RecoveryCode
-from idp.web import flow
-from idp.web import session as browser
+from idp.web import browser, flow
 from idp.web.flow import Gate
 from idp.web.forms import ConfirmForm, TotpEnrollForm
 from idp.web.guards import stepped_up
@@ -72,8 +71,8 @@ def finish_enrollment(
         secret = flow.settings().secret_key
         codes = recovery_code.issue(user_id, now=at, app_secret=secret)
         audit.record("recovery_codes.issued", user_id=user_id)
-        session["recovery_codes"] = recovery_code.seal_for_display(
-            user_id, codes, app_secret=secret
+        browser.keep_recovery_codes(
+            recovery_code.seal_for_display(user_id, codes, app_secret=secret)
         )
         return redirect(url_for("signin.recovery_codes", rid=rid))
     return after_step(rid)
@@ -87,10 +86,10 @@ def enroll_totp() -> Response | tuple[str, int] | str:
     if not ok or gate.user is None:
         return elsewhere(gate)
     settings = flow.settings()
-    pending = session.get("totp_pending")
+    pending = browser.totp_secret()
     secret = totp.unseal(pending, app_secret=settings.secret_key) if pending else totp.new_secret()
     if not pending:
-        session["totp_pending"] = totp.seal(secret, app_secret=settings.secret_key)
+        browser.keep_totp_secret(totp.seal(secret, app_secret=settings.secret_key))
     form = TotpEnrollForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -109,7 +108,7 @@ def enroll_totp() -> Response | tuple[str, int] | str:
             error, status = exc.message, 400
         else:
             db.session.commit()
-            session.pop("totp_pending", None)
+            browser.forget_totp_secret()
             return finish_enrollment(
                 gate, Factor.TOTP, form.name.data or "", remember=bool(form.remember.data)
             )
@@ -161,14 +160,14 @@ def recovery_codes() -> Response | str:
     """Show the new recovery codes once; continuing forgets them."""
     rid = request.args.get("rid")
     user = flow.current_user()
-    sealed = session.get("recovery_codes")
+    sealed = browser.recovery_codes()
     secret = flow.settings().secret_key
     codes = recovery_code.unseal_for_display(sealed, user.id, app_secret=secret) if user else []
     if not codes:
         return after_step(rid)
     form = ConfirmForm()
     if form.validate_on_submit():
-        session.pop("recovery_codes", None)
+        browser.forget_recovery_codes()
         return after_step(rid)
     if request.args.get("format") == "txt":
         body = "Recovery codes. Each works once.\n\n" + "\n".join(codes) + "\n"

@@ -9,8 +9,7 @@ from idp.authn.password import InvalidCredentials, SignInThrottled
 from idp.authn.policy import Throttled
 from idp.clock import now
 from idp.extensions import limiter
-from idp.web import flow
-from idp.web import session as browser
+from idp.web import browser, flow
 from idp.web.forms import PasswordForm
 from idp.web.signin import after_step, bp
 

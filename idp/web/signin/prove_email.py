@@ -8,8 +8,7 @@ from idp import audit
 from idp.authn.state import Step
 from idp.clock import now
 from idp.extensions import db, limiter
-from idp.web import flow
-from idp.web import session as browser
+from idp.web import browser, flow
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.email_form import handle_email_code
 

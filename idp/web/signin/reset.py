@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, flash, jsonify, redirect, render_template, session, url_for
+from flask import Response, flash, jsonify, redirect, render_template, url_for
 
 from idp import audit
 from idp.authn import password_reset, policy, second_factor, webauthn
@@ -17,7 +17,7 @@ from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.password_reset import PasswordReset
 from idp.models.user import User
-from idp.web import factor_prompt, flow
+from idp.web import browser, factor_prompt, flow
 from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm
 from idp.web.signin import bp
 from idp.web.signin import webauthn as webauthn_views
@@ -78,7 +78,7 @@ def reset(token: str) -> Response | tuple[str, int] | str:
         if now() < ready_at:
             audit.record("password.reset_cooling_off", user_id=user.id, until=ready_at.isoformat())
             return render_template("signin/reset_waiting.html", ready_at=ready_at, hours=hours)
-    elif path is ResetPath.FACTOR and session.get("reset_proven") != link.id:
+    elif path is ResetPath.FACTOR and not browser.reset_proven(link.id):
         return _prove(token, user, policy.reset_methods(enrolled), link.id)
     return _new_password(link, user)
 
@@ -99,7 +99,7 @@ def _prove(
     )
     assert prompt is not None
     if prompt.verified is not None:
-        session["reset_proven"] = link_id
+        browser.prove_reset(link_id)
         return redirect(url_for("signin.reset", token=token))
     return render_template("signin/reset_verify.html", prompt=prompt), prompt.status
 
@@ -117,7 +117,7 @@ def _new_password(link: PasswordReset, user: User) -> tuple[str, int] | Response
         except password_reset.ResetLinkInvalid as exc:
             error, status = exc.message, 400
         else:
-            session.pop("reset_proven", None)
+            browser.forget_reset_proof()
             audit.record("password.reset", user_id=user.id)
             flash("Your password was changed. Please sign in with it.", "notice")
             return redirect(url_for("signin.password"))
@@ -149,7 +149,7 @@ def reset_webauthn(token: str) -> Response | tuple[Response, int]:
     if not isinstance(asserted, webauthn.Asserted):
         return asserted
     second_factor.asserted(Attempt(user=user, purpose=Purpose.PASSWORD_RESET), asserted, now=now())
-    session["reset_proven"] = link.id
+    browser.prove_reset(link.id)
     return jsonify(redirect=url_for("signin.reset", token=token))
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from flask import Response, jsonify, redirect, render_template, request, session, url_for
+from flask import Response, jsonify, redirect, render_template, request, url_for
 
 from idp import audit
 from idp.authn import policy, second_factor, trusted_device, webauthn
@@ -16,8 +16,7 @@ from idp.authn.state import MfaPolicy, Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.user import User
-from idp.web import flow
-from idp.web import session as browser
+from idp.web import browser, flow
 from idp.web.guards import local_next
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.email_form import handle_email_code
@@ -26,26 +25,16 @@ from idp.web.signin.enroll import _enroll_gate, finish_enrollment
 CHALLENGE_TTL = timedelta(minutes=5)
 
 
-def _keep_challenge(purpose: str, challenge: str) -> None:
-    session["webauthn"] = {
-        "purpose": purpose,
-        "challenge": challenge,
-        "expires": (now() + CHALLENGE_TTL).isoformat(),
-    }
-
-
 def _take_challenge(purpose: str) -> str:
     """The kept challenge, once: single use and 5 minutes, or WebAuthnFailed."""
-    kept = session.pop("webauthn", None)
-    if not kept or kept.get("purpose") != purpose:
+    challenge = browser.take_webauthn_challenge(purpose)
+    if challenge is None:
         raise webauthn.WebAuthnFailed()
-    if now() >= datetime.fromisoformat(kept["expires"]):
-        raise webauthn.WebAuthnFailed()
-    return kept["challenge"]
+    return challenge
 
 
 def _options(ceremony: webauthn.Ceremony, purpose: str) -> Response:
-    _keep_challenge(purpose, ceremony.challenge)
+    browser.keep_webauthn_challenge(purpose, ceremony.challenge, now() + CHALLENGE_TTL)
     response = Response(ceremony.options_json, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
