@@ -68,7 +68,7 @@ def test_only_one_module_imports_each_security_library() -> None:
 
 
 def test_one_module_owns_the_browser_session() -> None:
-    """What the session holds is read and written in idp.web.browser (the store: idp.web.session)."""
+    """What the session holds is read and written in idp.web.browser (its store: web.session)."""
     owners = {"idp.web.browser", "idp.web.session"}
     for module, imports in modules():
         if "flask.session" in imports:
