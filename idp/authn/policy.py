@@ -56,6 +56,18 @@ def next_step(
     return decision
 
 
+def consent_step(decision: Decision, *, needed: bool, prompt_none: bool) -> Decision:
+    """After the sign-in: the consent page when it is due; prompt=none can't show it.
+
+    OIDC Core 3.1.2.6: consent_required when the user must consent and no page may be shown.
+    """
+    if decision.step is not Step.DONE or not needed:
+        return decision
+    if prompt_none:
+        return Decision(Step.ERROR, "prompt=none: consent needed", error=ErrorCode.CONSENT_REQUIRED)
+    return Decision(Step.CONSENT, "consent needed", authentication=decision.authentication)
+
+
 def trusted_device_valid(
     device: TrustedDeviceState | None,
     *,

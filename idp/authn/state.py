@@ -23,6 +23,7 @@ class Step(StrEnum):
     PROVE_EMAIL = "prove_email"
     ENROLL = "enroll"
     SECOND_FACTOR = "second_factor"
+    CONSENT = "consent"
     DONE = "done"
     ERROR = "error"
 
@@ -34,6 +35,7 @@ class ErrorCode(StrEnum):
 
     LOGIN_REQUIRED = "login_required"
     INTERACTION_REQUIRED = "interaction_required"
+    CONSENT_REQUIRED = "consent_required"
     UNMET_AUTHENTICATION_REQUIREMENTS = "unmet_authentication_requirements"
 
 

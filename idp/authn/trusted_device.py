@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from idp import audit
 from idp.authn.state import TrustedDeviceState
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
@@ -92,14 +93,45 @@ def after_challenge(
         last_used_at=at,
     )
     db.session.add(record)
+    db.session.flush()
+    audit.record(
+        "trusted_device.created",
+        user_id=user_id,
+        client_id=client_id,
+        commit=False,
+        device_id=record.id,
+        expires_at=record.expires_at.isoformat(),
+    )
     db.session.commit()
     return record
 
 
 def used(record: TrustedDevice, *, at: datetime) -> None:
-    """The device skipped a challenge: note when (it does not extend the trust)."""
+    """The device skipped a challenge: audited like a passed one (DESIGN.md rule 5); note when.
+
+    Using it does not extend the trust.
+    """
+    audit.record(
+        "second_factor.skipped_trusted_device",
+        user_id=record.user_id,
+        client_id=record.client_id,
+        commit=False,
+        device_id=record.id,
+    )
     record.last_used_at = at
     db.session.commit()
+
+
+def note_agent_mismatch(record: TrustedDevice, *, agent: str) -> None:
+    """Trust met in another browser or OS than it was given to: likely a copied device cookie."""
+    audit.record(
+        "trusted_device.agent_mismatch",
+        user_id=record.user_id,
+        client_id=record.client_id,
+        device_id=record.id,
+        trusted_agent=record.agent,
+        agent=agent,
+    )
 
 
 def revoke_user(user_id: int, *, at: datetime, reason: str) -> int:

@@ -24,7 +24,7 @@ from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.sign_out import sign_out_everywhere as end_sessions_everywhere
 from idp.clock import now
 from idp.extensions import db, limiter
-from idp.web import browser, factor_prompt, flow
+from idp.web import browser, current, factor_prompt
 from idp.web.forms import ConfirmForm, PasswordChangeForm, RenameForm
 from idp.web.guards import (
     local_next,
@@ -170,7 +170,7 @@ def regenerate_codes() -> Response:
     if step_up is not None:
         return step_up
     if ConfirmForm().validate_on_submit():
-        secret = flow.settings().secret_key
+        secret = current.settings().secret_key
         codes = recovery_code.issue(g.user.id, now=now(), app_secret=secret)
         browser.keep_recovery_codes(
             recovery_code.seal_for_display(g.user.id, codes, app_secret=secret)
@@ -191,7 +191,7 @@ def change_password() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash("Please fill in both password fields.", "error")
         return redirect(url_for("account.security"))
-    passwords = flow.passwords()
+    passwords = current.passwords()
     if not passwords.check(user.password_hash, form.current.data or ""):
         audit.record("password.change_failed", user_id=user.id, reason="wrong_current")
         flash("Your current password is not correct.", "error")

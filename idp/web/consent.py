@@ -10,7 +10,7 @@ from idp.errors import SignInExpired
 from idp.extensions import db
 from idp.models.consent import Consent
 from idp.oidc.protocol import scope_to_list
-from idp.web import browser, flow
+from idp.web import browser, gating
 from idp.web.forms import ConsentForm
 
 SCOPE_DESCRIPTIONS = {
@@ -24,7 +24,7 @@ SCOPE_DESCRIPTIONS = {
 
 def handle_consent(rid: str) -> Response | str:
     """Show (GET) or record (POST) the user's answer, then resume the request."""
-    gate = flow.gate(rid)
+    gate = gating.check(rid)
     view, user = gate.view, gate.user
     if view is None or user is None:
         raise SignInExpired()

@@ -16,7 +16,7 @@ from idp.authn.errors import FactorError, ResendLimited, ResendTooSoon
 from idp.authn.factors import Factor
 from idp.authn.second_factor import Attempt, Verified
 from idp.clock import now
-from idp.web import flow
+from idp.web import current
 from idp.web.forms import CodeForm, ConfirmForm
 
 
@@ -105,7 +105,7 @@ def ask(
     method = chosen(methods)
     if method is None:
         return None
-    user, at, secret = attempt.user, now(), flow.settings().secret_key
+    user, at, secret = attempt.user, now(), current.settings().secret_key
     prompt = Prompt(
         method=method,
         label=LABELS[method],

@@ -13,7 +13,7 @@ from idp.authn.factors import Factor
 from idp.authn.policy import Change, StepUp
 from idp.authn.state import Step
 from idp.clock import now
-from idp.web import browser, flow
+from idp.web import browser, gating
 
 
 def signin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -21,9 +21,9 @@ def signin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        gate = flow.gate(None)
+        gate = gating.check(None)
         if gate.user is None or gate.decision.step is not Step.DONE:
-            endpoint = flow.STEP_ENDPOINTS.get(gate.decision.step, "signin.password")
+            endpoint = gating.STEP_ENDPOINTS.get(gate.decision.step, "signin.password")
             return redirect(url_for(endpoint))
         g.user = gate.user
         g.authentication = gate.decision.authentication

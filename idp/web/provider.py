@@ -11,7 +11,7 @@ from idp.extensions import csrf, limiter
 from idp.oidc.keys import JWKS_MAX_AGE
 from idp.oidc.metadata import discovery_document
 from idp.oidc.protocol import OAuth2Error
-from idp.web import browser, flow
+from idp.web import authorization, browser, current
 from idp.web.limits import token_rate_key
 
 bp = Blueprint("provider", __name__)
@@ -20,7 +20,7 @@ CACHE_PUBLIC = f"public, max-age={JWKS_MAX_AGE}"
 
 
 def _cached_json(name: str, build: object) -> Response:
-    srv = flow.server()
+    srv = current.server()
     version = srv.keys.version()
     cache = srv.__dict__.setdefault("_doc_cache", {})
     if cache.get(name, (None,))[0] != version:
@@ -35,22 +35,22 @@ def _cached_json(name: str, build: object) -> Response:
 def discovery() -> Response:
     """OIDC Discovery 1.0; recomputed only when the keys change."""
     return _cached_json(
-        "discovery", lambda: discovery_document(flow.settings(), flow.server().keys)
+        "discovery", lambda: discovery_document(current.settings(), current.server().keys)
     )
 
 
 @bp.get("/jwks.json")
 def jwks() -> Response:
     """The public signing keys (RFC 7517)."""
-    return _cached_json("jwks", lambda: flow.server().keys.public_jwks())
+    return _cached_json("jwks", lambda: current.server().keys.public_jwks())
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
 @csrf.exempt
-@limiter.limit(lambda: flow.settings().authorize_rate_limit)
+@limiter.limit(lambda: current.settings().authorize_rate_limit)
 def authorize() -> Response:
     """OIDC Core 3.1.2: GET and POST accepted."""
-    return flow.proceed(None, started_at=now(), rid=None)
+    return authorization.proceed(None, started_at=now(), rid=None)
 
 
 @bp.get("/authorize/resume/<rid>")
@@ -63,7 +63,7 @@ def resume(rid: str) -> Response:
     if browser.is_carried(rid) and browser.signed_in_user_id() is not None:
         # Signed in now: the session row keeps the request (consent and flags need it there).
         rid = browser.save_pending(params, started_at)
-    return flow.proceed(params, started_at=started_at, rid=rid)
+    return authorization.proceed(params, started_at=started_at, rid=rid)
 
 
 @bp.route("/consent/<rid>", methods=["GET", "POST"])
@@ -76,10 +76,10 @@ def consent(rid: str) -> Response | str:
 
 @bp.post("/token")
 @csrf.exempt
-@limiter.limit(lambda: flow.settings().token_rate_limit, key_func=lambda: token_rate_key())
+@limiter.limit(lambda: current.settings().token_rate_limit, key_func=lambda: token_rate_key())
 def token() -> Response:
     """RFC 6749 3.2; responses carry Cache-Control: no-store."""
-    response = flow.server().create_token_response()
+    response = current.server().create_token_response()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
@@ -89,7 +89,7 @@ def token() -> Response:
 @csrf.exempt
 def userinfo() -> Response:
     """OIDC Core 5.3: bearer token in header (GET/POST) or form body (POST)."""
-    response = flow.server().create_endpoint_response("userinfo")
+    response = current.server().create_endpoint_response("userinfo")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
@@ -99,14 +99,14 @@ def userinfo() -> Response:
 @csrf.exempt
 def revoke() -> Response:
     """RFC 7009."""
-    return flow.server().create_endpoint_response("revocation")
+    return current.server().create_endpoint_response("revocation")
 
 
 @bp.post("/introspect")
 @csrf.exempt
 def introspect() -> Response:
     """RFC 7662."""
-    response = flow.server().create_endpoint_response("introspection")
+    response = current.server().create_endpoint_response("introspection")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -115,7 +115,7 @@ def introspect() -> Response:
 @csrf.exempt
 def logout() -> Response | tuple[str, int] | str:
     """OIDC RP-Initiated Logout 1.0; asks first unless the hint is the signed-in user's."""
-    srv = flow.server()
+    srv = current.server()
     try:
         req = srv.validate_endpoint_request("end_session")
     except OAuth2Error as error:
@@ -127,7 +127,7 @@ def logout() -> Response | tuple[str, int] | str:
                 "provider/logout_confirm.html",
                 client=req.client,
                 params=request.values,
-                user=flow.current_user() if someone_else else None,
+                user=current.user() if someone_else else None,
             )
         # The user's answer is what allows this sign-out, so it must come from our page.
         csrf.protect()
@@ -151,5 +151,5 @@ def _hint_names_someone_else(hint: dict | None) -> bool:
     """
     if hint is None or browser.signed_in_user_id() is None:
         return False
-    user = flow.current_user()
+    user = current.user()
     return user is None or hint.get("sub") != user.subject

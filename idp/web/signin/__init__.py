@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, url_for
 
 from idp.web import browser
-from idp.web.flow import STEP_ENDPOINTS, Gate
+from idp.web.gating import STEP_ENDPOINTS, Gate
 
 bp = Blueprint("signin", __name__, url_prefix="/signin")
 
@@ -26,10 +26,10 @@ def elsewhere(gate: Gate) -> Response:
 
 
 from idp.web.signin import (  # noqa: E402, F401
-    challenge,
     enroll,
     password,
     prove_email,
     reset,
+    second_factor,
     webauthn,
 )

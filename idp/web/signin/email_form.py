@@ -11,7 +11,7 @@ from idp.authn import attempts, email_code
 from idp.authn.errors import CodeExpired, FactorError, ResendTooSoon, SecondFactorLocked
 from idp.clock import now
 from idp.models.user import User
-from idp.web import flow
+from idp.web import current
 from idp.web.forms import CodeForm, ConfirmForm
 
 
@@ -34,7 +34,7 @@ def handle_email_code(user: User, purpose: str) -> EmailCodeForm:
 
     Every typed code counts towards the same per-user limit as the second factor's codes.
     """
-    at, secret = now(), flow.settings().secret_key
+    at, secret = now(), current.settings().secret_key
     state = EmailCodeForm(form=CodeForm(), resend=ConfirmForm(prefix="resend"))
     if request.method == "POST" and state.resend.submit.data and state.resend.validate():
         try:

@@ -14,9 +14,9 @@ from idp.authn.state import Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.recovery_code import RecoveryCode
-from idp.web import browser, flow
-from idp.web.flow import Gate
+from idp.web import browser, current, device_trust, gating
 from idp.web.forms import ConfirmForm, TotpEnrollForm
+from idp.web.gating import Gate
 from idp.web.guards import stepped_up
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.email_form import handle_email_code
@@ -27,7 +27,7 @@ AVAILABLE = (Factor.WEBAUTHN, Factor.TOTP, Factor.EMAIL_CODE)
 
 def _enroll_gate(method: Factor | None = None) -> tuple[Gate, bool]:
     """At first sign-in the policy must ask for enrollment; later, a recent step-up suffices."""
-    gate = flow.gate(request.args.get("rid"))
+    gate = gating.check(request.args.get("rid"))
     if gate.user is None:
         return gate, False
     if gate.decision.step is Step.ENROLL:
@@ -66,9 +66,11 @@ def finish_enrollment(
     browser.add_factor(verified or VerifiedFactor(factor=factor, at=at, new=True))
     audit.record("factor.enrolled", user_id=user_id, factor=str(factor), name=name)
     mail.send(gate.user.email, "factor_added", method_name=name)
-    flow.after_second_factor(gate.user, gate.view.client if gate.view else None, remember=remember)
+    device_trust.after_second_factor(
+        gate.user, gate.view.client if gate.view else None, remember=remember
+    )
     if RecoveryCode.remaining(user_id) == 0:
-        secret = flow.settings().secret_key
+        secret = current.settings().secret_key
         codes = recovery_code.issue(user_id, now=at, app_secret=secret)
         audit.record("recovery_codes.issued", user_id=user_id)
         browser.keep_recovery_codes(
@@ -85,7 +87,7 @@ def enroll_totp() -> Response | tuple[str, int] | str:
     gate, ok = _enroll_gate(Factor.TOTP)
     if not ok or gate.user is None:
         return elsewhere(gate)
-    settings = flow.settings()
+    settings = current.settings()
     pending = browser.totp_secret()
     secret = totp.unseal(pending, app_secret=settings.secret_key) if pending else totp.new_secret()
     if not pending:
@@ -122,7 +124,7 @@ def enroll_totp() -> Response | tuple[str, int] | str:
         uri=uri,
         error=error,
         rid=gate.rid,
-        remember_days=flow.remember_days(gate.view.client if gate.view else None),
+        remember_days=gating.remember_days(gate.view.client if gate.view else None),
     ), status
 
 
@@ -151,7 +153,7 @@ def enroll_email() -> Response | tuple[str, int] | str:
         error=state.error,
         code_waiting=state.code_waiting,
         rid=gate.rid,
-        remember_days=flow.remember_days(gate.view.client if gate.view else None),
+        remember_days=gating.remember_days(gate.view.client if gate.view else None),
     ), state.status
 
 
@@ -159,9 +161,9 @@ def enroll_email() -> Response | tuple[str, int] | str:
 def recovery_codes() -> Response | str:
     """Show the new recovery codes once; continuing forgets them."""
     rid = request.args.get("rid")
-    user = flow.current_user()
+    user = current.user()
     sealed = browser.recovery_codes()
-    secret = flow.settings().secret_key
+    secret = current.settings().secret_key
     codes = recovery_code.unseal_for_display(sealed, user.id, app_secret=secret) if user else []
     if not codes:
         return after_step(rid)
@@ -180,5 +182,5 @@ def recovery_codes() -> Response | str:
             },
         )
     return render_template(
-        "signin/recovery_codes.html", codes=codes, form=form, rid=rid, view=flow.pending_view(rid)
+        "signin/recovery_codes.html", codes=codes, form=form, rid=rid, view=gating.pending_view(rid)
     )

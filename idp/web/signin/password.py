@@ -9,7 +9,7 @@ from idp.authn.password import InvalidCredentials, SignInThrottled
 from idp.authn.policy import Throttled
 from idp.clock import now
 from idp.extensions import limiter
-from idp.web import browser, flow
+from idp.web import browser, current, gating
 from idp.web.forms import PasswordForm
 from idp.web.signin import after_step, bp
 
@@ -38,15 +38,15 @@ def throttled_message(throttle: Throttled) -> str:
 def password() -> Response | tuple[str, int] | str:
     """Email and password: an unknown email and a wrong password look the same."""
     rid = request.args.get("rid")
-    view = flow.pending_view(rid)
+    view = gating.pending_view(rid)
     form = PasswordForm()
     if request.method == "GET" and view and view.login_hint and not form.email.data:
         form.email.data = view.login_hint
     error = None
     status = 200
     if form.validate_on_submit():
-        settings = flow.settings()
-        passwords = flow.passwords()
+        settings = current.settings()
+        passwords = current.passwords()
         try:
             user = passwords.authenticate(
                 email=form.email.data or "",
@@ -82,7 +82,7 @@ def password() -> Response | tuple[str, int] | str:
             return after_step(rid)
     elif request.method == "POST":
         error, status = "Please enter your email address and password.", 400
-    passkeys = flow.settings().passkey_signin and (view is None or view.client.passkey_signin)
+    passkeys = current.settings().passkey_signin and (view is None or view.client.passkey_signin)
     return render_template(
         "signin/password.html", form=form, view=view, error=error, passkeys=passkeys
     ), status

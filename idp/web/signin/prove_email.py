@@ -8,7 +8,7 @@ from idp import audit
 from idp.authn.state import Step
 from idp.clock import now
 from idp.extensions import db, limiter
-from idp.web import browser, flow
+from idp.web import browser, current, gating
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.email_form import handle_email_code
 
@@ -17,7 +17,7 @@ from idp.web.signin.email_form import handle_email_code
 @limiter.limit("30/minute", methods=["POST"])
 def prove_email() -> Response | tuple[str, int] | str:
     """Send a code to the account's address and check it."""
-    gate = flow.gate(request.args.get("rid"))
+    gate = gating.check(request.args.get("rid"))
     if gate.user is None or gate.decision.step is not Step.PROVE_EMAIL:
         return elsewhere(gate)
     user = gate.user
@@ -37,6 +37,6 @@ def prove_email() -> Response | tuple[str, int] | str:
         user=user,
         error=state.error,
         code_waiting=state.code_waiting,
-        dev=flow.settings().is_development,
-        outbox_url=url_for("dev.outbox") if flow.settings().is_development else None,
+        dev=current.settings().is_development,
+        outbox_url=url_for("dev.outbox") if current.settings().is_development else None,
     ), state.status

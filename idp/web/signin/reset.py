@@ -17,7 +17,7 @@ from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.password_reset import PasswordReset
 from idp.models.user import User
-from idp.web import browser, factor_prompt, flow
+from idp.web import browser, current, factor_prompt
 from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm
 from idp.web.signin import bp
 from idp.web.signin import webauthn as webauthn_views
@@ -38,7 +38,7 @@ def forgot() -> str:
         # Recorded in request_reset's transaction: one commit whether or not the account exists.
         audit.record("password.reset_requested", email=(form.email.data or "")[:320], commit=False)
         password_reset.request_reset(
-            form.email.data or "", now=now(), issuer=flow.settings().issuer
+            form.email.data or "", now=now(), issuer=current.settings().issuer
         )
         sent = True
     return render_template("signin/forgot.html", form=form, sent=sent, message=SENT)
@@ -71,9 +71,9 @@ def reset(token: str) -> Response | tuple[str, int] | str:
     enrolled = enrolled_factors(user)
     path = policy.reset_path(enrolled)
     if path is ResetPath.COOLING_OFF:
-        hours = flow.settings().reset_cooling_off_hours
+        hours = current.settings().reset_cooling_off_hours
         ready_at = password_reset.start_cooling_off(
-            link, user, now=now(), wait=timedelta(hours=hours), issuer=flow.settings().issuer
+            link, user, now=now(), wait=timedelta(hours=hours), issuer=current.settings().issuer
         )
         if now() < ready_at:
             audit.record("password.reset_cooling_off", user_id=user.id, until=ready_at.isoformat())
@@ -110,7 +110,7 @@ def _new_password(link: PasswordReset, user: User) -> tuple[str, int] | Response
     if form.validate_on_submit():
         try:
             password_reset.complete_reset(
-                link, form.password.data or "", passwords=flow.passwords(), now=now()
+                link, form.password.data or "", passwords=current.passwords(), now=now()
             )
         except WeakPassword as exc:
             error, status = f"Please choose a different password. {exc.reason}", 400

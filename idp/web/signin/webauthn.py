@@ -16,7 +16,7 @@ from idp.authn.state import MfaPolicy, Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.user import User
-from idp.web import browser, flow
+from idp.web import browser, current, device_trust, gating
 from idp.web.guards import local_next
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.email_form import handle_email_code
@@ -57,7 +57,7 @@ def _credential() -> dict[str, Any]:
 
 
 def _settings_args() -> dict[str, Any]:
-    settings = flow.settings()
+    settings = current.settings()
     return {"rp_id": settings.webauthn_rp_id, "origins": settings.webauthn_allowed_origins}
 
 
@@ -103,7 +103,7 @@ def enroll_webauthn() -> Response | tuple[str, int] | str:
         view=gate.view,
         rid=gate.rid,
         phr=phr,
-        remember_days=flow.remember_days(gate.view.client if gate.view else None),
+        remember_days=gating.remember_days(gate.view.client if gate.view else None),
     )
 
 
@@ -117,7 +117,7 @@ def register_options() -> Response | tuple[Response, int]:
     if _needs_confirmation(gate.user):
         return _refused("Please confirm the code we emailed you first.", 403)
     ceremony = webauthn.registration_options(
-        gate.user, rp_id=flow.settings().webauthn_rp_id, rp_name=flow.settings().product_name
+        gate.user, rp_id=current.settings().webauthn_rp_id, rp_name=current.settings().product_name
     )
     return _options(ceremony, "register")
 
@@ -176,7 +176,7 @@ FAILURE_EVENTS = {
 def options_for(user: User, purpose: str) -> Response:
     """Request options listing `user`'s credentials; the challenge is kept for `purpose`."""
     return _options(
-        webauthn.authentication_options(user, rp_id=flow.settings().webauthn_rp_id), purpose
+        webauthn.authentication_options(user, rp_id=current.settings().webauthn_rp_id), purpose
     )
 
 
@@ -215,7 +215,7 @@ def _record(
 
 # Second factor ----------------------------------------------------------------------
 def _challenge_allowed() -> tuple[User | None, Any]:
-    gate = flow.gate(request.args.get("rid"))
+    gate = gating.check(request.args.get("rid"))
     if gate.user is None:
         return None, gate
     if gate.decision.step is Step.SECOND_FACTOR and Factor.WEBAUTHN in gate.decision.methods:
@@ -249,7 +249,7 @@ def authenticate() -> Response | tuple[Response, int]:
         return asserted
     purpose = Purpose.SIGN_IN if gate.rid else Purpose.STEP_UP
     _record(user, asserted, purpose=purpose, client_id=client_id)
-    flow.after_second_factor(
+    device_trust.after_second_factor(
         user, gate.view.client if gate.view else None, remember=bool(_body().get("remember"))
     )
     done = after_step(gate.rid).location
@@ -258,8 +258,8 @@ def authenticate() -> Response | tuple[Response, int]:
 
 # Passkey sign-in --------------------------------------------------------------------
 def _passkeys_allowed() -> bool:
-    view = flow.pending_view(request.args.get("rid"))
-    return flow.settings().passkey_signin and (view is None or view.client.passkey_signin)
+    view = gating.pending_view(request.args.get("rid"))
+    return current.settings().passkey_signin and (view is None or view.client.passkey_signin)
 
 
 @bp.post("/passkey/options")
@@ -268,7 +268,7 @@ def passkey_options() -> Response | tuple[Response, int]:
     """Options for a discoverable credential with user verification."""
     if not _passkeys_allowed():
         return _refused("Passkey sign-in is not available here.", 403)
-    ceremony = webauthn.authentication_options(None, rp_id=flow.settings().webauthn_rp_id)
+    ceremony = webauthn.authentication_options(None, rp_id=current.settings().webauthn_rp_id)
     return _options(ceremony, "passkey")
 
 
@@ -286,7 +286,7 @@ def passkey() -> Response | tuple[Response, int]:
     if user is None or not user.is_active or not asserted.user_verified:
         return _refused(webauthn.WebAuthnFailed.message)
     browser.begin_sign_in(user.id, now(), password=False)
-    view = flow.pending_view(rid)
+    view = gating.pending_view(rid)
     client_id = view.client.client_id if view else None
     _record(user, asserted, purpose=Purpose.SIGN_IN, client_id=client_id)
     audit.record("passkey.signed_in", user_id=user.id, client_id=client_id)

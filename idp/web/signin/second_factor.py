@@ -1,4 +1,4 @@
-"""The second-factor challenge: the method used last first, "Try another way" for the rest."""
+"""The second-factor step: the method used last first, "Try another way" for the rest."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from idp import audit
 from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.state import Step
 from idp.extensions import limiter
-from idp.web import browser, factor_prompt, flow
+from idp.web import browser, device_trust, factor_prompt, gating
 from idp.web.signin import after_step, bp, elsewhere
 
 # Wrong codes allowed in one browser session before it must start over.
@@ -17,9 +17,9 @@ SESSION_MAX_FAILURES = 5
 
 @bp.route("/verify", methods=["GET", "POST"])
 @limiter.limit("30/minute", methods=["POST"])
-def second_factor_view() -> Response | tuple[str, int] | str:
+def second_factor() -> Response | tuple[str, int] | str:
     """Ask for the chosen method's code and verify it."""
-    gate = flow.gate(request.args.get("rid"))
+    gate = gating.check(request.args.get("rid"))
     if gate.user is None or gate.decision.step is not Step.SECOND_FACTOR:
         return elsewhere(gate)
     user, rid = gate.user, gate.rid
@@ -33,19 +33,19 @@ def second_factor_view() -> Response | tuple[str, int] | str:
     prompt = factor_prompt.ask(
         attempt,
         gate.decision.methods,
-        method_url=lambda m: url_for("signin.second_factor_view", rid=rid, method=m),
+        method_url=lambda m: url_for("signin.second_factor", rid=rid, method=m),
         webauthn_urls=(
             url_for("signin.authenticate_options", rid=rid),
             url_for("signin.authenticate", rid=rid),
         ),
-        remember_days=flow.remember_days(client),
+        remember_days=gating.remember_days(client),
     )
     if prompt is None:
         return elsewhere(gate)
     if prompt.verified is not None:
         browser.forget_code_failures()
         browser.add_factor(prompt.verified.factor)
-        flow.after_second_factor(user, client, remember=bool(prompt.form.remember.data))
+        device_trust.after_second_factor(user, client, remember=bool(prompt.form.remember.data))
         return after_step(rid)
     if prompt.error_code is not None and prompt.error_code not in factor_prompt.NOT_GUESSES:
         failures = browser.count_code_failure()
@@ -55,7 +55,7 @@ def second_factor_view() -> Response | tuple[str, int] | str:
                 "session.ended_after_failures", user_id=user.id, client_id=attempt.client_id
             )
     return render_template(
-        "signin/challenge.html",
+        "signin/second_factor.html",
         view=gate.view,
         prompt=prompt,
         rid=rid,

@@ -1,0 +1,114 @@
+"""Where a sign-in page stands: the request it serves and what the policy asks for next.
+
+Every hosted page asks `check(rid)` and renders the policy's answer; none decides on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from idp.authn import policy, trusted_device
+from idp.authn.inputs import account_policy, client_policy, global_policy, user_state
+from idp.authn.state import Decision, Requirements, Step
+from idp.clock import now
+from idp.models.client import Client
+from idp.models.trusted_device import TrustedDevice
+from idp.models.user import User
+from idp.oidc.protocol import OAuth2Error
+from idp.oidc.requirements import build_requirements
+from idp.web import browser, current
+
+# Where each step of the hosted sign-in lives.
+STEP_ENDPOINTS = {
+    Step.PASSWORD: "signin.password",
+    Step.PROVE_EMAIL: "signin.prove_email",
+    Step.ENROLL: "signin.enroll",
+    Step.SECOND_FACTOR: "signin.second_factor",
+    Step.CONSENT: "provider.consent",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PendingView:
+    """What a sign-in page shows about the request in progress."""
+
+    rid: str
+    client: Client
+    login_hint: str
+    display: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """The user, the policy's answer, and the request served (None on the account pages)."""
+
+    user: User | None
+    decision: Decision
+    rid: str | None
+    view: PendingView | None
+
+
+def pending_view(rid: str | None) -> PendingView | None:
+    """The request a sign-in page serves, or None when visited directly."""
+    entry = browser.pending_request(rid)
+    if entry is None:
+        return None
+    params, _ = entry
+    client = Client.by_client_id(params.get("client_id", ""))
+    if client is None:
+        return None
+    return PendingView(
+        rid=rid or "",
+        client=client,
+        login_hint=params.get("login_hint", "")[:320],
+        display=params.get("display", "page"),
+    )
+
+
+def check(rid: str | None) -> Gate:
+    """The policy's answer for the kept request `rid`, or for the account pages."""
+    user = current.user()
+    view = pending_view(rid)
+    requirements = Requirements()
+    if view is not None:
+        params, started_at = browser.pending_request(rid) or ({}, now())
+        try:
+            requirements, _ = build_requirements(params, started_at=started_at)
+        except OAuth2Error:
+            requirements = Requirements()
+    decision = decide(user, view.client if view else None, requirements)
+    return Gate(user=user, decision=decision, rid=rid if view else None, view=view)
+
+
+def decide(user: User | None, client: Client | None, requirements: Requirements) -> Decision:
+    """Ask the sign-in policy what this request (or, without a client, the account) needs."""
+    record = trusted_device_for(user, client)
+    settings = current.settings()
+    return policy.next_step(
+        user=user_state(user) if user else None,
+        session=browser.session_state() if user else None,
+        device=trusted_device.as_state(record, agent=agent()),
+        client=client_policy(client, settings) if client else account_policy(settings),
+        requirements=requirements,
+        policy=global_policy(settings),
+        now=now(),
+    )
+
+
+def trusted_device_for(user: User | None, client: Client | None) -> TrustedDevice | None:
+    """The trust record for (user, client, this browser), if any."""
+    if user is None or client is None:
+        return None
+    return trusted_device.find(user.id, client.client_id, browser.device_token(), at=now())
+
+
+def agent() -> str:
+    """This browser's browser-and-OS summary, as trusted devices record it."""
+    return trusted_device.agent_summary(browser.browser_agent())
+
+
+def remember_days(client: Client | None) -> int | None:
+    """N for the "Do not challenge me on this device for N days" box; None hides it."""
+    if client is None:
+        return None
+    return policy.remember_days_offered(client_policy(client, current.settings()))
