@@ -11,6 +11,7 @@ from idp.authn.policy import (
     Change,
     ResetPath,
     StepUp,
+    consent_step,
     first_key_needs_confirmation,
     is_strong,
     needs_strong_step_up,
@@ -238,3 +239,23 @@ def test_no_remember_box_for_a_phr_client() -> None:
     assert remember_days_offered(PHISHING_RESISTANT) is None
     assert remember_days_offered(ClientPolicy(remember_device=False)) is None
     assert remember_days_offered(ClientPolicy(remember_days=7)) == 7
+
+
+@pytest.mark.parametrize(
+    ("needed", "prompt_none", "step", "error"),
+    [
+        pytest.param(False, False, Step.DONE, None, id="no-consent-needed"),
+        pytest.param(True, False, Step.CONSENT, None, id="consent-page"),
+        pytest.param(True, True, Step.ERROR, "consent_required", id="prompt-none"),
+        pytest.param(False, True, Step.DONE, None, id="prompt-none-consented"),
+    ],
+)
+def test_consent_step(needed: bool, prompt_none: bool, step: Step, error: str | None) -> None:
+    """The policy alone answers prompt=none, for consent too (OIDC Core 3.1.2.6)."""
+    done = decide(session=make_session(verified(TOTP)))
+    assert done.step is Step.DONE
+    decided = consent_step(done, needed=needed, prompt_none=prompt_none)
+    assert decided.step is step and decided.error == error
+    # A step before consent stays what it was.
+    pending = decide(session=None)
+    assert consent_step(pending, needed=True, prompt_none=True) is pending
