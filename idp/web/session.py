@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import CallbackDict
 from werkzeug.exceptions import HTTPException
 
+from idp.authn import session_end
 from idp.authn.state import SessionState, VerifiedFactor
 from idp.clock import now
 from idp.config import Settings
@@ -145,6 +146,11 @@ class DatabaseSessionInterface(SessionInterface):
         if record is None:
             return ServerSession(self._anonymous_data(request))
         if not self._alive(record, now()):
+            if record.user_id is not None:
+                # Found expired: the clients it served hear of it (Back-Channel Logout 1.0).
+                session_end.announce(
+                    record.user_id, reason="expired", at=now(), sids=[session_end.sid_of(record)]
+                )
             self._forget(record)
             return ServerSession()
         return ServerSession(dict(record.data), cookie, record)
@@ -300,6 +306,9 @@ def begin_sign_in(user_id: int, at: datetime, *, password: bool = True) -> None:
         session.pop("mailbox_at", None)
     session["factors"] = []
     session["uid"] = user_id
+    # For "Where you're signed in": which browser, from where (the account page lists them).
+    session["agent"] = browser_agent()[:200]
+    session["ip"] = (request.remote_addr or "")[:45]
     session["pwd_at"] = _iso(at)
     session["pwd"] = password
     session.rotate()  # type: ignore[attr-defined]
@@ -339,9 +348,18 @@ def mailbox_confirmed_at() -> datetime | None:
     return _parse(value) if isinstance(value, str) else None
 
 
-def end_sign_in() -> None:
-    """Sign this browser out."""
+def end_sign_in(reason: str = "signed_out") -> list[session_end.EndedFor]:
+    """Sign this browser out; the clients its session served are owed a logout.
+
+    Returns them (for front-channel logout iframes).
+    """
+    uid, sid = signed_in_user_id(), session_sid()
+    ended = []
+    if uid is not None and sid:
+        ended = session_end.announce(uid, reason=reason, at=now(), sids=[sid])
+        db.session.commit()
     session.clear()
+    return ended
 
 
 def _carrier() -> URLSafeSerializer:
