@@ -15,16 +15,19 @@ from flask import (
 )
 
 from idp import audit, mail
-from idp.authn import enrollment, policy, recovery_code, trusted_device
+from idp.authn import enrollment, policy, recovery_code, sessions, trusted_device
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.policy import Change, ResetPath
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.authn.second_factor import Attempt, Purpose
+from idp.authn.sessions import BrowserSession
 from idp.authn.sign_out import sign_out_everywhere as end_sessions_everywhere
 from idp.clock import now
 from idp.extensions import db, limiter
+from idp.manage import users
+from idp.models.user import User
 from idp.web import factor_prompt, flow
 from idp.web import session as browser
 from idp.web.forms import ConfirmForm, PasswordChangeForm, RenameForm
@@ -56,6 +59,7 @@ def security() -> str:
     return render_template(
         "account/security.html",
         devices=devices,
+        sessions=signed_in_sessions(user),
         user=user,
         rows=enrollment.factor_rows(user),
         recovery_left=left,
@@ -232,6 +236,28 @@ def forget_all_devices() -> Response:
         count = trusted_device.revoke_user(g.user.id, at=now(), reason="forgotten")
         audit.record("trusted_device.forgotten_all", user_id=g.user.id, count=count)
         flash("We will ask for your second step on all your devices again.", "notice")
+    return redirect(url_for("account.security"))
+
+
+def signed_in_sessions(user: User) -> list[BrowserSession]:
+    """Where the user is signed in, this browser marked as current."""
+    return users.browser_sessions(user, current_hash=browser.current_session_hash())
+
+
+@bp.post("/sessions/<sid>/end")
+@signin_required
+def end_session(sid: str) -> Response:
+    """Sign out of one browser (CSRF-checked); the apps that session served are told."""
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("account.security"))
+    if sid == browser.session_sid():
+        browser.end_sign_in()
+        audit.record("session.signed_out", user_id=g.user.id, from_account=True)
+        return redirect(url_for("signin.password"))
+    if sessions.end_one(g.user.id, sid, reason="signed_out_elsewhere", at=now()):
+        audit.record("session.ended", user_id=g.user.id, commit=False, sid=sid)
+        db.session.commit()
+        flash("Signed out of that browser.", "notice")
     return redirect(url_for("account.security"))
 
 
