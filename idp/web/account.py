@@ -15,7 +15,14 @@ from flask import (
 )
 
 from idp import audit, mail
-from idp.authn import enrollment, policy, recovery_code, sessions, trusted_device
+from idp.authn import (
+    enrollment,
+    known_browser,
+    policy,
+    recovery_code,
+    sessions,
+    trusted_device,
+)
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
 from idp.authn.password_policy import WeakPassword, check_new_password
@@ -270,3 +277,22 @@ def sign_out_everywhere() -> Response:
     end_sessions_everywhere(g.user.id, at=now(), reason="signed_out_everywhere")
     browser.end_sign_in()
     return redirect(url_for("signin.password"))
+
+
+@bp.route("/not-me/<token>", methods=["GET", "POST"])
+@limiter.limit("20/minute", methods=["POST"])
+def not_me(token: str) -> tuple[str, int] | str:
+    """The new-browser email's "This wasn't me" link: asks first (mail scanners follow links),
+    then signs out everywhere, revokes tokens and trust, and starts a password reset."""
+    try:
+        known_browser.open_notice(token, at=now())
+    except known_browser.NoticeLinkInvalid as exc:
+        return render_template("account/not_me.html", done=False, invalid=str(exc)), 400
+    if request.method == "GET" or not ConfirmForm().validate_on_submit():
+        return render_template("account/not_me.html", done=False, invalid=None, form=ConfirmForm())
+    try:
+        known_browser.disown(token, at=now(), issuer=flow.settings().issuer)
+    except known_browser.NoticeLinkInvalid as exc:
+        return render_template("account/not_me.html", done=False, invalid=str(exc)), 400
+    browser.end_sign_in(reason="not_me")
+    return render_template("account/not_me.html", done=True, invalid=None)

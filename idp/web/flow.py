@@ -241,6 +241,9 @@ def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | N
             trusted_device.used(record, at=now())
     if rid:
         browser.drop_pending(rid)
+    from idp.web.new_browser import after_sign_in
+
+    after_sign_in(user, grant.client)
     signed_in = SignedIn(
         user=user, authentication=decision.authentication, sid=browser.session_sid(), claims=claims
     )

@@ -13,7 +13,7 @@ from idp.authn.factors import Factor
 from idp.authn.policy import Change, StepUp
 from idp.authn.state import Step
 from idp.clock import now
-from idp.web import flow
+from idp.web import flow, new_browser
 from idp.web import session as browser
 
 
@@ -28,6 +28,7 @@ def signin_required(view: Callable[..., Any]) -> Callable[..., Any]:
             return redirect(url_for(endpoint))
         g.user = gate.user
         g.authentication = gate.decision.authentication
+        new_browser.after_sign_in(gate.user, None)
         return view(*args, **kwargs)
 
     return wrapped

@@ -477,3 +477,14 @@ def set_device_cookie(response: Response, *, secure: bool) -> Response:
             path="/",
         )
     return response
+
+
+def browser_noted() -> bool:
+    """True once this session's sign-in was checked against the user's known browsers."""
+    sid = session_sid()
+    return bool(sid) and session.get("browser_noted") == sid
+
+
+def note_browser() -> None:
+    """Mark this session's sign-in as checked (the new-browser notice goes once per sign-in)."""
+    session["browser_noted"] = session_sid()
