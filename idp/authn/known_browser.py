@@ -97,7 +97,7 @@ def open_notice(token: str, *, at: datetime) -> KnownBrowser:
 
 
 def disown(token: str, *, at: datetime, issuer: str) -> User:
-    """"This wasn't me": sign out everywhere (tokens and trust too), forget the browser, and
+    """ "This wasn't me": sign out everywhere (tokens and trust too), forget the browser, and
     start a password reset (its link goes to the mailbox). The link works once."""
     record = open_notice(token, at=at)
     user = db.session.get(User, record.user_id)

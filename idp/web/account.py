@@ -287,12 +287,12 @@ def not_me(token: str) -> tuple[str, int] | str:
     try:
         known_browser.open_notice(token, at=now())
     except known_browser.NoticeLinkInvalid as exc:
-        return render_template("account/not_me.html", done=False, invalid=str(exc)), 400
+        return render_template("account/not_me.html", done=False, invalid=exc.message), 400
     if request.method == "GET" or not ConfirmForm().validate_on_submit():
         return render_template("account/not_me.html", done=False, invalid=None, form=ConfirmForm())
     try:
         known_browser.disown(token, at=now(), issuer=flow.settings().issuer)
     except known_browser.NoticeLinkInvalid as exc:
-        return render_template("account/not_me.html", done=False, invalid=str(exc)), 400
+        return render_template("account/not_me.html", done=False, invalid=exc.message), 400
     browser.end_sign_in(reason="not_me")
     return render_template("account/not_me.html", done=True, invalid=None)
