@@ -159,13 +159,20 @@ def prune(batch_size: int) -> None:
 )
 @with_appcontext
 def worker(once: bool, interval: float) -> None:
-    """Deliver queued mail, retrying failures; runs until SIGTERM unless --once."""
+    """Deliver queued mail and logout tokens, retrying failures; until SIGTERM unless --once."""
+    from idp.oidc import backchannel
     from idp.worker import drain, run
 
     settings = current_app.extensions["idp.settings"]
+    keys = current_app.extensions["idp.oidc"].keys
     if once:
         done = drain(settings)
         click.echo(f"sent: {done.sent}, retrying: {done.retrying}, failed: {done.failed}")
+        told = backchannel.drain(settings, keys)
+        if told.sent or told.retrying or told.failed:
+            click.echo(
+                f"logout tokens sent: {told.sent}, retrying: {told.retrying}, failed: {told.failed}"
+            )
         return
     stop = threading.Event()
     # Finish the message in hand, then exit: an SMTP session cut mid-DATA might be delivered
@@ -174,7 +181,7 @@ def worker(once: bool, interval: float) -> None:
         signal.signal(signum, lambda *_: stop.set())
     transport = "SMTP" if settings.smtp_url else f"the outbox folder {settings.outbox_dir}"
     click.echo(f"mail worker: delivering to {transport}, polling every {interval:g} s")
-    run(settings, interval=interval, stop=stop)
+    run(settings, interval=interval, stop=stop, keys=keys)
 
 
 def register_cli(app: Flask) -> None:

@@ -74,6 +74,14 @@ class Settings:
     # doubling each time, and the message is given up on after mail_max_attempts tries.
     mail_max_attempts: int = 8
     mail_retry_seconds: int = 30
+    # Back-channel logout tokens, delivered by the same worker: retried after
+    # logout_retry_seconds, doubling, given up after logout_max_attempts; each POST waits at
+    # most logout_timeout_seconds for the relying party.
+    logout_max_attempts: int = 8
+    logout_retry_seconds: int = 10
+    logout_timeout_seconds: int = 5
+    # The "This wasn't me" link in a new-browser email works this many hours, once.
+    new_browser_link_hours: int = 72
     support_email: str = "support@example.com"
     support_phone: str = ""
     product_name: str = "Secure Sign-in"
@@ -182,6 +190,10 @@ def _validate(s: Settings) -> None:
         "sweep_seconds",
         "mail_max_attempts",
         "mail_retry_seconds",
+        "logout_max_attempts",
+        "logout_retry_seconds",
+        "logout_timeout_seconds",
+        "new_browser_link_hours",
         "db_connect_timeout_seconds",
         "db_statement_timeout_ms",
     )

@@ -1,4 +1,5 @@
-"""`idp worker`: delivers the outbox table's queued mail, retrying with exponential backoff."""
+"""`idp worker`: delivers the outbox table's queued mail and back-channel logout tokens
+(idp/oidc/backchannel.py), retrying with exponential backoff."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from idp.config import Settings
 from idp.extensions import db
 from idp.mail import deliver
 from idp.models.mail_message import FAILED, QUEUED, SENT, MailMessage
+from idp.oidc import backchannel
+from idp.oidc.keys import KeyStore
 
 log = logging.getLogger(__name__)
 BATCH = 5
@@ -49,11 +52,18 @@ def drain(settings: Settings, *, stop: threading.Event | None = None) -> Drained
     return Drained(sent=outcomes[SENT], retrying=outcomes[QUEUED], failed=outcomes[FAILED])
 
 
-def run(settings: Settings, *, interval: float, stop: threading.Event) -> None:
-    """Drain, wait `interval` seconds, again, until `stop` is set; survives a database outage."""
+def run(
+    settings: Settings, *, interval: float, stop: threading.Event, keys: KeyStore | None = None
+) -> None:
+    """Drain, wait `interval` seconds, again, until `stop` is set; survives a database outage.
+
+    With `keys`, logout tokens owed to relying parties go out in the same loop.
+    """
     while not stop.is_set():
         try:
             drain(settings, stop=stop)
+            if keys is not None:
+                backchannel.drain(settings, keys, stop=stop)
         except SQLAlchemyError:
             log.exception("mail worker: database error; trying again in %s s", interval)
             db.session.rollback()

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete
 
 from idp import audit
+from idp.authn import session_end
 from idp.extensions import db
 from idp.models.session import SessionRecord
 from idp.models.token import Token
@@ -30,12 +31,19 @@ class SignedOut:
 def end_everything(
     user_id: int, *, at: datetime, reason: str, keep_session: str | None = None
 ) -> SignedOut:
-    """End sessions (all but `keep_session`), tokens and trust; the caller audits and commits."""
+    """End sessions (all but `keep_session`), tokens and trust; the caller audits and commits.
+
+    The clients those sessions served are queued a back-channel logout token each.
+    """
     sessions = delete(SessionRecord).where(SessionRecord.user_id == user_id)
+    keep_sid = None
     if keep_session:
         sessions = sessions.where(SessionRecord.id_hash != keep_session)
+        keep_sid = session_end.sid_of_hash(keep_session) or None
+    ended = db.session.execute(sessions).rowcount
+    session_end.announce(user_id, reason=reason, at=at, keep_sid=keep_sid)
     return SignedOut(
-        sessions_ended=db.session.execute(sessions).rowcount,
+        sessions_ended=ended,
         # DESIGN.md: the tokens die with the trust that issued them, not at their expiry.
         tokens_revoked=Token.revoke_where(Token.user_id == user_id),
         trusted_devices_revoked=TrustedDevice.revoke_where(

@@ -23,6 +23,7 @@ from idp.manage.payload import Payload
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.consent import Consent
+from idp.models.logout_delivery import LogoutDelivery
 from idp.models.token import Token
 from idp.models.trusted_device import TrustedDevice
 
@@ -49,7 +50,13 @@ FIELDS = (
     "remember_days",
     "passkey_signin",
     "id_token_signed_response_alg",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+    "frontchannel_logout_uri",
+    "frontchannel_logout_session_required",
 )
+LOGOUT_URIS = ("backchannel_logout_uri", "frontchannel_logout_uri")
+LOGOUT_FLAGS = ("backchannel_logout_session_required", "frontchannel_logout_session_required")
 DEFAULTS: dict[str, Any] = {
     "logo_uri": "",
     "redirect_uris": [],
@@ -62,6 +69,10 @@ DEFAULTS: dict[str, Any] = {
     "remember_device": True,
     "passkey_signin": True,
     "id_token_signed_response_alg": "RS256",
+    "backchannel_logout_uri": None,
+    "backchannel_logout_session_required": False,
+    "frontchannel_logout_uri": None,
+    "frontchannel_logout_session_required": False,
 }
 
 
@@ -145,6 +156,18 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
         values["id_token_signed_response_alg"] = p.choice(
             "id_token_signed_response_alg", "RS256", SIGNING_ALGS
         )
+    for name in LOGOUT_URIS:
+        if wanted(name):
+            # Back-Channel Logout 1.0 2.2 / Front-Channel 2: absolute, no fragment; like a
+            # redirect URI, https (http only on loopback). Empty means not registered.
+            uri = p.text(name, max_len=500) if p.data.get(name) is not None else ""
+            problem = check_redirect_uri(uri) if uri else None
+            if problem:
+                p.fail(name, f"{uri[:80]!r} {problem}")
+            values[name] = uri or None
+    for name in LOGOUT_FLAGS:
+        if wanted(name):
+            values[name] = p.boolean(name, False) if p.data.get(name) is not None else False
     p.done()
     merged = {f: values[f] if f in values else getattr(current, f) for f in FIELDS}
     _check_consistent(merged)
@@ -311,4 +334,11 @@ def as_dict(client: Client) -> dict[str, Any]:
     found["created_at"] = client.created_at.isoformat() + "Z" if client.created_at else None
     for name in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes"):
         found[name] = list(found[name] or [])
+    for name in LOGOUT_FLAGS:
+        found[name] = bool(found[name])
     return found
+
+
+def logout_deliveries(client: Client, limit: int = 20) -> list[LogoutDelivery]:
+    """The client's newest back-channel logout deliveries and how each went."""
+    return LogoutDelivery.recent(client.client_id, limit)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, inspect, or_, select
 
+from idp.authn import session_end
 from idp.config import Settings
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
@@ -29,14 +30,24 @@ BATCH_SIZE = 1_000
 KEEP_MAIL = timedelta(days=7)
 
 
-def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
+def _expired_sessions(settings: Settings, now: datetime) -> ColumnElement[bool]:
     idle = now - timedelta(minutes=settings.session_idle_minutes)
     oldest = now - timedelta(hours=settings.session_max_hours)
+    return or_(SessionRecord.last_seen_at < idle, SessionRecord.created_at < oldest)
+
+
+def _end_expired_sessions(settings: Settings, now: datetime, limit: int) -> int:
+    """Delete up to `limit` expired sessions; the clients they served are owed a logout."""
+    doomed = db.session.scalars(
+        select(SessionRecord).where(_expired_sessions(settings, now)).limit(limit)
+    ).all()
+    count = session_end.end_records(doomed, reason="expired", at=now)
+    db.session.commit()
+    return count
+
+
+def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
     return {
-        "sessions": (
-            SessionRecord,
-            or_(SessionRecord.last_seen_at < idle, SessionRecord.created_at < oldest),
-        ),
         "authorization_codes": (AuthorizationCode, AuthorizationCode.expires_at < now - KEEP_SPENT),
         "tokens": (
             Token,
@@ -60,9 +71,18 @@ def prune(settings: Settings, *, now: datetime, batch_size: int = BATCH_SIZE) ->
     """Delete expired rows, ``batch_size`` per statement and commit; how many of each kind went."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    sessions = 0
+    while True:
+        ended = _end_expired_sessions(settings, now, batch_size)
+        sessions += ended
+        if ended < batch_size:
+            break
     return {
-        name: _delete_in_batches(model, condition, batch_size)
-        for name, (model, condition) in _expired(settings, now).items()
+        "sessions": sessions,
+        **{
+            name: _delete_in_batches(model, condition, batch_size)
+            for name, (model, condition) in _expired(settings, now).items()
+        },
     }
 
 
@@ -82,7 +102,7 @@ def _delete_in_batches(model: Any, condition: ColumnElement[bool], batch_size: i
 
 def sweep(settings: Settings, *, now: datetime, batch: int = 500) -> dict[str, int]:
     """Delete at most `batch` expired rows of each kind: short transactions, run often."""
-    counts = {}
+    counts = {"sessions": _end_expired_sessions(settings, now, batch)}
     for name, (model, condition) in _expired(settings, now).items():
         key = inspect(model).primary_key[0]
         doomed = select(key).where(condition).limit(batch).scalar_subquery()

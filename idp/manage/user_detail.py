@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import select
 
 from idp.authn.enrollment import FactorRow, factor_rows
+from idp.authn.sessions import BrowserSession
 from idp.clock import now
 from idp.extensions import db
 from idp.manage.payload import iso
-from idp.manage.users import PROFILE_FIELDS, status
+from idp.manage.users import PROFILE_FIELDS, browser_sessions, status
 from idp.models.audit_event import AuditEvent
 from idp.models.recovery_code import RecoveryCode
 from idp.models.trusted_device import TrustedDevice
@@ -28,6 +29,7 @@ class UserDetail:
     recovery_codes_left: int
     trusted_devices: list[TrustedDevice]
     events: list[AuditEvent]
+    sessions: list[BrowserSession]
 
 
 def detail(user: User, *, events: int = 20) -> UserDetail:
@@ -46,6 +48,7 @@ def detail(user: User, *, events: int = 20) -> UserDetail:
         recovery_codes_left=RecoveryCode.remaining(user.id),
         trusted_devices=TrustedDevice.of_user(user.id, at),
         events=list(recent),
+        sessions=browser_sessions(user),
     )
 
 
@@ -87,5 +90,16 @@ def as_dict(user: User, *, with_detail: bool = False) -> dict[str, Any]:
                 "expires_at": iso(d.expires_at),
             }
             for d in info.trusted_devices
+        ]
+        found["sessions"] = [
+            {
+                "sid": s.sid,
+                "browser": s.agent,
+                "ip": s.ip,
+                "signed_in_at": iso(s.signed_in_at),
+                "last_active_at": iso(s.last_active_at),
+                "apps": list(s.apps),
+            }
+            for s in info.sessions
         ]
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -12,8 +12,9 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit, mail
-from idp.authn import attempts, sign_out
+from idp.authn import attempts, sessions, sign_out
 from idp.authn.password_policy import WeakPassword, check_new_password
+from idp.authn.sessions import BrowserSession
 from idp.clock import now
 from idp.extensions import db
 from idp.manage import invitations
@@ -236,6 +237,27 @@ def revoke_trust(user: User, *, actor: Actor, device_id: int | None = None) -> i
     )
     db.session.commit()
     return count
+
+
+def browser_sessions(user: User, *, current_hash: str | None = None) -> list[BrowserSession]:
+    """Where the user is signed in (`current_hash`: the asking browser's session)."""
+    settings = current_app.extensions["idp.settings"]
+    return sessions.of_user(
+        user.id,
+        at=now(),
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_max_hours),
+        current_hash=current_hash,
+    )
+
+
+def end_session(user: User, sid: str, *, actor: Actor) -> None:
+    """An admin signs the user out of one browser; the apps it served are told."""
+    if not sessions.end_one(user.id, sid, reason="admin_ended", at=now()):
+        db.session.rollback()
+        raise NotFound("No such session for this user.")
+    audit.record("session.ended", user_id=user.id, commit=False, sid=sid, **actor.detail())
+    db.session.commit()
 
 
 def set_admin(user: User, admin: bool, *, actor: Actor) -> None:

@@ -6,10 +6,13 @@ from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.email_code import EmailCode
 from idp.models.invitation import Invitation
+from idp.models.known_browser import KnownBrowser
+from idp.models.logout_delivery import LogoutDelivery
 from idp.models.mail_message import MailMessage
 from idp.models.password_reset import PasswordReset
 from idp.models.recovery_code import RecoveryCode
 from idp.models.session import SessionRecord
+from idp.models.session_client import SessionClient
 from idp.models.sign_in_failure import SignInFailure
 from idp.models.token import Token
 from idp.models.totp_credential import TotpCredential
@@ -24,9 +27,12 @@ __all__ = [
     "Consent",
     "EmailCode",
     "Invitation",
+    "KnownBrowser",
+    "LogoutDelivery",
     "MailMessage",
     "PasswordReset",
     "RecoveryCode",
+    "SessionClient",
     "SessionRecord",
     "SignInFailure",
     "Token",

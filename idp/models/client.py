@@ -43,6 +43,16 @@ class Client(db.Model, ClientMixin):
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     passkey_signin: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # OIDC Back-Channel Logout 1.0 section 2.2 and Front-Channel Logout 1.0 section 2.
+    # Nullable (added later): None reads as "not registered" / False.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    backchannel_logout_session_required: Mapped[bool | None] = mapped_column(
+        Boolean, nullable=True, default=False
+    )
+    frontchannel_logout_uri: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    frontchannel_logout_session_required: Mapped[bool | None] = mapped_column(
+        Boolean, nullable=True, default=False
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
     @property

@@ -13,6 +13,7 @@ from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupp
 from authlib.oidc.core.grants.util import is_openid_scope
 
 from idp import audit
+from idp.authn import session_end
 from idp.authn.state import Authentication
 from idp.clock import epoch, now
 from idp.extensions import db
@@ -117,6 +118,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 created_at=at,
                 expires_at=at + timedelta(seconds=self.server.settings.code_ttl_seconds),
             )
+        )
+        # Back-Channel Logout 1.0 section 2.1: the session's end reaches every client it served.
+        session_end.served(
+            sid=signed_in.sid, user_id=signed_in.user.id, client_id=request.client.client_id, at=at
         )
         db.session.commit()
 

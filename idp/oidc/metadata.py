@@ -46,7 +46,10 @@ def discovery_document(settings: Settings, keys: KeyStore) -> dict[str, Any]:
         "ui_locales_supported": ["en"],
         "claims_locales_supported": ["en"],
         "authorization_response_iss_parameter_supported": True,
-        "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        # Front-Channel Logout 1.0 section 3; Back-Channel Logout 1.0 section 2.1.
+        "frontchannel_logout_supported": True,
+        "frontchannel_logout_session_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "service_documentation": f"{base}/help",
     }

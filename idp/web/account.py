@@ -14,16 +14,26 @@ from flask import (
 )
 
 from idp import audit, mail
-from idp.authn import enrollment, policy, recovery_code, trusted_device
+from idp.authn import (
+    enrollment,
+    known_browser,
+    policy,
+    recovery_code,
+    sessions,
+    trusted_device,
+)
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.policy import Change, ResetPath
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.authn.second_factor import Attempt, Purpose
+from idp.authn.sessions import BrowserSession
 from idp.authn.sign_out import sign_out_everywhere as end_sessions_everywhere
 from idp.clock import now
 from idp.extensions import db, limiter
+from idp.manage import users
+from idp.models.user import User
 from idp.web import browser, current, factor_prompt
 from idp.web.forms import ConfirmForm, PasswordChangeForm, RenameForm
 from idp.web.guards import (
@@ -54,6 +64,7 @@ def security() -> str:
     return render_template(
         "account/security.html",
         devices=devices,
+        sessions=signed_in_sessions(user),
         user=user,
         rows=enrollment.factor_rows(user),
         recovery_left=left,
@@ -233,6 +244,28 @@ def forget_all_devices() -> Response:
     return redirect(url_for("account.security"))
 
 
+def signed_in_sessions(user: User) -> list[BrowserSession]:
+    """Where the user is signed in, this browser marked as current."""
+    return users.browser_sessions(user, current_hash=browser.current_session_hash())
+
+
+@bp.post("/sessions/<sid>/end")
+@signin_required
+def end_session(sid: str) -> Response:
+    """Sign out of one browser (CSRF-checked); the apps that session served are told."""
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("account.security"))
+    if sid == browser.session_sid():
+        browser.end_sign_in()
+        audit.record("session.signed_out", user_id=g.user.id, from_account=True)
+        return redirect(url_for("signin.password"))
+    if sessions.end_one(g.user.id, sid, reason="signed_out_elsewhere", at=now()):
+        audit.record("session.ended", user_id=g.user.id, commit=False, sid=sid)
+        db.session.commit()
+        flash("Signed out of that browser.", "notice")
+    return redirect(url_for("account.security"))
+
+
 @bp.post("/sign-out-everywhere")
 @signin_required
 def sign_out_everywhere() -> Response:
@@ -242,3 +275,22 @@ def sign_out_everywhere() -> Response:
     end_sessions_everywhere(g.user.id, at=now(), reason="signed_out_everywhere")
     browser.end_sign_in()
     return redirect(url_for("signin.password"))
+
+
+@bp.route("/not-me/<token>", methods=["GET", "POST"])
+@limiter.limit("20/minute", methods=["POST"])
+def not_me(token: str) -> tuple[str, int] | str:
+    """The new-browser email's "This wasn't me" link: asks first (mail scanners follow links),
+    then signs out everywhere, revokes tokens and trust, and starts a password reset."""
+    try:
+        known_browser.open_notice(token, at=now())
+    except known_browser.NoticeLinkInvalid as exc:
+        return render_template("account/not_me.html", done=False, invalid=exc.message), 400
+    if request.method == "GET" or not ConfirmForm().validate_on_submit():
+        return render_template("account/not_me.html", done=False, invalid=None, form=ConfirmForm())
+    try:
+        known_browser.disown(token, at=now(), issuer=current.settings().issuer)
+    except known_browser.NoticeLinkInvalid as exc:
+        return render_template("account/not_me.html", done=False, invalid=exc.message), 400
+    browser.end_sign_in(reason="not_me")
+    return render_template("account/not_me.html", done=True, invalid=None)

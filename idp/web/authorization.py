@@ -20,7 +20,7 @@ from idp.models.user import User
 from idp.oidc.grants import SignedIn
 from idp.oidc.protocol import OAuth2Error, scope_to_list
 from idp.oidc.requirements import build_requirements, hinted_subject, parse_prompt
-from idp.web import browser, current, device_trust, gating, oauth_errors
+from idp.web import browser, current, device_trust, gating, new_browser, oauth_errors
 
 
 def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | None) -> Response:
@@ -66,6 +66,7 @@ def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | N
         device_trust.skipped(user, grant.client)
     if rid:
         browser.drop_pending(rid)
+    new_browser.after_sign_in(user, grant.client)
     signed_in = SignedIn(
         user=user, authentication=decision.authentication, sid=browser.session_sid(), claims=claims
     )

@@ -14,8 +14,10 @@ from flask import Response, current_app, g, request, session
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import inspect
 
+from idp.authn import session_end
 from idp.authn.state import SessionState, VerifiedFactor
 from idp.clock import now
+from idp.extensions import db
 
 # The sign-in -----------------------------------------------------------------------
 MAX_PENDING = 5
@@ -77,6 +79,9 @@ def begin_sign_in(user_id: int, at: datetime, *, password: bool = True) -> None:
         session.pop("mailbox_at", None)
     session["factors"] = []
     session["uid"] = user_id
+    # For "Where you're signed in": which browser, from where (the account page lists them).
+    session["agent"] = browser_agent()[:200]
+    session["ip"] = (request.remote_addr or "")[:45]
     session["pwd_at"] = _iso(at)
     session["pwd"] = password
     session.rotate()  # type: ignore[attr-defined]
@@ -116,9 +121,18 @@ def mailbox_confirmed_at() -> datetime | None:
     return _parse(value) if isinstance(value, str) else None
 
 
-def end_sign_in() -> None:
-    """Sign this browser out."""
+def end_sign_in(reason: str = "signed_out") -> list[session_end.EndedFor]:
+    """Sign this browser out; the clients its session served are owed a logout.
+
+    Returns them (for front-channel logout iframes).
+    """
+    uid, sid = signed_in_user_id(), session_sid()
+    ended = []
+    if uid is not None and sid:
+        ended = session_end.announce(uid, reason=reason, at=now(), sids=[sid])
+        db.session.commit()
     session.clear()
+    return ended
 
 
 def _carrier() -> URLSafeSerializer:
@@ -311,3 +325,14 @@ def count_code_failure() -> int:
 def forget_code_failures() -> None:
     """A code was right: the browser's count starts over."""
     session.pop("mfa_failures", None)
+
+
+def browser_noted() -> bool:
+    """True once this session's sign-in was checked against the user's known browsers."""
+    sid = session_sid()
+    return bool(sid) and session.get("browser_noted") == sid
+
+
+def note_browser() -> None:
+    """Mark this session's sign-in as checked (the new-browser notice goes once per sign-in)."""
+    session["browser_noted"] = session_sid()

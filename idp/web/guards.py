@@ -13,7 +13,7 @@ from idp.authn.factors import Factor
 from idp.authn.policy import Change, StepUp
 from idp.authn.state import Step
 from idp.clock import now
-from idp.web import browser, gating
+from idp.web import browser, gating, new_browser
 
 
 def signin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -27,6 +27,7 @@ def signin_required(view: Callable[..., Any]) -> Callable[..., Any]:
             return redirect(url_for(endpoint))
         g.user = gate.user
         g.authentication = gate.decision.authentication
+        new_browser.after_sign_in(gate.user, None)
         return view(*args, **kwargs)
 
     return wrapped

@@ -8,6 +8,7 @@ from idp import audit
 from idp.clock import now
 from idp.errors import SignInExpired, error_page
 from idp.extensions import csrf, limiter
+from idp.oidc import frontchannel
 from idp.oidc.keys import JWKS_MAX_AGE
 from idp.oidc.metadata import discovery_document
 from idp.oidc.protocol import OAuth2Error
@@ -132,14 +133,38 @@ def logout() -> Response | tuple[str, int] | str:
         # The user's answer is what allows this sign-out, so it must come from our page.
         csrf.protect()
     uid = browser.signed_in_user_id()
-    browser.end_sign_in()
+    # Every client this session served is told (back-channel, queued), not only the asker.
+    ended = browser.end_sign_in()
     if uid:
         audit.record(
-            "session.signed_out", user_id=uid, client_id=getattr(req.client, "client_id", None)
+            "session.signed_out",
+            user_id=uid,
+            client_id=getattr(req.client, "client_id", None),
+            clients_told=len(ended),
         )
-    return srv.create_endpoint_response("end_session", req) or render_template(
-        "provider/signed_out.html", client=req.client
+    response = srv.create_endpoint_response("end_session", req)
+    iframes = frontchannel.frames(ended, issuer=current.settings().issuer)
+    if response is not None and not iframes:
+        return response
+    return _signed_out_page(req.client, iframes, then=response.location if response else None)
+
+
+def _signed_out_page(
+    client: object, iframes: list[frontchannel.Frame], *, then: str | None
+) -> Response:
+    """The signed-out page; with front-channel clients, their logout iframes (Front-Channel
+    Logout 1.0 section 4), then on to the post_logout_redirect_uri if one was asked for."""
+    response = Response(
+        render_template("provider/signed_out.html", client=client, iframes=iframes, then=then)
     )
+    if iframes:
+        origins = " ".join(sorted({frame.origin for frame in iframes}))
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data: https:; style-src 'self'; "
+            f"script-src 'self'; frame-src {origins}; frame-ancestors 'none'; "
+            "form-action 'self' http: https:"
+        )
+    return response
 
 
 def _hint_names_someone_else(hint: dict | None) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import CallbackDict
 from werkzeug.exceptions import HTTPException
 
+from idp.authn import session_end
 from idp.clock import now
 from idp.config import Settings
 from idp.database import rollback_quietly
@@ -147,6 +148,11 @@ class DatabaseSessionInterface(SessionInterface):
         if record is None:
             return ServerSession(self._anonymous_data(request))
         if not self._alive(record, now()):
+            if record.user_id is not None:
+                # Found expired: the clients it served hear of it (Back-Channel Logout 1.0).
+                session_end.announce(
+                    record.user_id, reason="expired", at=now(), sids=[session_end.sid_of(record)]
+                )
             self._forget(record)
             return ServerSession()
         return ServerSession(dict(record.data), cookie, record)

@@ -36,6 +36,7 @@ def admin_routes(app: Flask) -> list[tuple[str, str, str]]:
         "subject": target.subject,
         "user_id": target.subject,
         "device_id": 1,
+        "sid": "no-such-session",
     }
     found = []
     with app.test_request_context():

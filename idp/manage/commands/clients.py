@@ -76,6 +76,26 @@ def _client_options(command: Callable[..., None]) -> Callable[..., None]:
             type=click.Choice(clients.SIGNING_ALGS),
             default=None,
         ),
+        click.option(
+            "--backchannel-logout-uri",
+            default=None,
+            help="Where logout tokens are POSTed; '' removes it.",
+        ),
+        click.option(
+            "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+            "backchannel_logout_session_required",
+            default=None,
+        ),
+        click.option(
+            "--frontchannel-logout-uri",
+            default=None,
+            help="Framed on the signed-out page; '' removes it.",
+        ),
+        click.option(
+            "--frontchannel-logout-session-required/--no-frontchannel-logout-session-required",
+            "frontchannel_logout_session_required",
+            default=None,
+        ),
     ]
     for option in reversed(options):
         command = option(command)

@@ -30,6 +30,10 @@ def _form_data(*, creating: bool) -> dict[str, Any]:
         "remember_days": int(days) if days.isdigit() and len(days) < 6 else days,
         "passkey_signin": checkbox("passkey_signin"),
         "id_token_signed_response_alg": form.get("id_token_signed_response_alg", ""),
+        "backchannel_logout_uri": form.get("backchannel_logout_uri", ""),
+        "backchannel_logout_session_required": checkbox("backchannel_logout_session_required"),
+        "frontchannel_logout_uri": form.get("frontchannel_logout_uri", ""),
+        "frontchannel_logout_session_required": checkbox("frontchannel_logout_session_required"),
     }
     if creating:
         data["client_id"] = form.get("client_id", "")
@@ -79,7 +83,14 @@ def client_new() -> Response | str | tuple[str, int]:
 
 def _detail(client: Client) -> dict[str, Any]:
     values = {f: getattr(client, f) for f in clients.FIELDS}
-    return {"client": client, "values": values, "choices": clients, "errors": [], "error": None}
+    return {
+        "client": client,
+        "values": values,
+        "choices": clients,
+        "errors": [],
+        "error": None,
+        "deliveries": clients.logout_deliveries(client),
+    }
 
 
 @bp.get("/clients/<client_id>")

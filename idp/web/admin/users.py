@@ -160,6 +160,14 @@ def user_revoke_device(subject: str, device_id: int) -> Response:
     )
 
 
+@bp.post("/users/<subject>/sessions/<sid>/end")
+def user_end_session(subject: str, sid: str) -> Response:
+    """Sign the user out of one browser; the apps that session served are told."""
+    return _action(
+        subject, lambda u: users.end_session(u, sid, actor=g.actor), "Signed out of that browser."
+    )
+
+
 @bp.post("/users/<subject>/grant-admin")
 def user_grant_admin(subject: str) -> Response:
     """Make the user an admin."""

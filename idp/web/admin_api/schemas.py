@@ -42,6 +42,18 @@ def schemas(ceiling: int) -> dict[str, Any]:
         "remember_days": {"type": "integer", "minimum": 1, "maximum": ceiling},
         "passkey_signin": {"type": "boolean"},
         "id_token_signed_response_alg": {"enum": list(clients.SIGNING_ALGS)},
+        "backchannel_logout_uri": {
+            **text(500, format="uri"),
+            "type": ["string", "null"],
+            "description": "OIDC Back-Channel Logout 1.0: where logout tokens are POSTed.",
+        },
+        "backchannel_logout_session_required": {"type": "boolean"},
+        "frontchannel_logout_uri": {
+            **text(500, format="uri"),
+            "type": ["string", "null"],
+            "description": "OIDC Front-Channel Logout 1.0: framed on the signed-out page.",
+        },
+        "frontchannel_logout_session_required": {"type": "boolean"},
     }
     client = {
         "type": "object",
@@ -84,6 +96,11 @@ def schemas(ceiling: int) -> dict[str, Any]:
             "factors": {"type": "array", "items": {"type": "object"}},
             "recovery_codes_left": {"type": "integer"},
             "trusted_devices": {"type": "array", "items": {"type": "object"}},
+            "sessions": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Where the user is signed in: browser, IP, times, apps.",
+            },
         },
         "required": ["id", "email", "roles", "is_admin", "status"],
     }

@@ -1,0 +1,44 @@
+"""A browser (the `idp_device` cookie) a user has signed in from: new ones are announced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.extensions import db
+
+
+class KnownBrowser(db.Model):
+    __tablename__ = "known_browsers"
+    __table_args__ = (UniqueConstraint("user_id", "device_hash", name="uq_known_browsers_device"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the device cookie, as for trusted devices.
+    device_hash: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(String(100), default="")
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    # The "This wasn't me" link of the new-device email: hashed, single use, expiring.
+    notice_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    notice_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    @classmethod
+    def find(cls, user_id: int, device_hash: str) -> KnownBrowser | None:
+        """The user's record of this browser, if it was seen before."""
+        return db.session.scalar(
+            select(cls).where(cls.user_id == user_id, cls.device_hash == device_hash)
+        )
+
+    @classmethod
+    def any_for(cls, user_id: int) -> bool:
+        """True once the user has signed in from any browser."""
+        return db.session.scalar(select(cls.id).where(cls.user_id == user_id).limit(1)) is not None
+
+    @classmethod
+    def by_notice(cls, notice_hash: str) -> KnownBrowser | None:
+        """The browser a "This wasn't me" link reports."""
+        return db.session.scalar(select(cls).where(cls.notice_hash == notice_hash))

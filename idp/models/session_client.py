@@ -1,0 +1,54 @@
+"""Which clients a browser session has served: the relying parties to tell when it ends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.extensions import db
+
+
+class SessionClient(db.Model):
+    __tablename__ = "session_clients"
+    # One row per (session, client): a session that served a client ten times logs it out once.
+    __table_args__ = (UniqueConstraint("sid", "client_id", name="uq_session_clients_sid_client"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The session's public id (the ID token's `sid`), not its cookie: it survives the id
+    # rotation at each sign-in step, so a session keeps its clients from start to end.
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    first_at: Mapped[datetime] = mapped_column(DateTime)
+    last_at: Mapped[datetime] = mapped_column(DateTime)
+
+    @classmethod
+    def note(cls, *, sid: str, user_id: int, client_id: str, at: datetime) -> None:
+        """Record that the session `sid` was issued a code for `client_id` (idempotent)."""
+        found = db.session.scalar(select(cls).where(cls.sid == sid, cls.client_id == client_id))
+        if found is not None:
+            found.last_at = at
+            return
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    cls(sid=sid, user_id=user_id, client_id=client_id, first_at=at, last_at=at)
+                )
+        except IntegrityError:
+            pass  # a concurrent request of the same session recorded it first
+
+    @classmethod
+    def of_sessions(cls, user_id: int, sids: list[str]) -> list[SessionClient]:
+        """The clients each of the user's sessions `sids` served, oldest first."""
+        if not sids:
+            return []
+        return list(
+            db.session.scalars(
+                select(cls)
+                .where(cls.user_id == user_id, cls.sid.in_(sids))
+                .order_by(cls.first_at, cls.id)
+            )
+        )
