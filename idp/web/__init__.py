@@ -25,6 +25,12 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _strict_transport(response: Response) -> Response:
+    # RFC 6797: browsers that saw this over https never try plain http here for two years.
+    response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    return response
+
+
 def _refuse_nul_bytes() -> None:
     """NUL never belongs in a parameter, and PostgreSQL text can't hold it: 400, not 500."""
     values = [*request.args.values(), *request.form.values(), request.path]
@@ -53,6 +59,8 @@ def register_web(app: Flask, settings: Settings) -> None:
     register_error_handlers(app)
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
+    if settings.issuer.startswith("https://"):
+        app.after_request(_strict_transport)
     app.after_request(lambda response: set_device_cookie(response, secure=settings.secure_cookies))
     # Registered after Flask-SQLAlchemy's, so it runs before the database session is removed.
     app.teardown_request(Sweeper(settings))
