@@ -13,7 +13,9 @@ from idp.web.sweeper import Sweeper
 
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # Never to other sites (URLs carry authorization requests), but to ourselves: over https
+    # Flask-WTF refuses a form POST without a same-origin Referer (WTF_CSRF_SSL_STRICT).
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault(
         "Content-Security-Policy",
