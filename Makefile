@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export IDP_INSTANCE_DIR ?= instance
 
-.PHONY: run test test-sqlite test-postgres lint bench fuzz install browser clean
+.PHONY: run test test-sqlite test-postgres lint bench fuzz install browser proxy clean
+POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,10 @@ install: $(STAMP)
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# Debian's nginx for the reverse-proxy test (tests/test_behind_nginx.py); never started as a service.
+proxy:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)
+
 run: $(STAMP)
 	IDP_ENV=development $(BIN)/idp db upgrade
 	IDP_ENV=development $(BIN)/idp keys generate
@@ -28,12 +33,15 @@ run: $(STAMP)
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 wsgi:app
 
-test: $(STAMP) browser
+# .ci/db-check: `idp db check` and a downgrade/upgrade round trip on a database of its own.
+test: $(STAMP) browser proxy
 	$(BIN)/ruff check idp tests $(wildcard bench)
+	BIN=$(BIN) .ci/db-check
 	$(BIN)/pytest -q
 
-test-postgres: $(STAMP) browser
-	IDP_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
+test-postgres: $(STAMP) browser proxy
+	BIN=$(BIN) .ci/db-check $(POSTGRES_URL)
+	IDP_TEST_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check idp tests $(wildcard bench)

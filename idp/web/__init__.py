@@ -14,7 +14,9 @@ from idp.web.sweeper import Sweeper
 
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # Never to other sites (URLs carry authorization requests), but to ourselves: over https
+    # Flask-WTF refuses a form POST without a same-origin Referer (WTF_CSRF_SSL_STRICT).
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault(
         "Content-Security-Policy",
@@ -23,6 +25,12 @@ def _security_headers(response: Response) -> Response:
     )
     if response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _strict_transport(response: Response) -> Response:
+    # RFC 6797: browsers that saw this over https never try plain http here for two years.
+    response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     return response
 
 
@@ -54,6 +62,8 @@ def register_web(app: Flask, settings: Settings) -> None:
     register_error_handlers(app)
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
+    if settings.issuer.startswith("https://"):
+        app.after_request(_strict_transport)
     app.after_request(lambda response: set_device_cookie(response, secure=settings.secure_cookies))
     # Registered after Flask-SQLAlchemy's, so it runs before the database session is removed.
     app.teardown_request(Sweeper(settings))

@@ -18,6 +18,7 @@ from idp.authn import session_end
 from idp.authn.state import SessionState, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db
+from idp.web.session import cookie_name, read_cookie
 
 # The sign-in -----------------------------------------------------------------------
 MAX_PENDING = 5
@@ -218,8 +219,13 @@ DEVICE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes near this
 
 def device_token() -> str | None:
     """This browser's long-lived device id, if it has one."""
-    token = g.get("new_device_token") or request.cookies.get(DEVICE_COOKIE)
-    return token if token and len(token) <= 100 else None
+    secure = current_app.extensions["idp.settings"].secure_cookies
+    token = g.get("new_device_token") or read_cookie(request, DEVICE_COOKIE, secure=secure)
+    if not token or len(token) > 100:
+        return None
+    if secure and cookie_name(DEVICE_COOKIE, secure=True) not in request.cookies:
+        g.new_device_token = token  # rewritten under the prefixed name by set_device_cookie
+    return token
 
 
 def ensure_device_token() -> str:
@@ -241,7 +247,7 @@ def set_device_cookie(response: Response, *, secure: bool) -> Response:
     token = g.get("new_device_token")
     if token:
         response.set_cookie(
-            DEVICE_COOKIE,
+            cookie_name(DEVICE_COOKIE, secure=secure),
             token,
             max_age=DEVICE_COOKIE_DAYS * 86400,
             httponly=True,
@@ -249,6 +255,8 @@ def set_device_cookie(response: Response, *, secure: bool) -> Response:
             samesite="Lax",
             path="/",
         )
+        if secure and DEVICE_COOKIE in request.cookies:
+            response.delete_cookie(DEVICE_COOKIE, path="/")
     return response
 
 

@@ -30,6 +30,9 @@ from idp.models.session import SessionRecord
 COOKIE_NAME = "idp_session"
 # Keys a visitor who has not started a sign-in may hold: kept in a signed cookie, never a row.
 ANONYMOUS_COOKIE = "idp_anon"
+# RFC 6265bis 4.1.3.2: a "__Host-" cookie is Secure, Path=/ and has no Domain, so neither a
+# sibling subdomain nor a plain-http page can set or shadow it. Only possible over https.
+HOST_PREFIX = "__Host-"
 ANONYMOUS_KEYS = frozenset({"csrf_token"})
 # Writing last_seen on every request would turn every page view into a write.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -91,7 +94,7 @@ class DatabaseSessionInterface(SessionInterface):
         db.session.commit()
 
     def _anonymous_data(self, request: Request) -> dict[str, Any]:
-        raw = request.cookies.get(ANONYMOUS_COOKIE)
+        raw = read_cookie(request, ANONYMOUS_COOKIE, secure=self.secure)
         if not raw or len(raw) > 400:
             return {}
         try:
@@ -116,7 +119,7 @@ class DatabaseSessionInterface(SessionInterface):
 
     def _set_cookie(self, response: Response, name: str, value: str) -> None:
         response.set_cookie(
-            name,
+            cookie_name(name, secure=self.secure),
             value,
             max_age=int(self.absolute.total_seconds()),
             httponly=True,
@@ -124,6 +127,13 @@ class DatabaseSessionInterface(SessionInterface):
             samesite="Lax",
             path="/",
         )
+        if self.secure and name in request.cookies:
+            response.delete_cookie(name, path="/")  # the pre-prefix name: upgraded in place
+
+    def _delete_cookie(self, response: Response, name: str) -> None:
+        response.delete_cookie(cookie_name(name, secure=self.secure), path="/", secure=self.secure)
+        if self.secure and name in request.cookies:
+            response.delete_cookie(name, path="/")
 
     def open_session(self, app: Flask, request: Request) -> ServerSession | None:
         """Load the record named by the cookie, or the anonymous part from its signed cookie.
@@ -141,7 +151,7 @@ class DatabaseSessionInterface(SessionInterface):
             return None
 
     def _open(self, request: Request) -> ServerSession:
-        cookie = request.cookies.get(COOKIE_NAME)
+        cookie = read_cookie(request, COOKIE_NAME, secure=self.secure)
         record = None
         if cookie and len(cookie) <= 100:
             record = db.session.get(SessionRecord, sha256_hex(cookie))
@@ -175,14 +185,14 @@ class DatabaseSessionInterface(SessionInterface):
     def _save(self, session: ServerSession, response: Response) -> None:
         at = now()
         record = session.record
-        had_anonymous = ANONYMOUS_COOKIE in request.cookies
+        had_anonymous = read_cookie(request, ANONYMOUS_COOKIE, secure=self.secure) is not None
         if not session:
             if record is not None:
                 self._forget(record)
             if session.cookie:
-                response.delete_cookie(COOKIE_NAME, path="/")
+                self._delete_cookie(response, COOKIE_NAME)
             if had_anonymous:
-                response.delete_cookie(ANONYMOUS_COOKIE, path="/")
+                self._delete_cookie(response, ANONYMOUS_COOKIE)
             return
         if record is None and session.keys() <= ANONYMOUS_KEYS:
             if session.modified:
@@ -211,12 +221,24 @@ class DatabaseSessionInterface(SessionInterface):
             except StaleDataError:
                 # Ended elsewhere meanwhile ("sign out everywhere"): stay signed out.
                 db.session.rollback()
-                response.delete_cookie(COOKIE_NAME, path="/")
+                self._delete_cookie(response, COOKIE_NAME)
                 return
             session.rotate_requested = False
         if had_anonymous:
-            response.delete_cookie(ANONYMOUS_COOKIE, path="/")  # its content moved into the row
+            self._delete_cookie(response, ANONYMOUS_COOKIE)  # its content moved into the row
         self._set_cookie(response, COOKIE_NAME, session.cookie or "")
+
+
+def cookie_name(name: str, *, secure: bool) -> str:
+    """The name a cookie goes by: `__Host-` prefixed wherever cookies are Secure."""
+    return HOST_PREFIX + name if secure else name
+
+
+def read_cookie(request: Request, name: str, *, secure: bool) -> str | None:
+    """A cookie's value; also under its name from before the prefix, so upgrading to https
+    cookie names keeps sessions and trusted browsers (the next response renames them)."""
+    value = request.cookies.get(cookie_name(name, secure=secure))
+    return value if value is not None or not secure else request.cookies.get(name)
 
 
 def _endpoint(app: Flask, request: Request) -> str | None:
