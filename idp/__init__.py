@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.clock import Clock
-from idp.config import Settings, load_settings
+from idp.config import load_settings
 from idp.database import engine_options
 from idp.extensions import csrf, db, limiter, migrate
 from idp.logging_setup import configure_logging
@@ -77,8 +77,3 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     register_cli(app)
     return app
-
-
-def settings_of(app: Flask) -> Settings:
-    """The frozen settings an app was built with."""
-    return app.extensions["idp.settings"]

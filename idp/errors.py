@@ -21,6 +21,7 @@ class IdpError(Exception):
 
     code = "error"
     status = 400
+    title = "We can't continue"
     message = "Something went wrong."
 
     def __init__(self, message: str | None = None) -> None:
@@ -116,7 +117,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(IdpError)
     def domain_error(error: IdpError) -> tuple[str, int]:
-        return error_page("We can't continue", error.message, error.status, error.code)
+        return error_page(error.title, error.message, error.status, error.code)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:

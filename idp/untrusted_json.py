@@ -13,14 +13,18 @@ from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
 
+from idp.errors import IdpError
+
 # Real documents here (WebAuthn credentials, admin API bodies, OIDC claims) nest a few levels.
 MAX_DEPTH = 32
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
-class TooDeep(ValueError):
-    """The document nests arrays and objects deeper than MAX_DEPTH."""
+class TooDeep(IdpError, ValueError):
+    """The document nests arrays and objects deeper than MAX_DEPTH (a malformed body: 400)."""
+
+    code = "json_too_deep"
 
 
 def depth(text: str) -> int:

@@ -73,3 +73,23 @@ def test_one_module_owns_the_browser_session() -> None:
     for module, imports in modules():
         if "flask.session" in imports:
             assert module in owners, f"{module} reads flask.session; use idp.web.browser"
+
+
+def test_one_error_family() -> None:
+    """Every error a user or client may see is an IdpError with a stable code (STYLE.md 5)."""
+    import importlib
+    import inspect
+
+    from idp.errors import IdpError
+
+    # Start-up configuration and OS permission errors are not shown to users.
+    outside = {"idp.config.ConfigError", "idp.oidc.key_files.ForeignWriterError"}
+    for module, _ in modules():
+        loaded = importlib.import_module(module)
+        for name, cls in inspect.getmembers(loaded, inspect.isclass):
+            if cls.__module__ != module or not issubclass(cls, Exception):
+                continue
+            if f"{module}.{name}" in outside:
+                continue
+            assert issubclass(cls, IdpError), f"{module}.{name} is not an IdpError"
+            assert cls.code != IdpError.code or cls is IdpError, f"{module}.{name} needs a code"

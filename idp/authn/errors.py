@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from idp.authn.policy import Throttled
+from idp.errors import IdpError
 
 
-class FactorError(Exception):
+class FactorError(IdpError):
     """A second factor was not accepted."""
 
     code = "factor_error"

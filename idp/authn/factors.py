@@ -33,7 +33,7 @@ class Acr(StrEnum):
     PHR = "urn:idp:acr:phr"
 
 
-# Discovery's acr_values_supported; the order is the strength order acr_satisfies relies on.
+# Discovery's acr_values_supported, weakest first: a stronger level satisfies a weaker request.
 ACR_VALUES_SUPPORTED: tuple[str, ...] = tuple(level.value for level in Acr)
 
 # Discovery's amr_values_supported. RFC 8176 section 2 registers pwd, otp, hwk, swk, user and
@@ -110,11 +110,3 @@ def acr_for(factors: Sequence[VerifiedFactor], *, remembered: bool) -> str:
     if remembered and Factor.PASSWORD in kinds:
         return Acr.REMEMBERED.value
     return ""
-
-
-def acr_satisfies(achieved: str, requested: str) -> bool:
-    """True if `achieved` is the `requested` level or a stronger one; unknown values never are."""
-    # DESIGN.md: "a request for a level implies every level above it also satisfies it".
-    if achieved not in ACR_VALUES_SUPPORTED or requested not in ACR_VALUES_SUPPORTED:
-        return False
-    return ACR_VALUES_SUPPORTED.index(achieved) >= ACR_VALUES_SUPPORTED.index(requested)

@@ -15,13 +15,14 @@ from sqlalchemy import delete
 
 from idp import audit, mail
 from idp.authn import password_reset, sign_out
+from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
 from idp.models.known_browser import KnownBrowser
 from idp.models.user import User
 
 
-class NoticeLinkInvalid(Exception):
+class NoticeLinkInvalid(IdpError):
     """Unknown, used or expired "This wasn't me" link."""
 
     code = "notice_link_invalid"

@@ -17,23 +17,25 @@ from idp.authn import attempts
 from idp.authn.policy import Backoff, Throttled
 from idp.authn.sign_out import sign_out_everywhere
 from idp.authn.trusted_device import known_browser
+from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.user import User
 
 
-class InvalidCredentials(Exception):
+class InvalidCredentials(IdpError):
     """Unknown email or wrong password: deliberately indistinguishable."""
 
     code = "invalid_credentials"
 
 
-class SignInThrottled(Exception):
+class SignInThrottled(IdpError):
     """Too many wrong passwords from here (wait), or for the account (capped): not checked."""
 
     code = "sign_in_throttled"
 
     def __init__(self, throttle: Throttled) -> None:
         super().__init__("capped" if throttle.capped else f"wait {throttle.retry_after}")
+        self.status = 429
         self.throttle = throttle
 
 

@@ -6,19 +6,21 @@ from collections.abc import Sequence
 
 from zxcvbn import zxcvbn
 
+from idp.errors import IdpError
+
 MIN_LENGTH = 8
 MAX_LENGTH = 256
 # zxcvbn score 0-4; below 3 means guessable in an online or slow offline attack.
 MIN_SCORE = 3
 
 
-class WeakPassword(ValueError):
+class WeakPassword(IdpError):
     """The new password is refused; `reason` is shown to the user."""
 
     code = "weak_password"
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(f"Please choose a different password. {reason}")
         self.reason = reason
 
 

@@ -11,6 +11,7 @@ from idp import mail
 from idp.authn import attempts
 from idp.authn.password import Passwords, after_password_change
 from idp.authn.password_policy import check_new_password
+from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
 from idp.models.password_reset import PasswordReset
@@ -21,10 +22,11 @@ LIFETIME = timedelta(minutes=30)
 AFTER_COOLING_OFF = timedelta(hours=24)
 
 
-class ResetLinkInvalid(Exception):
+class ResetLinkInvalid(IdpError):
     """Unknown, used or expired link."""
 
     code = "reset_link_invalid"
+    title = "Link expired"
     message = "This reset link has expired or was already used. Please ask for a new one."
 
 

@@ -68,17 +68,6 @@ def consent_step(decision: Decision, *, needed: bool, prompt_none: bool) -> Deci
     return Decision(Step.CONSENT, "consent needed", authentication=decision.authentication)
 
 
-def trusted_device_valid(
-    device: TrustedDeviceState | None,
-    *,
-    client: ClientPolicy,
-    policy: GlobalPolicy,
-    now: datetime,
-) -> bool:
-    """True if the trusted device may skip the second factor for this client right now."""
-    return _device_problem(device, client, policy, now) is None
-
-
 def reverification_due(device: TrustedDeviceState, *, policy: GlobalPolicy, now: datetime) -> bool:
     """True if reverify_days is set and the device's last second factor is that old."""
     if policy.reverify_days is None:

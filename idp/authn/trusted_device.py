@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from idp import audit
 from idp.authn.state import TrustedDeviceState
 from idp.extensions import db
+from idp.models.client import Client
 from idp.models.hashing import sha256_hex
 from idp.models.trusted_device import TrustedDevice
 
@@ -141,13 +142,6 @@ def revoke_user(user_id: int, *, at: datetime, reason: str) -> int:
     return count
 
 
-def revoke_client(client_id: str, *, at: datetime, reason: str) -> int:
-    """End trust for a client (its MFA policy was raised, or it stopped allowing it)."""
-    count = TrustedDevice.revoke_where(TrustedDevice.client_id == client_id, at=at, reason=reason)
-    db.session.commit()
-    return count
-
-
 def forget(user_id: int, device_id: int, *, at: datetime) -> bool:
     """The user's "forget this device"; False if it isn't theirs."""
     count = TrustedDevice.revoke_where(
@@ -159,8 +153,6 @@ def forget(user_id: int, device_id: int, *, at: datetime) -> bool:
 
 def devices_by_client(user_id: int, *, at: datetime) -> dict[str, list[TrustedDevice]]:
     """The user's live trusted devices grouped by client name, for the account page."""
-    from idp.models.client import Client
-
     grouped: dict[str, list[TrustedDevice]] = {}
     for record in TrustedDevice.of_user(user_id, at):
         client = Client.by_client_id(record.client_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from idp.errors import IdpError
+
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
@@ -19,10 +21,10 @@ class FieldError:
         return f"{where}{self.field}: {self.message}"
 
 
-class ManageError(Exception):
+class ManageError(IdpError):
     """Base of admin errors; `code` is stable, `message` is for people."""
 
-    code = "error"
+    code = "refused_request"
     status = 400
     title = "Request refused"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from idp.authn.enrollment import FactorRow, factor_rows
+from idp.authn.factor_list import FactorRow, factor_rows
 from idp.authn.sessions import BrowserSession
 from idp.clock import now
 from idp.extensions import db

@@ -20,13 +20,6 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     @classmethod
-    def unused(cls, user_id: int) -> list[RecoveryCode]:
-        """Codes not yet spent."""
-        return list(
-            db.session.scalars(select(cls).where(cls.user_id == user_id, cls.used_at.is_(None)))
-        )
-
-    @classmethod
     def remaining(cls, user_id: int) -> int:
         """How many codes are left."""
         return (

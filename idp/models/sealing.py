@@ -12,9 +12,13 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from idp.errors import IdpError
 
-class Unsealable(Exception):
+
+class Unsealable(IdpError):
     """Not sealed with this app secret for this purpose, or altered since."""
+
+    code = "unsealable"
 
 
 def _fernet(app_secret: str, purpose: str) -> Fernet:

@@ -22,6 +22,7 @@ from sqlalchemy import update
 
 from idp.clock import epoch, now
 from idp.config import Settings
+from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.logout_delivery import FAILED, QUEUED, SENT, LogoutDelivery
@@ -39,12 +40,15 @@ LEASE = timedelta(minutes=5)
 MAX_DELAY = timedelta(hours=6)
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailed(IdpError):
     """The relying party did not answer 200 (or could not be reached)."""
+
+    code = "logout_delivery_failed"
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        # The relying party's HTTP status, kept for the delivery record (not ours to answer).
+        self.rp_status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +164,7 @@ def _attempt(settings: Settings, keys: KeyStore, delivery: LogoutDelivery, claim
             )
             values.update(status=SENT, sent_at=now(), last_status=code, last_error=None)
     except Exception as exc:  # one bad client must not stop the queue
-        status = exc.status if isinstance(exc, DeliveryFailed) else None
+        status = exc.rp_status if isinstance(exc, DeliveryFailed) else None
         error = f"{exc}"[:500] or type(exc).__name__
         values.update(last_status=status, last_error=error)
         if delivery.attempts >= settings.logout_max_attempts:

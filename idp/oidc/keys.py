@@ -29,6 +29,7 @@ from typing import Any
 
 from joserfc.jwk import ECKey, KeyParameters, KeySet, RSAKey, generate_key, import_key
 
+from idp.errors import IdpError
 from idp.oidc.key_files import (
     ForeignWriterError,
     Owner,
@@ -54,7 +55,7 @@ SigningKey = RSAKey | ECKey
 log = logging.getLogger(__name__)
 
 
-class KeyStoreError(Exception):
+class KeyStoreError(IdpError):
     """The key directory cannot do what was asked."""
 
     code = "key_store_error"

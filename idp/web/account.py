@@ -15,7 +15,7 @@ from flask import (
 
 from idp import audit, mail
 from idp.authn import (
-    enrollment,
+    factor_list,
     known_browser,
     policy,
     recovery_code,
@@ -59,14 +59,14 @@ def home() -> Response:
 def security() -> str:
     """Factors, recovery codes, password."""
     user = g.user
-    left = enrollment.recovery_codes_left(user)
+    left = factor_list.recovery_codes_left(user)
     devices = trusted_device.devices_by_client(user.id, at=now())
     return render_template(
         "account/security.html",
         devices=devices,
         sessions=signed_in_sessions(user),
         user=user,
-        rows=enrollment.factor_rows(user),
+        rows=factor_list.factor_rows(user),
         recovery_left=left,
         low=left <= LOW_WATERMARK,
         rename_form=RenameForm(),
@@ -119,6 +119,14 @@ def reverify() -> Response | tuple[str, int] | str:
     ), prompt.status
 
 
+def _factor(kind: str) -> Factor:
+    """The factor a URL names; an unknown one is reported like a factor the user doesn't have."""
+    try:
+        return Factor(kind)
+    except ValueError:
+        raise factor_list.UnknownFactor() from None
+
+
 @bp.post("/factors/<kind>/<int:factor_id>/rename")
 @signin_required
 def rename(kind: str, factor_id: int) -> Response:
@@ -126,8 +134,8 @@ def rename(kind: str, factor_id: int) -> Response:
     form = RenameForm()
     if form.validate_on_submit():
         try:
-            enrollment.rename(g.user, kind, factor_id, form.name.data or "")
-        except enrollment.UnknownFactor as exc:
+            factor_list.rename(g.user, _factor(kind), factor_id, form.name.data or "")
+        except factor_list.UnknownFactor as exc:
             flash(exc.message, "error")
         else:
             audit.record("factor.renamed", user_id=g.user.id, factor=kind)
@@ -146,8 +154,8 @@ def remove(kind: str, factor_id: int) -> Response:
         return step_up
     if ConfirmForm().validate_on_submit():
         try:
-            row = enrollment.remove(g.user, kind, factor_id)
-        except (enrollment.LastFactor, enrollment.UnknownFactor) as exc:
+            row = factor_list.remove(g.user, _factor(kind), factor_id)
+        except (factor_list.LastFactor, factor_list.UnknownFactor) as exc:
             flash(exc.message, "error")
         else:
             audit.record("factor.removed", user_id=g.user.id, factor=kind, name=row.name)
@@ -210,7 +218,7 @@ def change_password() -> Response | tuple[str, int]:
     try:
         check_new_password(form.new.data or "", user_inputs=[user.email, user.name])
     except WeakPassword as exc:
-        flash(f"Please choose a different password. {exc.reason}", "error")
+        flash(exc.message, "error")
         return redirect(url_for("account.security"))
     from idp.authn.password import after_password_change
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 
 import pytest
@@ -13,7 +12,6 @@ from idp.authn.factors import (
     Acr,
     Factor,
     acr_for,
-    acr_satisfies,
     amr_for,
 )
 from idp.authn.state import VerifiedFactor
@@ -91,45 +89,6 @@ def test_acr_values_supported_weakest_first() -> None:
         "urn:idp:acr:mfa",
         "urn:idp:acr:phr",
     )
-
-
-LEVELS = list(Acr)
-SATISFIES = [
-    pytest.param(
-        achieved,
-        requested,
-        LEVELS.index(achieved) >= LEVELS.index(requested),
-        id=f"{achieved.name}-for-{requested.name}",
-    )
-    for achieved, requested in itertools.product(LEVELS, LEVELS)
-]
-
-
-@pytest.mark.parametrize(("achieved", "requested", "ok"), SATISFIES)
-def test_acr_satisfies_matrix(achieved: str, requested: str, ok: bool) -> None:
-    """A level satisfies a request for itself or any weaker level."""
-    assert acr_satisfies(achieved, requested) is ok
-
-
-def test_acr_satisfies_spot_checks() -> None:
-    """The matrix's expectation spelled out, so the generated table cannot drift."""
-    assert acr_satisfies(Acr.PHR, Acr.MFA)
-    assert acr_satisfies(Acr.MFA, Acr.MFA)
-    assert not acr_satisfies(Acr.REMEMBERED, Acr.MFA)
-    assert not acr_satisfies(Acr.MFA, Acr.PHR)
-
-
-@pytest.mark.parametrize(
-    ("achieved", "requested"),
-    [
-        pytest.param(Acr.PHR, "urn:other:gold", id="unknown-requested"),
-        pytest.param("urn:other:gold", Acr.REMEMBERED, id="unknown-achieved"),
-        pytest.param("", Acr.REMEMBERED, id="no-level-achieved"),
-    ],
-)
-def test_acr_satisfies_unknown_values(achieved: str, requested: str) -> None:
-    """Unknown values never satisfy and are never satisfied."""
-    assert not acr_satisfies(achieved, requested)
 
 
 @pytest.mark.parametrize("factor", list(Factor))

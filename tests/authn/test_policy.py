@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 
 import idp.authn
-from idp.authn.factors import Acr, Factor, acr_satisfies
+from idp.authn.factors import ACR_VALUES_SUPPORTED, Acr, Factor
 from idp.authn.policy import (
     next_step,
     requested_level,
     reverification_due,
-    trusted_device_valid,
 )
 from idp.authn.state import (
     ClientPolicy,
@@ -125,7 +124,10 @@ def check(decision: Decision, requirements: Requirements, step: Step, **expected
         assert authentication.user_id == USER_ID
         assert authentication.auth_time == PASSWORD_AT  # DESIGN.md: the password's time
         level = requested_level(requirements)
-        assert level is None or acr_satisfies(authentication.acr, level)
+        # A level satisfies a request for itself or any weaker one (DESIGN.md).
+        assert level is None or ACR_VALUES_SUPPORTED.index(
+            authentication.acr
+        ) >= ACR_VALUES_SUPPORTED.index(level)
     else:
         assert decision.authentication is None
         assert not decision.used_trusted_device
@@ -689,15 +691,14 @@ def test_done_authentication(
     assert decision.used_trusted_device is (device is not None)
 
 
-def test_helpers_agree_with_next_step() -> None:
-    """trusted_device_valid and reverification_due read the same clocks as next_step."""
-    client, policy = ClientPolicy(), GlobalPolicy(reverify_days=7)
-    assert not trusted_device_valid(None, client=client, policy=policy, now=NOW)
-    assert trusted_device_valid(make_device(), client=client, policy=policy, now=NOW)
+def test_reverification_due_reads_the_same_clock_as_next_step() -> None:
+    """reverification_due and next_step agree on when a trusted device is challenged again."""
+    policy = GlobalPolicy(reverify_days=7)
     due = make_device(created=8 * DAY, last_verified=7 * DAY)
     assert reverification_due(due, policy=policy, now=NOW)
     assert not reverification_due(due, policy=GlobalPolicy(), now=NOW)
-    assert not trusted_device_valid(due, client=client, policy=policy, now=NOW)
+    assert decide(device=due, policy=policy).step is Step.SECOND_FACTOR
+    assert decide(device=due, policy=GlobalPolicy()).step is Step.DONE
 
 
 @pytest.mark.parametrize(

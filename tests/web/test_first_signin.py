@@ -111,7 +111,14 @@ def test_new_recovery_codes_wait_sealed_and_are_shown_once(app, client):
     codes = re.findall(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>", codes_page.text)
     assert len(codes) == 10
     with app.app_context():
-        stored = {c.code_hash for c in RecoveryCode.unused(user.id)}
+        stored = {
+            c.code_hash
+            for c in db.session.scalars(
+                select(RecoveryCode).where(
+                    RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+                )
+            )
+        }
     assert {keyed_hash(c.replace("-", ""), app.config["SECRET_KEY"]) for c in codes} == stored
 
     data = stored_session_data(app)
@@ -126,3 +133,11 @@ def test_new_recovery_codes_wait_sealed_and_are_shown_once(app, client):
     again = client.get(done.location)
     assert again.status_code == 302 and not any(code in again.text for code in codes)
     assert "recovery_codes" not in stored_session_data(app)
+
+
+def unused_codes(user_id: int) -> list[RecoveryCode]:
+    """The user's recovery codes not yet spent."""
+    query = select(RecoveryCode).where(
+        RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
+    )
+    return list(db.session.scalars(query))

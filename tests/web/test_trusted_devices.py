@@ -8,7 +8,6 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from idp.authn import trusted_device
 from idp.clock import now
 from idp.extensions import db
 from idp.models.audit_event import AuditEvent
@@ -326,13 +325,20 @@ def test_removing_a_factor_revokes_trust(app, world, clock):
 
 
 def test_client_raising_its_policy_revokes_trust(app, world, clock):
+    from sqlalchemy import select
+
+    from idp.manage import clients
+    from idp.manage.actor import CLI
+    from idp.models.client import Client
+    from idp.models.trusted_device import TrustedDevice
+
     ada = browser(app)
     sign_in(ada, world, remember=True, clock=clock)
     with app.app_context():
-        assert trusted_device.revoke_client("rp-a", at=now(), reason="mfa_policy_raised") == 1
-    session_ends(ada)
-    _, challenged = sign_in(ada, world, clock=clock)
-    assert challenged
+        client = Client.by_client_id("rp-a")
+        clients.update(client, {"mfa_policy": "phishing_resistant"}, actor=CLI)
+        [record] = db.session.scalars(select(TrustedDevice)).all()
+        assert record.revoked_at is not None, "raising the policy ends the client's trust"
 
 
 class TestReverification:

@@ -43,7 +43,7 @@ def activate(token: str) -> Response | str | tuple[str, int]:
                     token, password, passwords=current_app.extensions["idp.passwords"], at=at
                 )
             except WeakPassword as exc:
-                error, status = f"Please choose a different password. {exc.reason}", 400
+                error, status = exc.message, 400
             except invitations.InvitationInvalid as exc:
                 error, status = exc.message, 400
             else:

@@ -113,7 +113,7 @@ def _new_password(link: PasswordReset, user: User) -> tuple[str, int] | Response
                 link, form.password.data or "", passwords=current.passwords(), now=now()
             )
         except WeakPassword as exc:
-            error, status = f"Please choose a different password. {exc.reason}", 400
+            error, status = exc.message, 400
         except password_reset.ResetLinkInvalid as exc:
             error, status = exc.message, 400
         else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from idp.authn.factors import Factor
+from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.recovery_code import RecoveryCode
 from idp.models.totp_credential import TotpCredential
@@ -12,14 +14,14 @@ from idp.models.user import User
 from idp.models.webauthn_credential import WebAuthnCredential
 
 
-class LastFactor(Exception):
+class LastFactor(IdpError):
     """Removing this would leave the account without a second factor."""
 
     code = "last_factor"
     message = "This is your only way to confirm it's you. Add another way before removing it."
 
 
-class UnknownFactor(Exception):
+class UnknownFactor(IdpError):
     """No such factor on this account."""
 
     code = "unknown_factor"
@@ -30,7 +32,7 @@ class UnknownFactor(Exception):
 class FactorRow:
     """One line of the account page's list."""
 
-    kind: str  # totp | email_code | webauthn
+    kind: Factor  # TOTP, EMAIL_CODE or WEBAUTHN
     id: int
     name: str
     created_at: datetime | None
@@ -41,7 +43,7 @@ class FactorRow:
 def factor_rows(user: User) -> list[FactorRow]:
     """Every enrolled second factor (recovery codes are shown separately)."""
     rows = [
-        FactorRow("totp", c.id, c.name, c.created_at, c.last_used_at, "Authenticator app")
+        FactorRow(Factor.TOTP, c.id, c.name, c.created_at, c.last_used_at, "Authenticator app")
         for c in TotpCredential.of_user(user.id)
     ]
     for key in WebAuthnCredential.of_user(user.id):
@@ -50,11 +52,13 @@ def factor_rows(user: User) -> list[FactorRow]:
             if key.backup_eligible
             else ("Security key (this device only)")
         )
-        rows.append(FactorRow("webauthn", key.id, key.name, key.created_at, key.last_used_at, kind))
+        rows.append(
+            FactorRow(Factor.WEBAUTHN, key.id, key.name, key.created_at, key.last_used_at, kind)
+        )
     if user.email_factor_at is not None:
         rows.append(
             FactorRow(
-                "email_code",
+                Factor.EMAIL_CODE,
                 0,
                 "Codes by email",
                 user.email_factor_at,
@@ -65,10 +69,10 @@ def factor_rows(user: User) -> list[FactorRow]:
     return rows
 
 
-def rename(user: User, kind: str, factor_id: int, name: str) -> FactorRow:
+def rename(user: User, kind: Factor, factor_id: int, name: str) -> FactorRow:
     """Give a factor a name the user recognises."""
     name = name.strip()[:80]
-    model = {"totp": TotpCredential, "webauthn": WebAuthnCredential}.get(kind)
+    model = {Factor.TOTP: TotpCredential, Factor.WEBAUTHN: WebAuthnCredential}.get(kind)
     if model is None or not name:
         raise UnknownFactor()
     credential = db.session.get(model, factor_id)
@@ -79,7 +83,7 @@ def rename(user: User, kind: str, factor_id: int, name: str) -> FactorRow:
     return next(r for r in factor_rows(user) if r.kind == kind and r.id == factor_id)
 
 
-def remove(user: User, kind: str, factor_id: int) -> FactorRow:
+def remove(user: User, kind: Factor, factor_id: int) -> FactorRow:
     """Remove a factor unless it is the last one; returns what was removed."""
     rows = factor_rows(user)
     row = next((r for r in rows if r.kind == kind and r.id == factor_id), None)
@@ -87,11 +91,11 @@ def remove(user: User, kind: str, factor_id: int) -> FactorRow:
         raise UnknownFactor()
     if len(rows) <= 1:
         raise LastFactor()
-    if kind == "totp":
+    if kind is Factor.TOTP:
         db.session.delete(db.session.get(TotpCredential, factor_id))
-    elif kind == "webauthn":
+    elif kind is Factor.WEBAUTHN:
         db.session.delete(db.session.get(WebAuthnCredential, factor_id))
-    elif kind == "email_code":
+    elif kind is Factor.EMAIL_CODE:
         user.email_factor_at = None
         user.email_factor_used_at = None
     if user.last_factor == kind:
