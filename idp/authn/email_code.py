@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from idp import mail
+from idp import audit, mail
 from idp.authn.errors import (
     CodeExpired,
     InvalidCode,
@@ -107,3 +107,17 @@ def ensure_sent(user: User, purpose: str, *, now: datetime, app_secret: str) -> 
     except ResendTooSoon:
         return False
     return True
+
+
+def activate(user: User, *, at: datetime) -> None:
+    """DESIGN rule 2: the account's owner proved the mailbox; factors may now be enrolled."""
+    user.activated_at = at
+    user.email_verified = True
+    audit.record("user.activated", user_id=user.id, commit=False, via="email_code")
+    db.session.commit()
+
+
+def turn_on(user: User, *, at: datetime) -> None:
+    """Codes by email become one of the user's second factors (the mailbox just proved it)."""
+    user.email_factor_at = user.email_factor_used_at = at
+    user.last_factor = "email_code"

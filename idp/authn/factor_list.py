@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from idp import audit, mail
+from idp.authn import recovery_code
 from idp.authn.factors import Factor
 from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.recovery_code import RecoveryCode
 from idp.models.totp_credential import TotpCredential
+from idp.models.trusted_device import TrustedDevice
 from idp.models.user import User
 from idp.models.webauthn_credential import WebAuthnCredential
 
@@ -79,11 +82,12 @@ def rename(user: User, kind: Factor, factor_id: int, name: str) -> FactorRow:
     if credential is None or credential.user_id != user.id:
         raise UnknownFactor()
     credential.name = name
+    audit.record("factor.renamed", user_id=user.id, commit=False, factor=str(kind))
     db.session.commit()
     return next(r for r in factor_rows(user) if r.kind == kind and r.id == factor_id)
 
 
-def remove(user: User, kind: Factor, factor_id: int) -> FactorRow:
+def remove(user: User, kind: Factor, factor_id: int, *, at: datetime) -> FactorRow:
     """Remove a factor unless it is the last one; returns what was removed."""
     rows = factor_rows(user)
     row = next((r for r in rows if r.kind == kind and r.id == factor_id), None)
@@ -100,6 +104,10 @@ def remove(user: User, kind: Factor, factor_id: int) -> FactorRow:
         user.email_factor_used_at = None
     if user.last_factor == kind:
         user.last_factor = None
+    audit.record("factor.removed", user_id=user.id, commit=False, factor=str(kind), name=row.name)
+    # DESIGN.md: trust ends early on the removal of a factor; the user hears of it.
+    TrustedDevice.revoke_where(TrustedDevice.user_id == user.id, at=at, reason="factor_removed")
+    mail.send(user.email, "factor_removed", commit=False, method_name=row.name)
     db.session.commit()
     return row
 
@@ -107,3 +115,18 @@ def remove(user: User, kind: Factor, factor_id: int) -> FactorRow:
 def recovery_codes_left(user: User) -> int:
     """Unused recovery codes."""
     return RecoveryCode.remaining(user.id)
+
+
+def enrolled(user: User, factor: Factor, name: str, *, at: datetime, app_secret: str) -> list[str]:
+    """A factor was just set up: audit it, announce it by mail; the first brings recovery codes.
+
+    Returns the new recovery codes to show once, or [] when the user already has some.
+    """
+    audit.record("factor.enrolled", user_id=user.id, commit=False, factor=str(factor), name=name)
+    mail.send(user.email, "factor_added", commit=False, method_name=name)
+    db.session.commit()
+    if RecoveryCode.remaining(user.id):
+        return []
+    codes = recovery_code.issue(user.id, now=at, app_secret=app_secret)
+    audit.record("recovery_codes.issued", user_id=user.id)
+    return codes

@@ -13,7 +13,9 @@ import bcrypt
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from idp import audit, mail
 from idp.authn import attempts
+from idp.authn.password_policy import check_new_password
 from idp.authn.policy import Backoff, Throttled
 from idp.authn.sign_out import sign_out_everywhere
 from idp.authn.trusted_device import known_browser
@@ -236,3 +238,32 @@ def after_password_change(
     """Password changed or reset: end the user's other sessions, tokens and trusted devices."""
     # Whoever held the old password may hold sessions and tokens got with it (DESIGN.md).
     sign_out_everywhere(user.id, at=now, reason=reason, keep_session=keep_session)
+
+
+class WrongCurrentPassword(IdpError):
+    """The current password typed to change it is not the right one."""
+
+    code = "wrong_current_password"
+    message = "Your current password is not correct."
+
+
+def change(
+    user: User,
+    current: str,
+    new: str,
+    *,
+    passwords: Passwords,
+    now: datetime,
+    keep_session: str | None,
+) -> None:
+    """The account page's password change: the current one first, the policy, then sign out
+    everywhere else (DESIGN.md) and tell the user by mail."""
+    if not passwords.check(user.password_hash, current):
+        audit.record("password.change_failed", user_id=user.id, reason="wrong_current")
+        raise WrongCurrentPassword()
+    check_new_password(new, user_inputs=[user.email, user.name])
+    passwords.set_password(user, new, now=now)
+    audit.record("password.changed", user_id=user.id, commit=False)
+    mail.send(user.email, "password_changed", commit=False)
+    db.session.commit()
+    after_password_change(user, now=now, keep_session=keep_session)

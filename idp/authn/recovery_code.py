@@ -9,11 +9,13 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from idp import audit, mail
 from idp.authn.errors import InvalidCode
 from idp.extensions import db
 from idp.models import sealing
 from idp.models.hashing import keyed_hash
 from idp.models.recovery_code import RecoveryCode
+from idp.models.user import User
 
 COUNT = 10
 # No 0/o, 1/l/i: codes are read off paper.
@@ -92,3 +94,12 @@ def unseal_for_display(sealed: object, user_id: int, *, app_secret: str) -> list
     except sealing.Unsealable:
         return []
     return list(payload["codes"]) if payload.get("user_id") == user_id else []
+
+
+def regenerate(user: User, *, now: datetime, app_secret: str) -> list[str]:
+    """The user's "new recovery codes": the old set stops working; announced like a new factor."""
+    codes = issue(user.id, now=now, app_secret=app_secret)
+    audit.record("recovery_codes.issued", user_id=user.id, commit=False, regenerated=True)
+    mail.send(user.email, "factor_added", commit=False, method_name="A new set of recovery codes")
+    db.session.commit()
+    return codes

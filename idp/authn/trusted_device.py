@@ -147,8 +147,18 @@ def forget(user_id: int, device_id: int, *, at: datetime) -> bool:
     count = TrustedDevice.revoke_where(
         TrustedDevice.user_id == user_id, TrustedDevice.id == device_id, at=at, reason="forgotten"
     )
+    if count == 1:
+        audit.record("trusted_device.forgotten", user_id=user_id, commit=False, device_id=device_id)
     db.session.commit()
     return count == 1
+
+
+def forget_all(user_id: int, *, at: datetime) -> int:
+    """The user's "forget all devices"; how many were trusted."""
+    count = TrustedDevice.revoke_where(TrustedDevice.user_id == user_id, at=at, reason="forgotten")
+    audit.record("trusted_device.forgotten_all", user_id=user_id, commit=False, count=count)
+    db.session.commit()
+    return count
 
 
 def devices_by_client(user_id: int, *, at: datetime) -> dict[str, list[TrustedDevice]]:

@@ -13,10 +13,11 @@ from flask import (
     url_for,
 )
 
-from idp import audit, mail
+from idp import audit
 from idp.authn import (
     factor_list,
     known_browser,
+    password,
     policy,
     recovery_code,
     sessions,
@@ -24,7 +25,7 @@ from idp.authn import (
 )
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
-from idp.authn.password_policy import WeakPassword, check_new_password
+from idp.authn.password_policy import WeakPassword
 from idp.authn.policy import Change, ResetPath
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.authn.second_factor import Attempt, Purpose
@@ -138,7 +139,6 @@ def rename(kind: str, factor_id: int) -> Response:
         except factor_list.UnknownFactor as exc:
             flash(exc.message, "error")
         else:
-            audit.record("factor.renamed", user_id=g.user.id, factor=kind)
             flash("Renamed.", "notice")
     return redirect(url_for("account.security"))
 
@@ -154,13 +154,10 @@ def remove(kind: str, factor_id: int) -> Response:
         return step_up
     if ConfirmForm().validate_on_submit():
         try:
-            row = factor_list.remove(g.user, _factor(kind), factor_id)
+            row = factor_list.remove(g.user, _factor(kind), factor_id, at=now())
         except (factor_list.LastFactor, factor_list.UnknownFactor) as exc:
             flash(exc.message, "error")
         else:
-            audit.record("factor.removed", user_id=g.user.id, factor=kind, name=row.name)
-            trusted_device.revoke_user(g.user.id, at=now(), reason="factor_removed")
-            mail.send(g.user.email, "factor_removed", method_name=row.name)
             flash(f"Removed {row.name}.", "notice")
     return redirect(url_for("account.security"))
 
@@ -190,12 +187,10 @@ def regenerate_codes() -> Response:
         return step_up
     if ConfirmForm().validate_on_submit():
         secret = current.settings().secret_key
-        codes = recovery_code.issue(g.user.id, now=now(), app_secret=secret)
+        codes = recovery_code.regenerate(g.user, now=now(), app_secret=secret)
         browser.keep_recovery_codes(
             recovery_code.seal_for_display(g.user.id, codes, app_secret=secret)
         )
-        audit.record("recovery_codes.issued", user_id=g.user.id, regenerated=True)
-        mail.send(g.user.email, "factor_added", method_name="A new set of recovery codes")
         return redirect(url_for("signin.recovery_codes"))
     return redirect(url_for("account.security"))
 
@@ -206,28 +201,22 @@ def regenerate_codes() -> Response:
 def change_password() -> Response | tuple[str, int]:
     """Change the password: the current one is required; other sessions end."""
     form = PasswordChangeForm()
-    user = g.user
     if not form.validate_on_submit():
         flash("Please fill in both password fields.", "error")
         return redirect(url_for("account.security"))
-    passwords = current.passwords()
-    if not passwords.check(user.password_hash, form.current.data or ""):
-        audit.record("password.change_failed", user_id=user.id, reason="wrong_current")
-        flash("Your current password is not correct.", "error")
-        return redirect(url_for("account.security"))
     try:
-        check_new_password(form.new.data or "", user_inputs=[user.email, user.name])
-    except WeakPassword as exc:
+        password.change(
+            g.user,
+            form.current.data or "",
+            form.new.data or "",
+            passwords=current.passwords(),
+            now=now(),
+            keep_session=browser.current_session_hash(),
+        )
+    except (password.WrongCurrentPassword, WeakPassword) as exc:
         flash(exc.message, "error")
-        return redirect(url_for("account.security"))
-    from idp.authn.password import after_password_change
-
-    passwords.set_password(user, form.new.data or "", now=now())
-    db.session.commit()
-    after_password_change(user, now=now(), keep_session=browser.current_session_hash())
-    audit.record("password.changed", user_id=user.id)
-    mail.send(user.email, "password_changed")
-    flash("Your password was changed. You were signed out everywhere else.", "notice")
+    else:
+        flash("Your password was changed. You were signed out everywhere else.", "notice")
     return redirect(url_for("account.security"))
 
 
@@ -236,7 +225,6 @@ def change_password() -> Response | tuple[str, int]:
 def forget_device(device_id: int) -> Response:
     """Stop trusting one device: it is challenged again next time."""
     if ConfirmForm().validate_on_submit() and trusted_device.forget(g.user.id, device_id, at=now()):
-        audit.record("trusted_device.forgotten", user_id=g.user.id, device_id=device_id)
         flash("We will ask for your second step on that device again.", "notice")
     return redirect(url_for("account.security"))
 
@@ -246,8 +234,7 @@ def forget_device(device_id: int) -> Response:
 def forget_all_devices() -> Response:
     """Stop trusting every device."""
     if ConfirmForm().validate_on_submit():
-        count = trusted_device.revoke_user(g.user.id, at=now(), reason="forgotten")
-        audit.record("trusted_device.forgotten_all", user_id=g.user.id, count=count)
+        trusted_device.forget_all(g.user.id, at=now())
         flash("We will ask for your second step on all your devices again.", "notice")
     return redirect(url_for("account.security"))
 

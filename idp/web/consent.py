@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Response, redirect, render_template, request, url_for
 
-from idp import audit
 from idp.authn.state import Step
 from idp.errors import SignInExpired
-from idp.extensions import db
-from idp.models.consent import Consent
+from idp.oidc import consent
 from idp.oidc.protocol import scope_to_list
 from idp.web import browser, gating
 from idp.web.forms import ConsentForm
@@ -38,19 +36,11 @@ def handle_consent(rid: str) -> Response | str:
     form = ConsentForm()
     if request.method == "POST" and form.validate_on_submit():
         if form.allow.data:
-            existing = Consent.find(user.id, view.client.client_id)
-            if existing is None:
-                existing = Consent(user_id=user.id, client_id=view.client.client_id, scopes=[])
-                db.session.add(existing)
-            existing.scopes = sorted(set(existing.scopes) | set(scopes))
-            db.session.commit()
+            consent.grant(user.id, view.client.client_id, scopes)
             browser.set_pending_flag(rid, "consented", True)
-            audit.record(
-                "consent.granted", user_id=user.id, client_id=view.client.client_id, scopes=scopes
-            )
         else:
+            consent.deny(user.id, view.client.client_id)
             browser.set_pending_flag(rid, "denied", True)
-            audit.record("consent.denied", user_id=user.id, client_id=view.client.client_id)
         return redirect(url_for("provider.resume", rid=rid))
     items = [(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes]
     return render_template("provider/consent.html", view=view, items=items, form=form, user=user)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, redirect, render_template, request, url_for
 
-from idp import audit, mail
-from idp.authn import policy, recovery_code, totp
+from idp import audit
+from idp.authn import email_code, factor_list, policy, recovery_code, totp
 from idp.authn.errors import FactorError
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
@@ -13,7 +13,6 @@ from idp.authn.policy import Change
 from idp.authn.state import Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
-from idp.models.recovery_code import RecoveryCode
 from idp.web import browser, current, device_trust, gating
 from idp.web.forms import ConfirmForm, TotpEnrollForm
 from idp.web.gating import Gate
@@ -61,20 +60,16 @@ def finish_enrollment(
     """Record the factor in the session; the first one brings recovery codes."""
     at, rid = now(), gate.rid
     assert gate.user is not None
-    user_id = gate.user.id
     # Bound now, not proven: never strong, never this sign-in's phishing-resistant proof.
     browser.add_factor(verified or VerifiedFactor(factor=factor, at=at, new=True))
-    audit.record("factor.enrolled", user_id=user_id, factor=str(factor), name=name)
-    mail.send(gate.user.email, "factor_added", method_name=name)
     device_trust.after_second_factor(
         gate.user, gate.view.client if gate.view else None, remember=remember
     )
-    if RecoveryCode.remaining(user_id) == 0:
-        secret = current.settings().secret_key
-        codes = recovery_code.issue(user_id, now=at, app_secret=secret)
-        audit.record("recovery_codes.issued", user_id=user_id)
+    secret = current.settings().secret_key
+    codes = factor_list.enrolled(gate.user, factor, name, at=at, app_secret=secret)
+    if codes:
         browser.keep_recovery_codes(
-            recovery_code.seal_for_display(user_id, codes, app_secret=secret)
+            recovery_code.seal_for_display(gate.user.id, codes, app_secret=secret)
         )
         return redirect(url_for("signin.recovery_codes", rid=rid))
     return after_step(rid)
@@ -138,9 +133,7 @@ def enroll_email() -> Response | tuple[str, int] | str:
     user = gate.user
     state = handle_email_code(user, "enroll")
     if state.accepted:
-        user.email_factor_at = user.email_factor_used_at = now()
-        user.last_factor = str(Factor.EMAIL_CODE)
-        db.session.commit()
+        email_code.turn_on(user, at=now())
         return finish_enrollment(
             gate, Factor.EMAIL_CODE, "Codes by email", remember=bool(state.form.remember.data)
         )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Response, render_template, request, url_for
 
-from idp import audit
+from idp.authn import email_code
 from idp.authn.state import Step
 from idp.clock import now
-from idp.extensions import db, limiter
+from idp.extensions import limiter
 from idp.web import browser, current, gating
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.email_form import handle_email_code
@@ -24,10 +24,7 @@ def prove_email() -> Response | tuple[str, int] | str:
     state = handle_email_code(user, "activate")
     if state.accepted:
         browser.confirm_mailbox(now())
-        user.activated_at = now()
-        user.email_verified = True
-        db.session.commit()
-        audit.record("user.activated", user_id=user.id, via="email_code")
+        email_code.activate(user, at=now())
         return after_step(gate.rid)
     return render_template(
         "signin/prove_email.html",
