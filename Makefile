@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export IDP_INSTANCE_DIR ?= instance
 
-.PHONY: run test test-sqlite test-postgres lint bench fuzz install browser proxy clean
+.PHONY: run test test-sqlite test-postgres lint bench fuzz install browser proxy clean messages translations
 POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 $(STAMP): pyproject.toml
@@ -16,6 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Catalogues: `make messages` extracts every marked string and merges it into each .po (then
+# translate what is new); `make translations` compiles them (the app also does at start when stale).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+		-o idp/translations/messages.pot .
+	$(BIN)/pybabel update -i idp/translations/messages.pot -d idp/translations --no-fuzzy-matching
+	rm idp/translations/messages.pot
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile -d idp/translations
+
 # Debian's Chromium for the WebAuthn browser tests; never a browser downloaded by a test tool.
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
@@ -24,7 +35,7 @@ browser:
 proxy:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)
 
-run: $(STAMP)
+run: $(STAMP) translations
 	IDP_ENV=development $(BIN)/idp db upgrade
 	IDP_ENV=development $(BIN)/idp keys generate
 	IDP_ENV=development $(BIN)/idp demo
@@ -34,12 +45,12 @@ run: $(STAMP)
 	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 wsgi:app
 
 # .ci/db-check: `idp db check` and a downgrade/upgrade round trip on a database of its own.
-test: $(STAMP) browser proxy
+test: $(STAMP) translations browser proxy
 	$(BIN)/ruff check idp tests $(wildcard bench)
 	BIN=$(BIN) .ci/db-check
 	$(BIN)/pytest -q
 
-test-postgres: $(STAMP) browser proxy
+test-postgres: $(STAMP) translations browser proxy
 	BIN=$(BIN) .ci/db-check $(POSTGRES_URL)
 	IDP_TEST_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -q
 

@@ -67,10 +67,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from idp.oidc.keys import KeyStore
     from idp.oidc.server import init_oidc
     from idp.web import register_web
+    from idp.web.i18n import init_i18n
 
     # The app's clock, so key creation and activation times move with it in tests.
     keys = KeyStore(Path(settings.keys_dir), now=app.extensions["idp.clock"].now)
     init_oidc(app, settings, keys)
+    init_i18n(app)
     register_web(app, settings)
 
     from idp.cli import register_cli

@@ -1,0 +1,149 @@
+"""Which language a page speaks, and the switch that changes it.
+
+OIDC Core 3.1.2.1: `ui_locales` is the relying party's hint, "space-separated list of BCP47
+language tag values, ordered by preference". The order here: the user's switch when used since
+this sign-in began, then `ui_locales`, then the switch's earlier choice, then the language saved
+on the user's profile, then the browser's `Accept-Language`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, Flask, Response, current_app, g, has_request_context, redirect, request
+from flask_babel import Babel, get_locale
+
+from idp.clock import epoch, now
+from idp.web import browser, current
+from idp.web.session import cookie_name, read_cookie
+
+# Every language with a complete catalogue; the first is the one templates are written in.
+LANGUAGES = ("en", "es")
+NAMES = {"en": "English", "es": "Español"}
+LANGUAGE_COOKIE = "idp_lang"
+LANGUAGE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes near this
+
+bp = Blueprint("i18n", __name__)
+
+
+def supported(tag: str | None) -> str | None:
+    """The supported language a BCP47 tag asks for (`es-419` -> `es`), or None."""
+    primary = (tag or "").strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary in LANGUAGES else None
+
+
+def first_supported(tags: str | None) -> str | None:
+    """The first supported language of a space-separated list (`ui_locales`)."""
+    for tag in (tags or "").split()[:20]:
+        if found := supported(tag):
+            return found
+    return None
+
+
+def _switched() -> tuple[str, datetime] | None:
+    """The language the switch set in this browser, and when."""
+    secure = current_app.extensions["idp.settings"].secure_cookies
+    value = read_cookie(request, LANGUAGE_COOKIE, secure=secure) or ""
+    language, _, at = value.partition(".")
+    if supported(language) != language:
+        return None
+    try:
+        return language, datetime.fromtimestamp(int(at[:12]), UTC).replace(tzinfo=None)
+    except ValueError:
+        return language, datetime.min
+
+
+def _ui_locales() -> tuple[str | None, datetime | None]:
+    """`ui_locales` of the authorization request at hand (at /authorize, or kept under `rid`)."""
+    if "ui_locales" in request.args and request.endpoint == "provider.authorize":
+        return first_supported(request.args.get("ui_locales")), None
+    entry = browser.pending_request(request.args.get("rid"))
+    if entry is None:
+        return None, None
+    params, started_at = entry
+    return first_supported(params.get("ui_locales")), started_at
+
+
+def _profile_language() -> str | None:
+    user = current.user()
+    return supported(user.locale) if user is not None else None
+
+
+def choose_locale() -> str:
+    """Flask-Babel's locale selector (see the module docstring for the order)."""
+    if not has_request_context():
+        return LANGUAGES[0]  # mail the worker or the CLI renders: English until users.locale
+    if g.get("idp_unavailable"):
+        # The database is away: no session, no user; the browser's preference is all we have.
+        return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
+    switched = _switched()
+    hinted, started_at = _ui_locales()
+    # The cookie keeps whole seconds: a switch in the request's first second still counts.
+    if switched and started_at and switched[1] >= started_at.replace(microsecond=0):
+        return switched[0]
+    return (
+        hinted
+        or (switched[0] if switched else None)
+        or _profile_language()
+        or request.accept_languages.best_match(LANGUAGES)
+        or LANGUAGES[0]
+    )
+
+
+def language() -> str:
+    """The language of this response (for `<html lang>` and the switch)."""
+    return str(get_locale() or LANGUAGES[0])
+
+
+def this_page() -> str:
+    """Where the switch comes back to: this path and the sign-in it serves (`rid`), nothing
+    else from the query (an error page's query may hold a URL we refused to follow)."""
+    rid = request.args.get("rid")
+    return request.path + (f"?{urlencode({'rid': rid})}" if rid else "")
+
+
+def _local_path(target: str | None) -> str:
+    """Only a path on this site: the switch is never an open redirect."""
+    parts = urlsplit(target or "")
+    path = target or ""
+    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//"):
+        return "/help"
+    if "\\" in path or any(ord(c) < 32 for c in path):
+        return "/help"
+    return path
+
+
+@bp.post("/language")
+def switch() -> Response:
+    """Remember the language picked on the switch (a CSRF-protected form) and go back."""
+    response = redirect(_local_path(request.form.get("next")), code=303)
+    language = supported(request.form.get("language"))
+    if language is None:
+        return response
+    secure = current_app.extensions["idp.settings"].secure_cookies
+    response.set_cookie(
+        cookie_name(LANGUAGE_COOKIE, secure=secure),
+        f"{language}.{epoch(now())}",
+        max_age=LANGUAGE_COOKIE_DAYS * 86400,
+        httponly=True,
+        secure=secure,
+        samesite="Lax",
+        path="/",
+    )
+    return response
+
+
+def init_i18n(app: Flask) -> None:
+    """Flask-Babel with our locale selector, the catalogues compiled, the switch's route."""
+    from idp.translations import compile_catalogues
+
+    compile_catalogues()
+    # Whitespace inside {% trans %} is layout, not text: catalogue entries stay one line.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    Babel(app, locale_selector=choose_locale, default_translation_directories="translations")
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def inject_languages() -> dict[str, object]:
+        return {"language": language, "language_names": NAMES, "this_page": this_page}
