@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -21,12 +23,15 @@ class IdpError(Exception):
 
     code = "error"
     status = 400
-    title = "We can't continue"
-    message = "Something went wrong."
+    title = _l("We can't continue")
+    message = _l("Something went wrong.")
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
+    def __init__(self, message: str | LazyString | None = None) -> None:
+        # Translated now, in the language of the request that raised it: a plain str can go
+        # into the session (flash), JSON and logs, and templates escape it like any text.
+        text = str(message or self.message)
+        super().__init__(text)
+        self.message = text
 
 
 class BadAuthorizationRequest(IdpError):
@@ -39,7 +44,7 @@ class SignInExpired(IdpError):
     """The sign-in link or step no longer matches a request in progress."""
 
     code = "sign_in_expired"
-    message = "This sign-in has expired. Please go back to the application and start again."
+    message = _l("This sign-in has expired. Please go back to the application and start again.")
 
 
 class Unavailable(IdpError):
@@ -47,7 +52,7 @@ class Unavailable(IdpError):
 
     code = "temporarily_unavailable"
     status = 503
-    message = "We can't reach our records just now. Please try again in a minute."
+    message = _l("We can't reach our records just now. Please try again in a minute.")
 
 
 def _wants_json() -> bool:
@@ -57,7 +62,9 @@ def _wants_json() -> bool:
     )
 
 
-def error_page(title: str, message: str, status: int, code: str = "error") -> tuple[str, int]:
+def error_page(
+    title: str | LazyString, message: str | LazyString, status: int, code: str = "error"
+) -> tuple[str, int]:
     """Render the friendly error page."""
     return render_template("error.html", title=title, message=message, code=code), status
 
@@ -122,8 +129,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
         return error_page(
-            "Please try again",
-            "This form expired or was sent from another page. Go back, reload it and try again.",
+            _l("Please try again"),
+            _l(
+                "This form expired or was sent from another page. Go back, reload it and try again."
+            ),
             400,
             "csrf",
         )
@@ -146,7 +155,7 @@ def register_error_handlers(app: Flask) -> None:
             response.status_code = 500
             return response
         return error_page(
-            "Something went wrong on our side",
-            "Please try again in a moment. If it keeps happening, contact support.",
+            _l("Something went wrong on our side"),
+            _l("Please try again in a moment. If it keeps happening, contact support."),
             500,
         )

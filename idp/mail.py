@@ -30,6 +30,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app, render_template
+from flask_babel import lazy_gettext as _l
 
 from idp.clock import now
 from idp.config import Settings
@@ -49,7 +50,7 @@ class MailNotSent(IdpError):
 
     code = "mail_not_sent"
     status = 503
-    message = "We couldn't send you an email just now. Please try again in a few minutes."
+    message = _l("We couldn't send you an email just now. Please try again in a few minutes.")
 
 
 @dataclass(frozen=True, slots=True)

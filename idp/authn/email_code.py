@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
+
 from idp import audit, mail
 from idp.authn.errors import (
     CodeExpired,
@@ -24,10 +26,10 @@ RESEND_AFTER = timedelta(seconds=30)
 # Codes mailed to one user per hour, all purposes together: a mailbox is not a guessing oracle.
 MAX_PER_HOUR = 5
 PURPOSES = {
-    "signin": "sign in",
-    "activate": "confirm your email address",
-    "enroll": "turn on codes by email",
-    "confirm_key": "confirm you are adding a security key or passkey",
+    "signin": _l("sign in"),
+    "activate": _l("confirm your email address"),
+    "enroll": _l("turn on codes by email"),
+    "confirm_key": _l("confirm you are adding a security key or passkey"),
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+
 from idp import audit, mail
 from idp.authn import recovery_code
 from idp.authn.factors import Factor
@@ -21,14 +23,14 @@ class LastFactor(IdpError):
     """Removing this would leave the account without a second factor."""
 
     code = "last_factor"
-    message = "This is your only way to confirm it's you. Add another way before removing it."
+    message = _l("This is your only way to confirm it's you. Add another way before removing it.")
 
 
 class UnknownFactor(IdpError):
     """No such factor on this account."""
 
     code = "unknown_factor"
-    message = "We couldn't find that sign-in method on your account."
+    message = _l("We couldn't find that sign-in method on your account.")
 
 
 @dataclass(frozen=True, slots=True)

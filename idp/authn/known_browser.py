@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete
 
 from idp import audit, mail
@@ -26,7 +27,7 @@ class NoticeLinkInvalid(IdpError):
     """Unknown, used or expired "This wasn't me" link."""
 
     code = "notice_link_invalid"
-    message = "This link has expired or was already used."
+    message = _l("This link has expired or was already used.")
 
 
 @dataclass(frozen=True, slots=True)

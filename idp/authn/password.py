@@ -12,6 +12,7 @@ from datetime import datetime
 import bcrypt
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask_babel import lazy_gettext as _l
 
 from idp import audit, mail
 from idp.authn import attempts
@@ -244,7 +245,7 @@ class WrongCurrentPassword(IdpError):
     """The current password typed to change it is not the right one."""
 
     code = "wrong_current_password"
-    message = "Your current password is not correct."
+    message = _l("Your current password is not correct.")
 
 
 def change(

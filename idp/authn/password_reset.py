@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
 from idp import mail
@@ -26,8 +27,8 @@ class ResetLinkInvalid(IdpError):
     """Unknown, used or expired link."""
 
     code = "reset_link_invalid"
-    title = "Link expired"
-    message = "This reset link has expired or was already used. Please ask for a new one."
+    title = _l("Link expired")
+    message = _l("This reset link has expired or was already used. Please ask for a new one.")
 
 
 def request_reset(email: str, *, now: datetime, issuer: str) -> None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
+
 from idp import audit, mail
 from idp.authn import attempts, email_code, recovery_code, totp
 from idp.authn.errors import CodeExpired, FactorError, SecondFactorLocked
@@ -35,7 +37,7 @@ class NotAcceptedHere(FactorError):
     """A method this page does not accept (an email code on the reset page)."""
 
     code = "method_not_accepted"
-    message = "This way of confirming can't be used here. Please choose another one."
+    message = _l("This way of confirming can't be used here. Please choose another one.")
 
 
 @dataclass(frozen=True, slots=True)

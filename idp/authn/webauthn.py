@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -38,19 +39,21 @@ class WebAuthnFailed(FactorError):
     """The browser's answer did not verify."""
 
     code = "webauthn_failed"
-    message = "We couldn't confirm your security key or passkey. Please try again."
+    message = _l("We couldn't confirm your security key or passkey. Please try again.")
 
 
 class CredentialAlreadyRegistered(WebAuthnFailed):
     code = "credential_already_registered"
-    message = "This security key or passkey is already registered."
+    message = _l("This security key or passkey is already registered.")
 
 
 class PossibleClone(WebAuthnFailed):
     """The signature counter went backwards: two copies of one key may exist."""
 
     code = "possible_cloned_key"
-    message = "This security key could not be trusted. Please use another way and contact support."
+    message = _l(
+        "This security key could not be trusted. Please use another way and contact support."
+    )
 
 
 @dataclass(frozen=True, slots=True)

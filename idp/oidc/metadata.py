@@ -9,6 +9,8 @@ from idp.config import Settings
 from idp.oidc.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
 from idp.oidc.keys import KeyStore
 
+# The catalogues we ship (idp/web/i18n.LANGUAGES; idp.oidc may not import idp.web).
+UI_LOCALES = ("en", "es")
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
@@ -43,7 +45,9 @@ def discovery_document(settings: Settings, keys: KeyStore) -> dict[str, Any]:
         "acr_values_supported": list(ACR_VALUES_SUPPORTED),
         "prompt_values_supported": ["none", "login", "consent"],
         "display_values_supported": ["page", "popup", "touch"],
-        "ui_locales_supported": ["en"],
+        # The languages of our pages and mail (idp/translations); claims are stored as given,
+        # in one language, so claims_locales never changes what userinfo returns.
+        "ui_locales_supported": list(UI_LOCALES),
         "claims_locales_supported": ["en"],
         "authorization_response_iss_parameter_supported": True,
         # Front-Channel Logout 1.0 section 3; Back-Channel Logout 1.0 section 2.1.

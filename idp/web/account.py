@@ -12,6 +12,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 
 from idp import audit
 from idp.authn import (
@@ -104,14 +105,18 @@ def reverify() -> Response | tuple[str, int] | str:
         ),
     )
     if prompt is None:
-        flash("You have no security key, passkey or recovery code to confirm this with.", "error")
+        flash(
+            _("You have no security key, passkey or recovery code to confirm this with."), "error"
+        )
         return redirect(url_for("account.security"))
     if prompt.verified is not None:
         browser.add_factor(prompt.verified.factor)
         if strong and not policy.is_strong(prompt.verified.factor):
             flash(
-                "Recovery codes made since you signed in don't count here. "
-                "Please use a security key, a passkey or an older recovery code.",
+                _(
+                    "Recovery codes made since you signed in don't count here. "
+                    "Please use a security key, a passkey or an older recovery code."
+                ),
                 "error",
             )
         return redirect(nxt)
@@ -139,7 +144,7 @@ def rename(kind: str, factor_id: int) -> Response:
         except factor_list.UnknownFactor as exc:
             flash(exc.message, "error")
         else:
-            flash("Renamed.", "notice")
+            flash(_("Renamed."), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -158,7 +163,7 @@ def remove(kind: str, factor_id: int) -> Response:
         except (factor_list.LastFactor, factor_list.UnknownFactor) as exc:
             flash(exc.message, "error")
         else:
-            flash(f"Removed {row.name}.", "notice")
+            flash(_("Removed %(name)s.", name=row.name), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -202,7 +207,7 @@ def change_password() -> Response | tuple[str, int]:
     """Change the password: the current one is required; other sessions end."""
     form = PasswordChangeForm()
     if not form.validate_on_submit():
-        flash("Please fill in both password fields.", "error")
+        flash(_("Please fill in both password fields."), "error")
         return redirect(url_for("account.security"))
     try:
         password.change(
@@ -216,7 +221,7 @@ def change_password() -> Response | tuple[str, int]:
     except (password.WrongCurrentPassword, WeakPassword) as exc:
         flash(exc.message, "error")
     else:
-        flash("Your password was changed. You were signed out everywhere else.", "notice")
+        flash(_("Your password was changed. You were signed out everywhere else."), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -225,7 +230,7 @@ def change_password() -> Response | tuple[str, int]:
 def forget_device(device_id: int) -> Response:
     """Stop trusting one device: it is challenged again next time."""
     if ConfirmForm().validate_on_submit() and trusted_device.forget(g.user.id, device_id, at=now()):
-        flash("We will ask for your second step on that device again.", "notice")
+        flash(_("We will ask for your second step on that device again."), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -235,7 +240,7 @@ def forget_all_devices() -> Response:
     """Stop trusting every device."""
     if ConfirmForm().validate_on_submit():
         trusted_device.forget_all(g.user.id, at=now())
-        flash("We will ask for your second step on all your devices again.", "notice")
+        flash(_("We will ask for your second step on all your devices again."), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -257,7 +262,7 @@ def end_session(sid: str) -> Response:
     if sessions.end_one(g.user.id, sid, reason="signed_out_elsewhere", at=now()):
         audit.record("session.ended", user_id=g.user.id, commit=False, sid=sid)
         db.session.commit()
-        flash("Signed out of that browser.", "notice")
+        flash(_("Signed out of that browser."), "notice")
     return redirect(url_for("account.security"))
 
 

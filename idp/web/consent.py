@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from idp.authn.state import Step
 from idp.errors import SignInExpired
@@ -12,11 +13,11 @@ from idp.web import browser, gating
 from idp.web.forms import ConsentForm
 
 SCOPE_DESCRIPTIONS = {
-    "openid": "Confirm who you are",
-    "profile": "Your name and profile details",
-    "email": "Your email address",
-    "offline_access": "Stay connected when you're not using it",
-    "roles": "Your roles (for example agent or customer)",
+    "openid": _l("Confirm who you are"),
+    "profile": _l("Your name and profile details"),
+    "email": _l("Your email address"),
+    "offline_access": _l("Stay connected when you're not using it"),
+    "roles": _l("Your roles (for example agent or customer)"),
 }
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import request
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from idp.authn import email_code, second_factor
 from idp.authn.errors import FactorError, ResendLimited, ResendTooSoon
@@ -24,33 +26,37 @@ from idp.web.forms import CodeForm, ConfirmForm
 class Label:
     """How a method is named to people: in a list, above the field, and what to do."""
 
-    name: str
-    field: str
-    hint: str
+    name: LazyString
+    field: LazyString
+    hint: LazyString
 
 
 LABELS: dict[Factor, Label] = {
     Factor.WEBAUTHN: Label(
-        "Security key or passkey",
-        "Security key or passkey",
-        "Use your security key or passkey: touch the key, or use your fingerprint, face or "
-        "screen lock when asked.",
+        _l("Security key or passkey"),
+        _l("Security key or passkey"),
+        _l(
+            "Use your security key or passkey: touch the key, or use your fingerprint, face or "
+            "screen lock when asked."
+        ),
     ),
     Factor.TOTP: Label(
-        "Authenticator app",
-        "Code from your authenticator app",
-        "Open your authenticator app and enter the 6-digit code it shows.",
+        _l("Authenticator app"),
+        _l("Code from your authenticator app"),
+        _l("Open your authenticator app and enter the 6-digit code it shows."),
     ),
     Factor.EMAIL_CODE: Label(
-        "Code by email",
-        "Code from the email",
-        "We sent a 6-digit code to your email address. It works for 10 minutes.",
+        _l("Code by email"),
+        _l("Code from the email"),
+        _l("We sent a 6-digit code to your email address. It works for 10 minutes."),
     ),
     Factor.RECOVERY_CODE: Label(
-        "Recovery code",
-        "Recovery code",
-        "Enter one of the recovery codes you saved when you set up your account. "
-        "Each code works once.",
+        _l("Recovery code"),
+        _l("Recovery code"),
+        _l(
+            "Enter one of the recovery codes you saved when you set up your account. "
+            "Each code works once."
+        ),
     ),
 }
 
@@ -141,5 +147,5 @@ def ask(
     elif method is Factor.EMAIL_CODE:
         prompt.code_waiting = email_code.ensure_sent(user, "signin", now=at, app_secret=secret)
         if not prompt.code_waiting:
-            prompt.error = ResendLimited.message
+            prompt.error = str(ResendLimited.message)
     return prompt

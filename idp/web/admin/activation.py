@@ -12,6 +12,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 
 from idp.authn.password_policy import WeakPassword
 from idp.clock import now
@@ -47,6 +48,6 @@ def activate(token: str) -> Response | str | tuple[str, int]:
             except invitations.InvitationInvalid as exc:
                 error, status = exc.message, 400
             else:
-                flash("Your account is ready. Sign in with your new password.", "notice")
+                flash(gettext("Your account is ready. Sign in with your new password."), "notice")
                 return redirect(url_for("signin.password"))
     return render_template("admin/activate.html", email=user.email, error=error), status

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import request
+from flask_babel import gettext as _
 
 from idp import audit
 from idp.authn import attempts, email_code
@@ -63,7 +64,7 @@ def handle_email_code(user: User, purpose: str) -> EmailCodeForm:
     else:
         state.code_waiting = email_code.ensure_sent(user, purpose, now=at, app_secret=secret)
         if not state.code_waiting:
-            state.error = (
+            state.error = _(
                 "We have sent you several codes recently, so we did not send another one now. "
                 "Please try again in a while."
             )

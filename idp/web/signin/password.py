@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from flask import Response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from idp import audit
 from idp.authn.password import InvalidCredentials, SignInThrottled
@@ -13,7 +16,7 @@ from idp.web import browser, current, gating
 from idp.web.forms import PasswordForm
 from idp.web.signin import after_step, bp
 
-GENERIC_FAILURE = (
+GENERIC_FAILURE = _l(
     "That email and password don't match our records. Please check them and try again."
 )
 
@@ -21,15 +24,17 @@ GENERIC_FAILURE = (
 def throttled_message(throttle: Throttled) -> str:
     """Said alike whether the account exists: the counters are kept for any email typed."""
     if throttle.capped:
-        return (
+        return _(
             "Too many wrong passwords for this account. For its safety we have paused password "
             "sign-in, except on devices you told us to remember. Sign in with a passkey, "
             "reset your password, or contact support."
         )
     minutes = max(1, -(-int(throttle.retry_after.total_seconds()) // 60))
-    return (
-        "Too many attempts from here. For your security, please wait "
-        f"{minutes} minute{'s' if minutes > 1 else ''} and try again."
+    return ngettext(
+        "Too many attempts from here. For your security, please wait %(num)d minute and try again.",
+        "Too many attempts from here. For your security, please wait %(num)d minutes and try "
+        "again.",
+        minutes,
     )
 
 
@@ -71,7 +76,7 @@ def password() -> Response | tuple[str, int] | str:
                 email=(form.email.data or "")[:320],
                 client_id=view.client.client_id if view else None,
             )
-            error, status = GENERIC_FAILURE, 401
+            error, status = str(GENERIC_FAILURE), 401
         else:
             browser.begin_sign_in(user.id, now())
             audit.record(
@@ -81,7 +86,7 @@ def password() -> Response | tuple[str, int] | str:
             )
             return after_step(rid)
     elif request.method == "POST":
-        error, status = "Please enter your email address and password.", 400
+        error, status = _("Please enter your email address and password."), 400
     passkeys = current.settings().passkey_signin and (view is None or view.client.passkey_signin)
     return render_template(
         "signin/password.html", form=form, view=view, error=error, passkeys=passkeys

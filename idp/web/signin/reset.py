@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Response, flash, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from idp import audit
 from idp.authn import password_reset, policy, second_factor, webauthn
@@ -22,7 +24,7 @@ from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm
 from idp.web.signin import bp
 from idp.web.signin import webauthn as webauthn_views
 
-SENT = (
+SENT = _l(
     "If an account exists for that address, we have sent it a link to reset the password. "
     "It works for 30 minutes."
 )
@@ -41,7 +43,7 @@ def forgot() -> str:
             form.email.data or "", now=now(), issuer=current.settings().issuer
         )
         sent = True
-    return render_template("signin/forgot.html", form=form, sent=sent, message=SENT)
+    return render_template("signin/forgot.html", form=form, sent=sent, message=str(SENT))
 
 
 def _open(token: str) -> tuple[PasswordReset, User] | tuple[str, int]:
@@ -56,7 +58,7 @@ def _open(token: str) -> tuple[PasswordReset, User] | tuple[str, int]:
 
 def _link_invalid(exc: password_reset.ResetLinkInvalid) -> tuple[str, int]:
     return render_template(
-        "error.html", title="Link expired", message=exc.message, code=exc.code
+        "error.html", title=_("Link expired"), message=exc.message, code=exc.code
     ), 400
 
 
@@ -119,7 +121,7 @@ def _new_password(link: PasswordReset, user: User) -> tuple[str, int] | Response
         else:
             browser.forget_reset_proof()
             audit.record("password.reset", user_id=user.id)
-            flash("Your password was changed. Please sign in with it.", "notice")
+            flash(_("Your password was changed. Please sign in with it."), "notice")
             return redirect(url_for("signin.password"))
     return render_template("signin/reset_password.html", form=form, error=error), status
 

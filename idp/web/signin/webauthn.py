@@ -41,7 +41,7 @@ def _options(ceremony: webauthn.Ceremony, purpose: str) -> Response:
 
 
 def _refused(message: str, status: int = 400) -> tuple[Response, int]:
-    return jsonify(error=message), status
+    return jsonify(error=str(message)), status
 
 
 def _body() -> dict[str, Any]:
