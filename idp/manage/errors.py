@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import LazyString
+
 from idp.errors import IdpError
 
 
@@ -28,9 +30,9 @@ class ManageError(IdpError):
     status = 400
     title = "Request refused"
 
-    def __init__(self, message: str, errors: Sequence[FieldError] = ()) -> None:
+    def __init__(self, message: str | LazyString, errors: Sequence[FieldError] = ()) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = str(message)
         self.errors = list(errors)
 
 

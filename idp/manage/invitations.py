@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from idp import audit, mail
 from idp.authn.password import Passwords
@@ -24,12 +25,14 @@ class InvitationInvalid(ManageError):
 
     code = "invitation_invalid"
     status = 400
-    title = "Link expired"
+    title = _l("Link expired")
 
     def __init__(self) -> None:
         super().__init__(
-            "This activation link has expired or was already used. "
-            "Ask whoever invited you to send a new one."
+            _l(
+                "This activation link has expired or was already used. "
+                "Ask whoever invited you to send a new one."
+            )
         )
 
 

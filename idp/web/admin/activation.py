@@ -37,7 +37,7 @@ def activate(token: str) -> Response | str | tuple[str, int]:
     if request.method == "POST":
         password = request.form.get("password", "")
         if password != request.form.get("confirm", ""):
-            error, status = "The two passwords are not the same.", 400
+            error, status = gettext("The two passwords are not the same."), 400
         else:
             try:
                 invitations.accept(
