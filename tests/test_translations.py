@@ -134,3 +134,21 @@ def test_spanish_keeps_every_placeholder(spanish) -> None:
         for text in strings:
             assert set(placeholder.findall(text)) <= wanted | set(placeholder.findall(ids[0]))
             assert wanted - {"count", "num"} <= set(placeholder.findall(text)), entry.id
+
+
+def test_every_language_offered_has_a_catalogue() -> None:
+    from idp.translations import LANGUAGES
+
+    for language in LANGUAGES[1:]:
+        assert (CATALOGUES / language / "LC_MESSAGES" / "messages.po").is_file(), language
+
+
+def test_a_fresh_checkout_compiles_its_catalogues(tmp_path: Path) -> None:
+    """Only .po files are committed: start-up (and `make translations`) writes the .mo."""
+    import shutil
+
+    from idp.translations import compile_catalogues
+
+    shutil.copytree(CATALOGUES / "es", tmp_path / "es", ignore=shutil.ignore_patterns("*.mo"))
+    assert compile_catalogues(tmp_path) == [tmp_path / "es" / "LC_MESSAGES" / "messages.mo"]
+    assert compile_catalogues(tmp_path) == []  # up to date: nothing rewritten

@@ -8,9 +8,8 @@ from idp.authn.factors import ACR_VALUES_SUPPORTED
 from idp.config import Settings
 from idp.oidc.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
 from idp.oidc.keys import KeyStore
+from idp.translations import LANGUAGES
 
-# The catalogues we ship (idp/web/i18n.LANGUAGES; idp.oidc may not import idp.web).
-UI_LOCALES = ("en", "es")
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
@@ -47,7 +46,7 @@ def discovery_document(settings: Settings, keys: KeyStore) -> dict[str, Any]:
         "display_values_supported": ["page", "popup", "touch"],
         # The languages of our pages and mail (idp/translations); claims are stored as given,
         # in one language, so claims_locales never changes what userinfo returns.
-        "ui_locales_supported": list(UI_LOCALES),
+        "ui_locales_supported": list(LANGUAGES),
         "claims_locales_supported": ["en"],
         "authorization_response_iss_parameter_supported": True,
         # Front-Channel Logout 1.0 section 3; Back-Channel Logout 1.0 section 2.1.

@@ -15,6 +15,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 FOLDER = Path(__file__).resolve().parent
+# Every language with a complete catalogue; the first is the one templates are written in.
+LANGUAGES = ("en", "es")
 log = logging.getLogger(__name__)
 
 

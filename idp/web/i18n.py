@@ -15,11 +15,10 @@ from flask import Blueprint, Flask, Response, current_app, g, has_request_contex
 from flask_babel import Babel, get_locale
 
 from idp.clock import epoch, now
+from idp.translations import LANGUAGES, compile_catalogues
 from idp.web import browser, current
 from idp.web.session import cookie_name, read_cookie
 
-# Every language with a complete catalogue; the first is the one templates are written in.
-LANGUAGES = ("en", "es")
 NAMES = {"en": "English", "es": "Español"}
 LANGUAGE_COOKIE = "idp_lang"
 LANGUAGE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes near this
@@ -136,8 +135,6 @@ def switch() -> Response:
 
 def init_i18n(app: Flask) -> None:
     """Flask-Babel with our locale selector, the catalogues compiled, the switch's route."""
-    from idp.translations import compile_catalogues
-
     compile_catalogues()
     # Whitespace inside {% trans %} is layout, not text: catalogue entries stay one line.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
