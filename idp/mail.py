@@ -20,7 +20,7 @@ import secrets
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from flask import current_app, render_template
+from babel.dates import format_date
+from flask import current_app, has_app_context, render_template
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from idp.clock import now
@@ -62,6 +64,12 @@ class OutboxMessage:
     subject: str
     date: str
     body: str
+
+
+def written_time(at: datetime) -> str:
+    """A naive-UTC time as mail prose says it, in the message's language (`30 de noviembre…`)."""
+    locale = get_locale() if has_app_context() else None
+    return f"{format_date(at.date(), 'long', locale=locale or 'en')}, {at:%H:%M} UTC"
 
 
 def send(to: str, template: str, *, commit: bool = True, **ctx: Any) -> None:
@@ -137,7 +145,7 @@ def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
 
 def _compose(settings: Settings, to: str, template: str, ctx: dict[str, Any]) -> EmailMessage:
     at = now()
-    sent_at = f"{at.day} {at:%B %Y at %H:%M} UTC"
+    sent_at = written_time(at)
     text = render_template(f"mail/{template}.txt", **{"sent_at": sent_at, **ctx})
     head, _, body = text.partition("\n\n")
     if not head.startswith("Subject:") or "\n" in head.strip():

@@ -79,7 +79,7 @@ def recognise(
         app=place.app,
         agent=place.agent,
         ip=place.ip or "unknown",
-        when=f"{at.day} {at:%B %Y at %H:%M} UTC",
+        when=mail.written_time(at),
         link=f"{issuer}/account/not-me/{token}",
         hours=link_hours,
     )

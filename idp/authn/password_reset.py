@@ -87,7 +87,7 @@ def start_cooling_off(
     mail.send(
         user.email,
         "password_reset_waiting",
-        ready_at=f"{reset.cooling_until:%d %B %Y at %H:%M} UTC",
+        ready_at=mail.written_time(reset.cooling_until),
         hours=int(wait.total_seconds() // 3600),
         cancel_link=f"{issuer}/signin/reset/cancel/{cancel}",
     )

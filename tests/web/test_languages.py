@@ -123,6 +123,7 @@ def test_mail_goes_out_in_the_page_language(app, client):
     assert "Hola:" in body
     assert "abra este enlace" in body
     assert "El equipo de" in body
+    assert re.search(r"El \d{1,2} de [a-z]+ de \d{4}, \d\d:\d\d UTC", body)  # no "November"
 
 
 def test_discovery_lists_the_languages_we_have(client):
