@@ -100,6 +100,12 @@ def test_the_switch_wins_over_ui_locales_once_used(app, client):
     assert lang_of(client.get(rid_url).text) == "en"
 
 
+def test_the_switch_comes_back_with_the_sign_in_but_nothing_else_from_the_query(client):
+    page = client.get("/help?rid=abc&next=https://evil.example/")
+    assert 'name="next" value="/help?rid=abc"' in page.text
+    assert "evil.example" not in page.text
+
+
 def test_the_switch_needs_its_csrf_token_and_stays_on_this_site(client):
     refused = client.post("/language", data={"language": "es", "next": "/help"})
     assert refused.status_code == 400
