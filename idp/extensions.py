@@ -8,7 +8,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
-from idp.rate_limiter import AuditedLimiter
+from idp.rate_limiter import PerAppLimiter
 
 
 class Base(DeclarativeBase):
@@ -18,4 +18,4 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
-limiter = AuditedLimiter(key_func=get_remote_address)
+limiter = PerAppLimiter(key_func=get_remote_address)  # state per app: idp.rate_limiter
