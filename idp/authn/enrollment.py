@@ -68,11 +68,12 @@ def factor_rows(user: User) -> list[FactorRow]:
 def rename(user: User, kind: str, factor_id: int, name: str) -> FactorRow:
     """Give a factor a name the user recognises."""
     name = name.strip()[:80]
-    model = {"totp": TotpCredential, "webauthn": WebAuthnCredential}.get(kind)
-    if model is None or not name:
-        raise UnknownFactor()
-    credential = db.session.get(model, factor_id)
-    if credential is None or credential.user_id != user.id:
+    credential: TotpCredential | WebAuthnCredential | None = None
+    if kind == "totp":
+        credential = db.session.get(TotpCredential, factor_id)
+    elif kind == "webauthn":
+        credential = db.session.get(WebAuthnCredential, factor_id)
+    if not name or credential is None or credential.user_id != user.id:
         raise UnknownFactor()
     credential.name = name
     db.session.commit()

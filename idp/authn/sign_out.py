@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 
 from idp import audit
+from idp.database import changed_rows
 from idp.extensions import db
 from idp.models.session import SessionRecord
 from idp.models.token import Token
@@ -22,7 +24,7 @@ class SignedOut:
     tokens_revoked: int
     trusted_devices_revoked: int
 
-    def detail(self) -> dict[str, int]:
+    def detail(self) -> dict[str, Any]:
         """The counts as audit detail."""
         return asdict(self)
 
@@ -35,7 +37,7 @@ def end_everything(
     if keep_session:
         sessions = sessions.where(SessionRecord.id_hash != keep_session)
     return SignedOut(
-        sessions_ended=db.session.execute(sessions).rowcount,
+        sessions_ended=changed_rows(sessions),
         # DESIGN.md: the tokens die with the trust that issued them, not at their expiry.
         tokens_revoked=Token.revoke_where(Token.user_id == user_id),
         trusted_devices_revoked=TrustedDevice.revoke_where(

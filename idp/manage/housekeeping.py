@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, inspect, or_, select
 
 from idp.config import Settings
+from idp.database import changed_rows
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.email_code import EmailCode
@@ -73,7 +74,7 @@ def _delete_in_batches(model: Any, condition: ColumnElement[bool], batch_size: i
     while True:
         batch = select(key).where(condition).limit(batch_size)
         statement = delete(model).where(key.in_(batch)).execution_options(synchronize_session=False)
-        deleted = db.session.execute(statement).rowcount
+        deleted = changed_rows(statement)
         db.session.commit()  # ends the write transaction: SQLite's lock is free between batches
         total += deleted
         if deleted < batch_size:
@@ -86,6 +87,6 @@ def sweep(settings: Settings, *, now: datetime, batch: int = 500) -> dict[str, i
     for name, (model, condition) in _expired(settings, now).items():
         key = inspect(model).primary_key[0]
         doomed = select(key).where(condition).limit(batch).scalar_subquery()
-        counts[name] = db.session.execute(delete(model).where(key.in_(doomed))).rowcount
+        counts[name] = changed_rows(delete(model).where(key.in_(doomed)))
     db.session.commit()
     return counts

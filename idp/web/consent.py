@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp import audit
 from idp.authn.state import Step

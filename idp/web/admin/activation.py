@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -12,6 +11,7 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp.authn.password_policy import WeakPassword
 from idp.clock import now
