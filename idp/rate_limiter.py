@@ -54,6 +54,20 @@ class AuditedLimiter(Limiter):
         if changed and has_app_context():
             _announce(dead)
 
+    def _check_request_limit(
+        self, callable_name: str | None = None, in_middleware: bool = True
+    ) -> None:
+        try:
+            super()._check_request_limit(callable_name, in_middleware)
+        except self.storage.base_exceptions:
+            # Flask-Limiter falls back only if this request is the one that finds the storage
+            # dead; a request already counting there when another thread flipped the flag
+            # re-raised the storage error as a 500. It counts in memory like the rest.
+            if not (self._in_memory_fallback_enabled and self._storage_dead):
+                raise
+            self.context.seen_limits.clear()
+            super()._check_request_limit(callable_name, in_middleware)
+
 
 class PerAppLimiter(Limiter):
     """The one limiter views decorate: it holds the declarations, each app holds its own state.
