@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export IDP_INSTANCE_DIR ?= instance
 
-.PHONY: run test test-sqlite test-postgres lint bench fuzz install browser clean
+.PHONY: run test test-sqlite test-postgres lint check bench fuzz install browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,8 @@ run: $(STAMP)
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 wsgi:app
 
-test: $(STAMP) browser
-	$(BIN)/ruff check idp tests $(wildcard bench)
+# The suite runs in random order (pytest-randomly); the last line names the seed that replays it.
+test: $(STAMP) browser check
 	$(BIN)/pytest -q
 
 test-postgres: $(STAMP) browser
@@ -38,6 +38,12 @@ test-postgres: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check idp tests $(wildcard bench)
 	$(BIN)/ruff format --check idp tests $(wildcard bench)
+
+# What CI checks besides the tests: lint, types (pyproject's [tool.mypy]), and that the
+# models and migrations agree (a throwaway database migrated, then compared).
+check: lint
+	$(BIN)/mypy
+	tmp=$$(mktemp -d) && export IDP_ENV=development IDP_INSTANCE_DIR=$$tmp IDP_DATABASE_URL=sqlite:///$$tmp/check.db && { $(BIN)/idp db upgrade >$$tmp/log 2>&1 || cat $$tmp/log; $(BIN)/idp db check; }; status=$$?; rm -rf $$tmp; exit $$status
 
 # Random seeds for FUZZ_SECONDS (CI runs fixed ones); each seed is printed before it runs,
 # so a failure replays with IDP_FUZZ_SEEDS=<seed> IDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) pytest ...
