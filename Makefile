@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export IDP_INSTANCE_DIR ?= instance
 
-.PHONY: run test test-sqlite test-postgres lint bench fuzz install browser proxy clean messages translations
+.PHONY: run test test-sqlite test-postgres lint bench fuzz install browser proxy check clean messages translations
 POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 $(STAMP): pyproject.toml
@@ -45,8 +45,8 @@ run: $(STAMP) translations
 	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 wsgi:app
 
 # .ci/db-check: `idp db check` and a downgrade/upgrade round trip on a database of its own.
-test: $(STAMP) translations browser proxy
-	$(BIN)/ruff check idp tests $(wildcard bench)
+# The suite runs in random order (pytest-randomly); the last line names the seed that replays it.
+test: $(STAMP) translations browser proxy check
 	BIN=$(BIN) .ci/db-check
 	$(BIN)/pytest -q
 
@@ -57,6 +57,11 @@ test-postgres: $(STAMP) translations browser proxy
 lint: $(STAMP)
 	$(BIN)/ruff check idp tests $(wildcard bench)
 	$(BIN)/ruff format --check idp tests $(wildcard bench)
+
+# What CI checks besides the tests: lint, types (pyproject's [tool.mypy]), and that the
+# models and migrations agree (a throwaway database migrated, then compared).
+check: lint
+	$(BIN)/mypy
 
 # Random seeds for FUZZ_SECONDS (CI runs fixed ones); each seed is printed before it runs,
 # so a failure replays with IDP_FUZZ_SEEDS=<seed> IDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) pytest ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
@@ -251,7 +252,7 @@ def _persisted_secret(instance: Path) -> str:
 
 
 def load_settings(
-    overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+    overrides: dict[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Build Settings from defaults, IDP_* variables and overrides; raise ConfigError if invalid."""
     environ = os.environ if environ is None else environ

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, Executable
 from sqlalchemy.engine import make_url
 
 from idp.config import Settings
@@ -35,6 +36,14 @@ def engine_options(settings: Settings) -> dict[str, Any]:
         options["connect_args"] = {"timeout": connect}
         del options["pool_timeout"]  # in-memory SQLite uses a pool that takes none
     return options
+
+
+def changed_rows(statement: Executable) -> int:
+    """Run an INSERT, UPDATE or DELETE in the session; how many rows it changed."""
+    from idp.extensions import db
+
+    # Session.execute is typed as returning a Result; DML gives a CursorResult, with rowcount.
+    return cast("CursorResult[Any]", db.session.execute(statement)).rowcount
 
 
 def rollback_quietly() -> None:

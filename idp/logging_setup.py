@@ -65,7 +65,7 @@ class JsonFormatter(logging.Formatter):
         return mask_emails(json.dumps(entry, default=str, ensure_ascii=False))
 
 
-class _IdpHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _IdpHandler(logging.StreamHandler):
     """The handler configure_logging installs, recognisable so a second app replaces it."""
 
 

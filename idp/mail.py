@@ -26,7 +26,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from babel.dates import format_date
@@ -119,7 +119,7 @@ def deliver(settings: Settings, raw: str) -> None:
 def parse(raw: str | bytes) -> EmailMessage:
     """A stored message as a mail client would read it."""
     data = raw.encode() if isinstance(raw, str) else raw
-    return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(data))
+    return BytesParser(policy=policy.default).parsebytes(data)
 
 
 def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
@@ -186,6 +186,7 @@ def _deliver_smtp(url: str, message: EmailMessage) -> None:
         context.verify_mode = ssl.CERT_NONE
     host, port = _host(url), parts.port or DEFAULT_PORTS.get(parts.scheme, 25)
     try:
+        client: smtplib.SMTP
         if parts.scheme == "smtps":
             client = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_SECONDS, context=context)
         else:

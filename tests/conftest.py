@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from jinja2 import StrictUndefined
+from limits.storage import MemoryStorage
 from sqlalchemy import create_engine, event, text
 from werkzeug.serving import make_server
 
@@ -22,6 +23,8 @@ from idp import create_app
 from idp.clock import Clock
 from idp.extensions import db
 from idp.oidc.keys import KeyStore
+from idp.rate_limiter import limiter_of
+from idp.web.sweeper import Sweeper
 
 TEST_DATABASE_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")
 ISSUER = "http://localhost"
@@ -72,37 +75,51 @@ def _environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         engine.dispose()
 
 
-def _empty_tables() -> None:
-    tables = [t for t in reversed(db.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        names = ", ".join(t.name for t in tables)
-        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            db.session.execute(table.delete())
-    db.session.commit()
-
-
 @pytest.fixture
 def overrides() -> dict[str, Any]:
     """Per-test settings changes; override this fixture in a module to change them."""
     return {}
 
 
-@pytest.fixture
-def app(_environment: dict[str, Any], tmp_path: Path, overrides: dict[str, Any]) -> Iterator[Flask]:
-    """A fresh app on empty tables."""
-    settings = base_overrides(tmp_path, _environment["url"], _environment["keys_dir"])
-    settings.update(overrides)
+def _build(settings: dict[str, Any]) -> Flask:
+    """A test app: errors raise, undefined template names fail, SQLite commits without fsync."""
     application = create_app(settings)
     application.config["TESTING"] = True
     application.jinja_env.undefined = StrictUndefined
     with application.app_context():
-        _empty_tables()
-    yield application
+        if db.engine.dialect.name == "sqlite":
+            # Durability across power loss is not under test; fsync per commit dominates.
+            event.listen(db.engine, "connect", _sqlite_without_fsync)
+    return application
+
+
+def _close(application: Flask) -> None:
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def fresh_app(
+    _environment: dict[str, Any], tmp_path: Path, overrides: dict[str, Any]
+) -> Iterator[Flask]:
+    """An app built for this test alone, on empty tables.
+
+    For tests that change the app itself (its config, its hooks); everything else uses `app`.
+    """
+    settings = base_overrides(tmp_path, _environment["url"], _environment["keys_dir"])
+    settings.update(overrides)
+    application = _build(settings)
+    with application.app_context():
+        _delete_rows()
+    yield application
+    _close(application)
+
+
+@pytest.fixture
+def app(reused_app: Flask) -> Flask:
+    """The app for this test's `overrides`, on empty tables, its clock at now, no mail queued."""
+    return reused_app
 
 
 @pytest.fixture
@@ -145,11 +162,9 @@ def live_server(_environment: dict[str, Any], tmp_path: Path) -> Iterator[LiveSe
     url = f"http://localhost:{server.server_port}"
     settings = base_overrides(tmp_path, _environment["url"], _environment["keys_dir"])
     settings["issuer"] = url
-    application = create_app(settings)
-    application.config["TESTING"] = True
-    application.jinja_env.undefined = StrictUndefined
+    application = _build(settings)
     with application.app_context():
-        _empty_tables()
+        _delete_rows()
     server.app = application
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
@@ -161,9 +176,7 @@ def live_server(_environment: dict[str, Any], tmp_path: Path) -> Iterator[LiveSe
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        _close(application)
 
 
 def _delete_rows() -> None:
@@ -182,15 +195,18 @@ def _sqlite_without_fsync(connection: Any, _record: Any) -> None:
     connection.execute("PRAGMA synchronous=OFF")
 
 
+# Apps kept at once: modules with their own `overrides` run together even in random order,
+# and on PostgreSQL every kept app holds pooled connections.
+KEPT_APPS = 4
+
+
 @pytest.fixture(scope="session")
 def _reused_apps() -> Iterator[dict[tuple[tuple[str, str], ...], Flask]]:
-    """Apps built once per distinct `overrides`, closed at the end of the run."""
+    """Apps built once per distinct `overrides`, the most recently used last."""
     apps: dict[tuple[tuple[str, str], ...], Flask] = {}
     yield apps
     for application in apps.values():
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        _close(application)
 
 
 @pytest.fixture
@@ -200,29 +216,46 @@ def reused_app(
     tmp_path_factory: pytest.TempPathFactory,
     overrides: dict[str, Any],
 ) -> Iterator[Flask]:
-    """Like `app` (empty tables and outbox, clock at now) but built once per `overrides`.
+    """An app built once per `overrides`, handed to each test as if new.
 
     Building an app costs about a quarter of a second (URL map, templates, parsing the RSA
-    key); protocol tests that keep no state outside the database use this to stay fast.
+    key). What an app keeps between requests is put back here: empty tables and outbox, the
+    clock at now, no rate-limit counts. A test that changes the app itself uses `fresh_app`.
     """
     key = tuple(sorted((name, repr(value)) for name, value in overrides.items()))
-    application = _reused_apps.get(key)
+    application = _reused_apps.pop(key, None)
     if application is None:
         root = tmp_path_factory.mktemp("reused-app")
         settings = base_overrides(root, _environment["url"], _environment["keys_dir"])
         settings.update(overrides)
-        application = create_app(settings)
-        application.config["TESTING"] = True
-        application.jinja_env.undefined = StrictUndefined
-        with application.app_context():
-            if db.engine.dialect.name == "sqlite":
-                # Durability across power loss is not under test; fsync per commit dominates.
-                event.listen(db.engine, "connect", _sqlite_without_fsync)
-        _reused_apps[key] = application
+        application = _build(settings)
+        while len(_reused_apps) >= KEPT_APPS:
+            _close(_reused_apps.pop(next(iter(_reused_apps))))
+    _reused_apps[key] = application
     application.extensions["idp.clock"].offset = timedelta()
     shutil.rmtree(application.extensions["idp.settings"].outbox_dir, ignore_errors=True)
+    _forget_rate_limits(application)
+    for hook in application.teardown_request_funcs.get(None, []):
+        if isinstance(hook, Sweeper):
+            hook.next_at = None  # it would wait for a time the last test's clock had reached
     with application.app_context():
         _delete_rows()
     yield application
     with application.app_context():
         db.session.remove()
+
+
+def _forget_rate_limits(application: Flask) -> None:
+    """Counts start at zero; a test's own Redis database is flushed by the test."""
+    own = limiter_of(application)
+    if own.initialized:
+        for storage in (own.storage, getattr(own, "_fallback_storage", None)):
+            if isinstance(storage, MemoryStorage):
+                storage.reset()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Name the order's seed even under -q: a failure in random order replays with it."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None and config.pluginmanager.has_plugin("randomly"):
+        terminalreporter.write_line(f"random test order: pytest -p randomly --randomly-seed={seed}")

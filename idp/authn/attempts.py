@@ -112,7 +112,7 @@ def code_succeeded(user: User) -> None:
 def _wait(failures: int) -> timedelta:
     if failures < CODES.free:
         return timedelta(0)
-    return min(CODES.first * 2 ** (failures - CODES.free), CODES.ceiling)
+    return min(CODES.first * int(2 ** (failures - CODES.free)), CODES.ceiling)
 
 
 def _warn(user: User, what: str, count: int, *, capped: bool) -> None:

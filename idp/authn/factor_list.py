@@ -77,10 +77,13 @@ def factor_rows(user: User) -> list[FactorRow]:
 def rename(user: User, kind: Factor, factor_id: int, name: str) -> FactorRow:
     """Give a factor a name the user recognises."""
     name = name.strip()[:80]
-    model = {Factor.TOTP: TotpCredential, Factor.WEBAUTHN: WebAuthnCredential}.get(kind)
-    if model is None or not name:
+    credential: TotpCredential | WebAuthnCredential | None = None
+    if kind is Factor.TOTP:
+        credential = db.session.get(TotpCredential, factor_id)
+    elif kind is Factor.WEBAUTHN:
+        credential = db.session.get(WebAuthnCredential, factor_id)
+    if not name:
         raise UnknownFactor()
-    credential = db.session.get(model, factor_id)
     if credential is None or credential.user_id != user.id:
         raise UnknownFactor()
     credential.name = name

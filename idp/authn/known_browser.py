@@ -16,6 +16,7 @@ from sqlalchemy import delete
 
 from idp import audit, mail
 from idp.authn import password_reset, sign_out
+from idp.database import changed_rows
 from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
@@ -106,11 +107,11 @@ def disown(token: str, *, at: datetime, issuer: str) -> User:
     if user is None:
         raise NoticeLinkInvalid()
     # Single use: the row goes, so the link and this browser's "known" status go with it.
-    gone = db.session.execute(
+    gone = changed_rows(
         delete(KnownBrowser).where(
             KnownBrowser.id == record.id, KnownBrowser.notice_hash == record.notice_hash
         )
-    ).rowcount
+    )
     if gone != 1:
         db.session.rollback()
         raise NoticeLinkInvalid()

@@ -12,6 +12,7 @@ from idp import mail
 from idp.authn import attempts
 from idp.authn.password import Passwords, after_password_change
 from idp.authn.password_policy import check_new_password
+from idp.database import changed_rows
 from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
@@ -118,11 +119,11 @@ def complete_reset(
     if reset.cooling_until is not None and now < reset.cooling_until:
         raise ResetLinkInvalid()
     check_new_password(password, user_inputs=[user.email, user.name])
-    spent = db.session.execute(
+    spent = changed_rows(
         update(PasswordReset)
         .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
         .values(used_at=now)
-    ).rowcount
+    )
     if spent != 1:
         raise ResetLinkInvalid()
     passwords.set_password(user, password, now=now)

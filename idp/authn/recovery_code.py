@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from idp import audit, mail
 from idp.authn.errors import InvalidCode
+from idp.database import changed_rows
 from idp.extensions import db
 from idp.models import sealing
 from idp.models.hashing import keyed_hash
@@ -58,7 +59,7 @@ class Spent:
 def use(user_id: int, code: str, *, now: datetime, app_secret: str) -> Spent:
     """Spend one code (atomically); returns what is left, or raises InvalidCode."""
     wanted = keyed_hash(_normalize(code), app_secret)
-    spent = db.session.execute(
+    spent = changed_rows(
         update(RecoveryCode)
         .where(
             RecoveryCode.user_id == user_id,
@@ -66,7 +67,7 @@ def use(user_id: int, code: str, *, now: datetime, app_secret: str) -> Spent:
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=now)
-    ).rowcount
+    )
     if spent != 1:
         raise InvalidCode()
     issued_at = db.session.scalar(

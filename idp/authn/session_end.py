@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
+from idp.database import changed_rows
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.logout_delivery import QUEUED, LogoutDelivery
@@ -115,11 +116,11 @@ def end_records(records: Iterable[SessionRecord], *, reason: str, at: datetime) 
     for record in doomed:
         if record in db.session:
             db.session.expunge(record)
-    count = db.session.execute(
+    count = changed_rows(
         delete(SessionRecord)
         .where(SessionRecord.id_hash.in_(hashes))
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     for user_id, sids in by_user.items():
         announce(user_id, reason=reason, at=at, sids=sids)
     return count

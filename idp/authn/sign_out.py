@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 
 from idp import audit
 from idp.authn import session_end
+from idp.database import changed_rows
 from idp.extensions import db
 from idp.models.session import SessionRecord
 from idp.models.token import Token
@@ -23,7 +25,7 @@ class SignedOut:
     tokens_revoked: int
     trusted_devices_revoked: int
 
-    def detail(self) -> dict[str, int]:
+    def detail(self) -> dict[str, Any]:
         """The counts as audit detail."""
         return asdict(self)
 
@@ -40,7 +42,7 @@ def end_everything(
     if keep_session:
         sessions = sessions.where(SessionRecord.id_hash != keep_session)
         keep_sid = session_end.sid_of_hash(keep_session) or None
-    ended = db.session.execute(sessions).rowcount
+    ended = changed_rows(sessions)
     session_end.announce(user_id, reason=reason, at=at, keep_sid=keep_sid)
     return SignedOut(
         sessions_ended=ended,

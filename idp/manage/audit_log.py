@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, delete, select
 
 from idp import audit
+from idp.database import changed_rows
 from idp.extensions import db
 from idp.manage.actor import Actor
 from idp.manage.payload import Payload, iso
@@ -70,7 +71,7 @@ def read_filter(args: Mapping[str, Any]) -> AuditFilter:
     return AuditFilter(user_id, client_id, event, times["since"], times["until"])
 
 
-def _select(f: AuditFilter) -> Select[tuple[AuditEvent]]:
+def _select(f: AuditFilter) -> Select[AuditEvent]:
     statement = select(AuditEvent)
     if f.user_id is not None:
         statement = statement.where(AuditEvent.user_id == f.user_id)
@@ -155,7 +156,7 @@ def prune(*, days: int, at: datetime, actor: Actor) -> int:
     if days <= 0:
         return 0
     cutoff = at - timedelta(days=days)
-    count = db.session.execute(delete(AuditEvent).where(AuditEvent.at < cutoff)).rowcount
+    count = changed_rows(delete(AuditEvent).where(AuditEvent.at < cutoff))
     audit.record("audit.pruned", commit=False, deleted=count, before=iso(cutoff), **actor.detail())
     db.session.commit()
     return count

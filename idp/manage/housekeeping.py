@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, delete, inspect, or_, select
 
 from idp.authn import session_end
 from idp.config import Settings
+from idp.database import changed_rows
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.email_code import EmailCode
@@ -93,7 +94,7 @@ def _delete_in_batches(model: Any, condition: ColumnElement[bool], batch_size: i
     while True:
         batch = select(key).where(condition).limit(batch_size)
         statement = delete(model).where(key.in_(batch)).execution_options(synchronize_session=False)
-        deleted = db.session.execute(statement).rowcount
+        deleted = changed_rows(statement)
         db.session.commit()  # ends the write transaction: SQLite's lock is free between batches
         total += deleted
         if deleted < batch_size:
@@ -106,6 +107,6 @@ def sweep(settings: Settings, *, now: datetime, batch: int = 500) -> dict[str, i
     for name, (model, condition) in _expired(settings, now).items():
         key = inspect(model).primary_key[0]
         doomed = select(key).where(condition).limit(batch).scalar_subquery()
-        counts[name] = db.session.execute(delete(model).where(key.in_(doomed))).rowcount
+        counts[name] = changed_rows(delete(model).where(key.in_(doomed)))
     db.session.commit()
     return counts

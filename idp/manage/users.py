@@ -16,6 +16,7 @@ from idp.authn import attempts, sessions, sign_out
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.sessions import BrowserSession
 from idp.clock import now
+from idp.database import changed_rows
 from idp.extensions import db
 from idp.manage import invitations
 from idp.manage.actor import Actor
@@ -159,7 +160,7 @@ def _not_self_or_last_admin(user: User, actor: Actor, what: str) -> None:
             raise Refused(f"You cannot {what} the last active admin.")
 
 
-def _sign_out_everywhere(user: User, *, at: datetime, reason: str) -> dict[str, int]:
+def _sign_out_everywhere(user: User, *, at: datetime, reason: str) -> dict[str, Any]:
     """End browser sessions, revoke tokens and device trust; counts for the audit trail."""
     return sign_out.end_everything(user.id, at=at, reason=reason).detail()
 
@@ -198,7 +199,7 @@ def reset_mfa(user: User, *, actor: Actor) -> None:
     for name in FACTOR_TABLES:
         table = db.metadata.tables.get(name)
         if table is not None:
-            removed += db.session.execute(delete(table).where(table.c.user_id == user.id)).rowcount
+            removed += changed_rows(delete(table).where(table.c.user_id == user.id))
     RecoveryCode.delete_all(user.id)
     db.session.execute(delete(EmailCode).where(EmailCode.user_id == user.id))
     Invitation.void_for(user.id, at=at)

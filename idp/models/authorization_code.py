@@ -9,12 +9,13 @@ from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from idp.extensions import db
+from idp.database import changed_rows
+from idp.extensions import Model, db
 from idp.models.hashing import sha256_hex
 from idp.models.user import User
 
 
-class AuthorizationCode(db.Model, AuthorizationCodeMixin):
+class AuthorizationCode(Model, AuthorizationCodeMixin):
     __tablename__ = "authorization_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -46,12 +47,12 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):
 
     def claim(self, at: datetime) -> bool:
         """Mark used atomically; exactly one of concurrent redemptions gets True."""
-        result = db.session.execute(
+        result = changed_rows(
             update(AuthorizationCode)
             .where(AuthorizationCode.id == self.id, AuthorizationCode.used_at.is_(None))
             .values(used_at=at)
         )
-        return result.rowcount == 1
+        return result == 1
 
     # Authlib's AuthorizationCodeMixin -----------------------------------
     def get_redirect_uri(self) -> str:

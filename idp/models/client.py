@@ -11,13 +11,13 @@ from sqlalchemy import JSON, Boolean, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
-from idp.extensions import db
+from idp.extensions import Model, db
 from idp.models.hashing import matches, sha256_hex
 
 CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post")
 
 
-class Client(db.Model, ClientMixin):
+class Client(Model, ClientMixin):
     __tablename__ = "clients"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -8,10 +8,10 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
-from idp.extensions import db
+from idp.extensions import Model, db
 
 
-class Consent(db.Model):
+class Consent(Model):
     __tablename__ = "consents"
     __table_args__ = (UniqueConstraint("user_id", "client_id"),)
 

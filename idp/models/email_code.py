@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.extensions import Model, db
 
 
-class EmailCode(db.Model):
+class EmailCode(Model):
     __tablename__ = "email_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

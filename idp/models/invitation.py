@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.database import changed_rows
+from idp.extensions import Model, db
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     __tablename__ = "invitations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -31,16 +32,16 @@ class Invitation(db.Model):
     @classmethod
     def void_for(cls, user_id: int, *, at: datetime) -> int:
         """Spend every unused invitation of the user (a newer one, or a reset, replaces them)."""
-        return db.session.execute(
+        return changed_rows(
             update(cls).where(cls.user_id == user_id, cls.used_at.is_(None)).values(used_at=at)
-        ).rowcount
+        )
 
     @classmethod
     def spend(cls, invitation_id: int, *, at: datetime) -> bool:
         """Mark used, atomically: of two concurrent uses exactly one wins."""
         return (
-            db.session.execute(
+            changed_rows(
                 update(cls).where(cls.id == invitation_id, cls.used_at.is_(None)).values(used_at=at)
-            ).rowcount
+            )
             == 1
         )

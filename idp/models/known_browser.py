@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.extensions import Model, db
 
 
-class KnownBrowser(db.Model):
+class KnownBrowser(Model):
     __tablename__ = "known_browsers"
     __table_args__ = (UniqueConstraint("user_id", "device_hash", name="uq_known_browsers_device"),)
 

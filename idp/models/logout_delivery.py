@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import DateTime, Index, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.extensions import Model, db
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
 
-class LogoutDelivery(db.Model):
+class LogoutDelivery(Model):
     __tablename__ = "logout_deliveries"
     __table_args__ = (
         Index("ix_logout_deliveries_due", "status", "next_attempt_at"),

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import DateTime, Index, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.extensions import Model, db
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
 
-class MailMessage(db.Model):
+class MailMessage(Model):
     __tablename__ = "mail_messages"
     # The worker's one query: due messages, oldest first.
     __table_args__ = (Index("ix_mail_messages_due", "status", "next_attempt_at"),)

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.extensions import Model, db
 
 
-class PasswordReset(db.Model):
+class PasswordReset(Model):
     __tablename__ = "password_resets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

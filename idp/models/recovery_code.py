@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.extensions import Model, db
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     __tablename__ = "recovery_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

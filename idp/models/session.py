@@ -9,10 +9,11 @@ from sqlalchemy import JSON, DateTime, ForeignKey, String, delete
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
-from idp.extensions import db
+from idp.database import changed_rows
+from idp.extensions import Model
 
 
-class SessionRecord(db.Model):
+class SessionRecord(Model):
     __tablename__ = "sessions"
 
     # SHA-256 of the cookie value: a database leak yields no usable cookie.
@@ -29,5 +30,5 @@ class SessionRecord(db.Model):
     @classmethod
     def end_all_for(cls, user_id: int) -> int:
         """Sign the user out of every browser."""
-        result = db.session.execute(delete(cls).where(cls.user_id == user_id))
-        return result.rowcount
+        result = changed_rows(delete(cls).where(cls.user_id == user_id))
+        return result

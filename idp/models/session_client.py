@@ -8,10 +8,10 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.extensions import Model, db
 
 
-class SessionClient(db.Model):
+class SessionClient(Model):
     __tablename__ = "session_clients"
     # One row per (session, client): a session that served a client ten times logs it out once.
     __table_args__ = (UniqueConstraint("sid", "client_id", name="uq_session_clients_sid_client"),)

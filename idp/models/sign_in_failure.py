@@ -8,13 +8,14 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint, delete, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.database import changed_rows
+from idp.extensions import Model, db
 
 # The account-wide row: every source's failures, for the hard cap.
 ANY_SOURCE = "*"
 
 
-class SignInFailure(db.Model):
+class SignInFailure(Model):
     __tablename__ = "sign_in_failures"
     __table_args__ = (UniqueConstraint("key_hash", "source"),)
 
@@ -33,11 +34,11 @@ class SignInFailure(db.Model):
     @classmethod
     def add(cls, key_hash: str, source: str, at: datetime) -> int:
         """One more failure (atomic increment, row created on first use); the new count."""
-        bumped = db.session.execute(
+        bumped = changed_rows(
             update(cls)
             .where(cls.key_hash == key_hash, cls.source == source)
             .values(count=cls.count + 1, last_at=at)
-        ).rowcount
+        )
         if not bumped:
             try:
                 with db.session.begin_nested():

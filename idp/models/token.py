@@ -10,13 +10,14 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
-from idp.extensions import db
+from idp.database import changed_rows
+from idp.extensions import Model, db
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
 from idp.models.user import User
 
 
-class Token(db.Model, TokenMixin):
+class Token(Model, TokenMixin):
     __tablename__ = "tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -65,7 +66,7 @@ class Token(db.Model, TokenMixin):
     def revoke_where(cls, *criteria: Any) -> int:
         """Revoke every access and refresh token matching the criteria."""
         at = now()
-        result = db.session.execute(
+        result = changed_rows(
             update(cls)
             .where(*criteria, cls.access_revoked_at.is_(None))
             .values(access_revoked_at=at)
@@ -75,7 +76,7 @@ class Token(db.Model, TokenMixin):
             .where(*criteria, cls.refresh_revoked_at.is_(None))
             .values(refresh_revoked_at=at)
         )
-        return result.rowcount
+        return result
 
     @classmethod
     def live_child(cls, parent: Token) -> Token | None:
@@ -87,22 +88,22 @@ class Token(db.Model, TokenMixin):
     @classmethod
     def spend_refresh(cls, token_id: int, at: datetime) -> bool:
         """Mark a refresh token rotated; False if it was already spent (a concurrent use won)."""
-        result = db.session.execute(
+        result = changed_rows(
             update(cls)
             .where(cls.id == token_id, cls.refresh_revoked_at.is_(None))
             .values(refresh_revoked_at=at, refresh_rotated_at=at)
         )
-        return result.rowcount == 1
+        return result == 1
 
     @classmethod
     def withdraw(cls, token_id: int, at: datetime) -> bool:
         """Revoke an unspent token pair whose response was lost; False if already spent."""
-        result = db.session.execute(
+        result = changed_rows(
             update(cls)
             .where(cls.id == token_id, cls.refresh_revoked_at.is_(None))
             .values(refresh_revoked_at=at, access_revoked_at=at)
         )
-        return result.rowcount == 1
+        return result == 1
 
     def refresh_usable(self, at: datetime) -> bool:
         """A refresh token works until rotated, revoked or expired."""

@@ -8,10 +8,10 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
-from idp.extensions import db
+from idp.extensions import Model, db
 
 
-class TotpCredential(db.Model):
+class TotpCredential(Model):
     __tablename__ = "totp_credentials"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, select, update
+from sqlalchemy import ColumnElement, DateTime, ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.database import changed_rows
+from idp.extensions import Model, db
 
 
-class TrustedDevice(db.Model):
+class TrustedDevice(Model):
     __tablename__ = "trusted_devices"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -57,10 +58,10 @@ class TrustedDevice(db.Model):
         )
 
     @classmethod
-    def revoke_where(cls, *criteria: object, at: datetime, reason: str) -> int:
+    def revoke_where(cls, *criteria: ColumnElement[bool], at: datetime, reason: str) -> int:
         """End trust for every live record matching the criteria."""
-        return db.session.execute(
+        return changed_rows(
             update(cls)
             .where(*criteria, cls.revoked_at.is_(None))
             .values(revoked_at=at, revoked_reason=reason)
-        ).rowcount
+        )

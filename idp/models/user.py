@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
-from idp.extensions import db
+from idp.extensions import Model, db
 
 
 def new_handle() -> str:
@@ -22,7 +22,7 @@ def new_subject() -> str:
     return secrets.token_urlsafe(18)
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

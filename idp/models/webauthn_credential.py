@@ -8,10 +8,10 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
-from idp.extensions import db
+from idp.extensions import Model, db
 
 
-class WebAuthnCredential(db.Model):
+class WebAuthnCredential(Model):
     __tablename__ = "webauthn_credentials"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -156,8 +156,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return super().create_token_response()
 
     def generate_token(
-        self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True
-    ):
+        self,
+        user: User | None = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
         """OIDC Core 11: a refresh token only when offline_access was granted."""
         include = include_refresh_token and "offline_access" in scope_to_list(scope or "")
         return super().generate_token(user, scope, grant_type, expires_in, include)
@@ -244,6 +249,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             if not Token.withdraw(self._lost_child.id, at):
                 db.session.rollback()
                 raise InvalidGrantError()
+            assert item.refresh_rotated_at is not None  # it has a child: it was rotated
             audit.record(
                 "refresh_token.retried",
                 user_id=item.user_id,

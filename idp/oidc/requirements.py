@@ -106,6 +106,7 @@ def hinted_subject(data: Mapping[str, str], keys: KeyStore, issuer: str) -> str 
     except (JoseError, ValueError):
         raise InvalidRequestError("'id_token_hint' is not an ID token we issued") from None
     claims = token.claims
-    if claims.get("iss") != issuer or not isinstance(claims.get("sub"), str):
+    subject = claims.get("sub")
+    if claims.get("iss") != issuer or not isinstance(subject, str):
         raise InvalidRequestError("'id_token_hint' is not an ID token we issued")
-    return claims["sub"]
+    return subject

@@ -125,7 +125,7 @@ class IdToken(OpenIDCode):
         """The active key for the client's algorithm."""
         return self.server.keys.signing_key(self.get_client_algorithm(client))
 
-    def get_encode_header(self, client: Client) -> dict[str, str]:
+    def get_encode_header(self, client: Client) -> dict[str, str | None]:
         """alg and kid, so RPs pick the right key from the JWKS."""
         alg = self.get_client_algorithm(client)
         return {"alg": alg, "kid": self.server.keys.signing_key(alg).kid, "typ": "JWT"}
@@ -141,7 +141,9 @@ class IdToken(OpenIDCode):
             "exp": issued + self.server.settings.id_token_ttl_seconds,
         }
 
-    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict:
+    def get_authorization_code_claims(
+        self, authorization_code: AuthorizationCode
+    ) -> dict[str, Any]:
         """nonce, auth_time, acr, amr, sid; user claims come from generate_user_info."""
         result = super().get_authorization_code_claims(authorization_code)
         result["auth_time"] = authorization_code.auth_time
@@ -216,7 +218,7 @@ class Revocation(RevocationEndpoint):
         for lookup in lookups:
             found = lookup(token_string)
             if found is not None:
-                found._presented_refresh = lookup is Token.by_refresh_token  # type: ignore[attr-defined]
+                found._presented_refresh = lookup is Token.by_refresh_token
                 return found
         return None
 
@@ -252,6 +254,7 @@ class Introspection(IntrospectionEndpoint):
             return {"active": False}
         kind, item = token
         at = now()
+        exp: int | None
         if kind == "access_token":
             alive = item.access_revoked_at is None and at < item.expires_at
             exp = epoch(item.expires_at)

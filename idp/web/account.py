@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     g,
     redirect,
@@ -13,6 +12,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import audit
 from idp.authn import (

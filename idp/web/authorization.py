@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response, redirect, url_for
+from flask import redirect, url_for
+from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp.authn import policy
 from idp.authn.state import Decision, Requirements, Step

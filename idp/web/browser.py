@@ -137,7 +137,7 @@ def end_sign_in(reason: str = "signed_out") -> list[session_end.EndedFor]:
 
 
 def _carrier() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="idp.pending-request")
+    return URLSafeSerializer(current_app.secret_key or "", salt="idp.pending-request")
 
 
 def is_carried(rid: str | None) -> bool:

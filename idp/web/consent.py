@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp.authn.state import Step
 from idp.errors import SignInExpired

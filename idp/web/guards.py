@@ -6,7 +6,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Response, g, redirect, request, url_for
+from flask import g, redirect, request, url_for
+from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp.authn import policy
 from idp.authn.factors import Factor

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, g, has_request_context, redirect, request
+from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask_babel import Babel, get_locale
+from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp.clock import epoch, now
 from idp.translations import LANGUAGES, compile_catalogues

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import audit
 from idp.clock import now
@@ -68,7 +70,7 @@ def resume(rid: str) -> Response:
 
 
 @bp.route("/consent/<rid>", methods=["GET", "POST"])
-def consent(rid: str) -> Response | str:
+def consent(rid: str) -> ResponseReturnValue:
     """Ask the user to share what the client asked for; remembered per user and client."""
     from idp.web.consent import handle_consent
 

@@ -87,7 +87,9 @@ class DatabaseSessionInterface(SessionInterface):
     def _forget(record: SessionRecord) -> None:
         # A bulk delete tolerates a row already removed by "sign out everywhere".
         # The identity map knows the key without a reload (the row may be gone already).
-        id_hash = inspect(record).identity[0]
+        identity = inspect(record).identity
+        assert identity is not None  # a record loaded or flushed has its key
+        id_hash = identity[0]
         if record in db.session:
             db.session.expunge(record)
         db.session.execute(delete(SessionRecord).where(SessionRecord.id_hash == id_hash))

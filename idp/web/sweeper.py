@@ -8,9 +8,11 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 from idp.clock import now
 from idp.config import Settings
+from idp.database import rollback_quietly
 from idp.extensions import db
 from idp.manage.housekeeping import sweep
 
@@ -41,6 +43,10 @@ class Sweeper:
             counts = sweep(self.settings, now=at)
             if any(counts.values()):
                 log.info("swept expired rows: %s", counts)
+        except OperationalError:
+            # The database is away or a table is locked (an outage): not a bug, even in tests.
+            rollback_quietly()
+            log.warning("sweeping expired rows failed: database unavailable", exc_info=True)
         except Exception:
             # Housekeeping must never turn a served request into an error.
             db.session.rollback()

@@ -99,12 +99,6 @@ def timestamp_of(app: Flask) -> int:
 
 
 @pytest.fixture
-def app(reused_app: Flask) -> Flask:
-    """Protocol tests keep no state outside the database: the shared app, tables emptied."""
-    return reused_app
-
-
-@pytest.fixture
 def suite(app, client, clock) -> Suite:
     """A registered client and a returning user with an authenticator app."""
     user = make_user(app)

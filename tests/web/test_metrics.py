@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.oidc.test_tokens import OFFLINE
@@ -23,6 +24,12 @@ TOKEN = "metrics-scraper-token-0123456789"
 @pytest.fixture
 def overrides() -> dict[str, object]:
     return {"login_max_failures": 2, "refresh_reuse_grace_seconds": 0}
+
+
+@pytest.fixture
+def app(fresh_app: Flask) -> Flask:
+    """Counters belong to the app and only go up: each test counts from zero in a new one."""
+    return fresh_app
 
 
 def scrape(client, **headers: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

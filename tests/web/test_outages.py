@@ -11,7 +11,7 @@ from flask import Flask
 from jinja2 import StrictUndefined
 
 from idp import create_app
-from idp.extensions import limiter
+from idp.rate_limiter import limiter_of
 from tests.conftest import base_overrides
 
 # Nothing listens on port 1: every connection attempt is refused at once.
@@ -70,7 +70,7 @@ def test_protocol_endpoints_answer_503_json(down_app):
         answer = rp.post(path, data={"token": "abc"}, auth=("rp", "secret"))
         assert_unavailable(answer, "application/json")
     # A database error in /token's rate-limit key is not a Redis outage.
-    assert not limiter._storage_dead
+    assert not limiter_of(down_app)._storage_dead
 
 
 def test_the_admin_api_answers_503_problem_details(down_app):

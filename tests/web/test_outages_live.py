@@ -23,9 +23,9 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from idp import create_app
-from idp.extensions import db, limiter
+from idp.extensions import db
 from idp.models.audit_event import AuditEvent
-from tests.conftest import _empty_tables, base_overrides
+from tests.conftest import _delete_rows, base_overrides
 from tests.private_services import PrivatePostgres, PrivateRedis
 from tests.support import PASSWORD, make_user
 
@@ -113,7 +113,7 @@ def on_postgres(
             from flask_migrate import upgrade
 
             upgrade()
-            _empty_tables()
+            _delete_rows()
         make_user(app)
         yield app, url
 
@@ -169,12 +169,10 @@ def test_redis_stopped_under_load_falls_back_to_memory_then_back(
     settings.update(ratelimit_enabled=True, ratelimit_storage_url=private_redis.url)
     for app, url in serve(settings):
         with app.app_context():
-            _empty_tables()
+            _delete_rows()
         make_user(app)
-        # Flask-Limiter re-checks a dead storage with exponential backoff kept on the (shared)
-        # limiter; start it afresh so recovery comes within seconds, as in a new worker.
-        limiter._Limiter__check_backend_count = 0  # type: ignore[attr-defined]
-        limiter._Limiter__last_check_backend = time.time()  # type: ignore[attr-defined]
+        # Flask-Limiter re-checks a dead storage with exponential backoff; the app's limiter
+        # is new, so recovery comes within seconds, as in a new worker.
         assert sign_in(url).status_code == 302
         private_redis.stop()
         seen = under_load(url, 1.0, requests.Session())

@@ -9,8 +9,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from idp import create_app
-from idp.extensions import db, limiter
+from idp.extensions import db
 from idp.models.audit_event import AuditEvent
+from idp.rate_limiter import limiter_of
 from tests.conftest import base_overrides
 from tests.support import csrf_of, make_user
 
@@ -37,4 +38,4 @@ def test_password_posts_are_counted_in_memory_and_the_fallback_is_audited_once(
     with redis_down.app_context():
         events = db.session.scalars(select(AuditEvent.event)).all()
     assert events.count("ratelimit.storage_unavailable") == 1
-    assert limiter._storage_dead  # Flask-Limiter's flag, observed by idp.rate_limiter
+    assert limiter_of(redis_down)._storage_dead  # Flask-Limiter's flag, seen by idp.rate_limiter

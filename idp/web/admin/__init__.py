@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp import audit
 from idp.authn.policy import StepUp
@@ -77,7 +80,7 @@ def lines(name: str) -> list[str]:
     return [item for item in request.form.get(name, "").split() if item]
 
 
-def back_to(endpoint: str, **values: str) -> Response:
+def back_to(endpoint: str, **values: Any) -> Response:
     """Redirect after a POST (Post/Redirect/Get)."""
     return redirect(url_for(endpoint, **values))
 

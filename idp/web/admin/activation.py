@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -13,6 +12,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
+from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp.authn.password_policy import WeakPassword
 from idp.clock import now

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, g, render_template, request
+from flask import flash, g, render_template, request
+from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp.manage import clients
 from idp.manage.errors import Invalid

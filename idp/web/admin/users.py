@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, flash, g, render_template, request
+from flask import flash, g, render_template, request
+from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp.clock import now
 from idp.manage import importer, invitations, user_detail, users
@@ -94,7 +95,7 @@ def user_update(subject: str) -> Response | tuple[str, int]:
     return back_to("admin.user_view", subject=subject)
 
 
-def _action(subject: str, act: Callable[[User], None], done: str) -> Response:
+def _action(subject: str, act: Callable[[User], object], done: str) -> Response:
     act(users.get(subject))
     flash(done, "notice")
     return back_to("admin.user_view", subject=subject)

@@ -67,7 +67,7 @@ def delete_user(user_id: str) -> Response:
     return Response(status=204)
 
 
-def _act(user_id: str, action: Callable[[User], None]) -> Response:
+def _act(user_id: str, action: Callable[[User], object]) -> Response:
     user = users.get(user_id)
     action(user)
     return _user(user)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import audit
 from idp.authn import email_code, factor_list, policy, recovery_code, totp

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request
+from flask import render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import audit
 from idp.authn.password import InvalidCredentials, SignInThrottled

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, flash, jsonify, redirect, render_template, url_for
+from flask import flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import audit
 from idp.authn import password_reset, policy, second_factor, webauthn
@@ -68,8 +69,8 @@ def reset(token: str) -> Response | tuple[str, int] | str:
     """Prove a factor outside the mailbox, then choose a new password (never bypasses MFA)."""
     opened = _open(token)
     if not isinstance(opened[0], PasswordReset):
-        return opened  # type: ignore[return-value]
-    link, user = opened  # type: ignore[misc]
+        return opened
+    link, user = opened
     enrolled = enrolled_factors(user)
     path = policy.reset_path(enrolled)
     if path is ResetPath.COOLING_OFF:
@@ -133,7 +134,7 @@ def reset_webauthn_options(token: str) -> Response | tuple[Response, int]:
     opened = _open(token)
     if not isinstance(opened[0], PasswordReset):
         return jsonify(error="This reset link has expired."), 400
-    _, user = opened  # type: ignore[misc]
+    _, user = opened
     if Factor.WEBAUTHN not in policy.reset_methods(enrolled_factors(user)):
         return jsonify(error="No security key on this account."), 403
     return webauthn_views.options_for(user, "reset")
@@ -146,7 +147,7 @@ def reset_webauthn(token: str) -> Response | tuple[Response, int]:
     opened = _open(token)
     if not isinstance(opened[0], PasswordReset):
         return jsonify(error="This reset link has expired."), 400
-    link, user = opened  # type: ignore[misc]
+    link, user = opened
     asserted = webauthn_views.verify_assertion(user, "reset", None)
     if not isinstance(asserted, webauthn.Asserted):
         return asserted

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, url_for
+from flask import render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import audit
 from idp.authn.second_factor import Attempt, Purpose

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, jsonify, redirect, render_template, request, url_for
+from flask import jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import audit
 from idp.authn import policy, second_factor, trusted_device, webauthn
