@@ -6,12 +6,13 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -31,6 +32,7 @@ from idp.models.token import Token
 from idp.models.user import User
 from idp.oidc import claims
 from idp.oidc.client_auth import authenticate_basic
+from idp.oidc.clients import ClientCache
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -195,12 +197,17 @@ class UserInfo(UserInfoEndpoint):
         return claims.user_info(user, scope)
 
     def __call__(self, request: Any) -> Any:
-        token = self.resource_protector.acquire_token("openid")
-        if token.get_user() is None or not token.get_user().is_active:
-            from authlib.oauth2.rfc6750 import InvalidTokenError
+        """Authlib's UserInfoEndpoint.__call__, with the token looked up once, not twice.
 
+        A disabled user's or client's token is refused like an unknown one (RFC 6750 3.1).
+        """
+        token = self.resource_protector.acquire_token("openid")
+        user = token.get_user()
+        client = self.server.clients.get(token.client_id)
+        if user is None or not user.is_active or client is None:
             raise InvalidTokenError()
-        return super().__call__(request)
+        # Plain JSON (OIDC Core 5.3.2): no client registers userinfo_signed_response_alg.
+        return 200, self.generate_user_info(user, token.scope), default_json_headers
 
 
 class Revocation(RevocationEndpoint):
@@ -351,8 +358,9 @@ def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
         # No registered id holds a NUL, and PostgreSQL text cannot: unknown, not a 500.
         if not client_id or "\x00" in client_id:
             return None
-        return Client.by_client_id(client_id)
+        return server.clients.get(client_id)
 
+    server.clients = ClientCache()
     server.init_app(app, query_client=query_client)
     server.register_client_auth_method("client_secret_basic", authenticate_basic)
     server.register_grant(
