@@ -152,7 +152,7 @@ def pending_view(rid: str | None) -> PendingView | None:
     if entry is None:
         return None
     params, _ = entry
-    client = Client.by_client_id(params.get("client_id", ""))
+    client = server().clients.get(params.get("client_id", ""))
     if client is None:
         return None
     return PendingView(
