@@ -1,4 +1,4 @@
-"""gunicorn reads this from the working directory: Prometheus bookkeeping for several workers.
+"""gunicorn reads this from the working directory: worker class, Prometheus bookkeeping.
 
 With PROMETHEUS_MULTIPROC_DIR set, each worker writes its metrics to files there (see
 idp/metrics.py); values of a previous run must go, and an exited worker's gauges must stop
@@ -24,3 +24,11 @@ def child_exit(server, worker):
     """A worker is gone: drop its live gauges (the database connections it held)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+# Threads in each worker, with keep-alive: a relying party's connection serves many token and
+# userinfo calls, and a worker waiting on PostgreSQL serves another request meanwhile
+# (the sync class closes every connection and waits idle). `--workers` stays on the command line.
+worker_class = "gthread"
+threads = 4
+keepalive = 5

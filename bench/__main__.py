@@ -1,8 +1,12 @@
 """`python -m bench`: gunicorn on PostgreSQL, then req/s per endpoint and sign-ins per second.
 
+Each worker count runs Flask's hello-world under the same gunicorn settings first: the CPU a
+scenario costs the server (workers + PostgreSQL backends) is also given as a multiple of it.
+
 Environment: BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (4 client threads),
-BENCH_WORKERS (2 gunicorn sync workers), BENCH_USERS (for the sign-in scenario; 40 per second),
-BENCH_DATABASE_URL (default .../idp_bench; dropped and made anew each run).
+BENCH_WORKERS (gunicorn workers, a comma-separated list: "1,2"), BENCH_PIN (1: server and its
+PostgreSQL backends on their own cores, the load on the rest), BENCH_USERS (for the sign-in
+scenario; 40 per second), BENCH_DATABASE_URL (default .../idp_bench; dropped and made anew).
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from typing import Any
 
 import psycopg
 
-from bench import cpu
+from bench import cpu, pinning
 from bench.client import Http
-from bench.flows import CALLBACK
+from bench.flows import CALLBACK, expect
 from bench.load import run
 from bench.scenarios import HOST, scenarios
 
@@ -32,9 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 IDP = str(Path(sys.executable).with_name("idp"))  # the venv's console script
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
-WORKERS = os.environ.get("BENCH_WORKERS", "2")
-USERS = 2 * CONCURRENCY + int(os.environ.get("BENCH_USERS", int(40 * SECONDS)))
-GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", WORKERS, "--bind"]
+WORKER_COUNTS = [int(n) for n in os.environ.get("BENCH_WORKERS", "1,2").split(",")]
+PIN = os.environ.get("BENCH_PIN", "") == "1"
+# Users one run (one worker count) signs in: refresh and userinfo threads, then the sign-ins.
+USERS_PER_RUN = 2 * CONCURRENCY + int(os.environ.get("BENCH_USERS", int(40 * SECONDS)))
+HELLO = "hello-world"
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/idp_bench"
 )
@@ -55,7 +61,8 @@ def main() -> None:
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         "seconds": SECONDS,
         "concurrency": CONCURRENCY,
-        "gunicorn_workers": WORKERS,
+        "gunicorn_workers": WORKER_COUNTS,
+        "pinned": PIN,
     }
     env = {
         "IDP_DATABASE_URL": DATABASE_URL,
@@ -67,23 +74,73 @@ def main() -> None:
         psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin,
     ):
         env = {**os.environ, **env, "IDP_INSTANCE_DIR": tmp, "IDP_KEYS_DIR": f"{tmp}/keys"}
+        # This checkout's code (and migrations), whichever checkout the venv was installed from.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
-        server: subprocess.Popen[bytes] | None = None
+        rows: list[dict[str, Any]] = []
         try:
             _run(env, IDP, "db", "upgrade")
             _run(env, IDP, "keys", "generate")
-            seeded = json.loads(_run(env, sys.executable, "-m", "bench.seed", str(USERS), CALLBACK))
-            log = Path(tmp) / "gunicorn.log"
-            with log.open("wb") as out:  # as `make run` serves, minus the access log
-                command = [*GUNICORN, f"{HOST}:{port}", "wsgi:app"]
-                server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
-            _wait_until_up(server, port, log)
-            rows = _measure(port, seeded, server.pid, admin, name)
+            users = str(USERS_PER_RUN * len(WORKER_COUNTS))
+            seeded = json.loads(_run(env, sys.executable, "-m", "bench.seed", users, CALLBACK))
+            for i, workers in enumerate(WORKER_COUNTS):
+                share = seeded["users"][i * USERS_PER_RUN : (i + 1) * USERS_PER_RUN]
+                rows += _run_workers(workers, env, port, {**seeded, "users": share}, admin, name)
         finally:
-            _stop(server)
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _report(rows, meta)
+
+
+def _run_workers(
+    workers: int,
+    env: dict[str, str],
+    port: int,
+    seeded: dict[str, Any],
+    admin: psycopg.Connection[Any],
+    db: str,
+) -> list[dict[str, Any]]:
+    """Hello-world, then the provider, each under gunicorn with `workers` workers."""
+    prefix: list[str] = []
+    server_cores: list[int] = []
+    if PIN:
+        server_cores, load_cores = pinning.split(workers)
+        pinning.pin_self(load_cores)
+        prefix = pinning.taskset(server_cores)
+    # As `make run` serves (gunicorn.conf.py from the same directory), minus the access log.
+    gunicorn = [*prefix, sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind"]
+    rows = []
+    for app, path in (("bench.hello:app", "/"), ("wsgi:app", "/.well-known/openid-configuration")):
+        log = Path(env["IDP_INSTANCE_DIR"]) / "gunicorn.log"
+        server: subprocess.Popen[bytes] | None = None
+        try:
+            with log.open("wb") as out:
+                command = [*gunicorn, f"{HOST}:{port}", app]
+                server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
+            _wait_until_up(server, port, log, path)
+            hello = app == "bench.hello:app"
+            named = [(HELLO, _hello(port))] if hello else scenarios(port, seeded)
+            rows += _measure(named, server.pid, admin, db, server_cores)
+        except Exception:
+            print(f"gunicorn's log:\n{log.read_text()[-3000:]}", file=sys.stderr)
+            raise
+        finally:
+            _stop(server)
+    hello = next(row for row in rows if row["scenario"] == HELLO)
+    for row in rows:
+        row["workers"] = workers
+        row["server_cpu_ms"] = round(row["app_cpu_ms"] + row["db_cpu_ms"], 2)
+        row["x_hello"] = round(row["server_cpu_ms"] / max(hello["server_cpu_ms"], 1e-9), 1)
+        row["cores"] = ",".join(map(str, server_cores)) or "any"
+    return rows
+
+
+def _hello(port: int) -> Any:
+    def factory() -> Any:
+        http = Http(HOST, port)
+        return lambda: expect(http.request("GET", "/"), 200, "hello-world")
+
+    return factory
 
 
 def _free_port() -> int:
@@ -109,13 +166,13 @@ def _run(env: dict[str, str], *command: str) -> str:
     return done.stdout
 
 
-def _wait_until_up(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Return once discovery answers; exit with gunicorn's log if it never does."""
+def _wait_until_up(server: subprocess.Popen[bytes], port: int, log: Path, path: str) -> None:
+    """Return once `path` answers; exit with gunicorn's log if it never does."""
     for _ in range(150):
         if server.poll() is not None:
             break
         try:
-            if Http(HOST, port).request("GET", "/.well-known/openid-configuration").status == 200:
+            if Http(HOST, port).request("GET", path).status == 200:
                 return
         except OSError:
             pass  # not listening yet
@@ -136,18 +193,28 @@ def _stop(server: subprocess.Popen[bytes] | None) -> None:
 
 
 def _measure(
-    port: int, seeded: dict[str, Any], master: int, admin: psycopg.Connection[Any], db: str
+    named: list[tuple[str, Any]],
+    master: int,
+    admin: psycopg.Connection[Any],
+    db: str,
+    server_cores: list[int],
 ) -> list[dict[str, Any]]:
     """Each scenario's result plus CPU per success: gunicorn workers, PostgreSQL, this process."""
 
+    def backends() -> list[int]:
+        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))
+        return [int(pid) for (pid,) in rows]
+
     def snapshot() -> tuple[dict[int, float], dict[int, float], float]:
-        backends = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))
-        pg = cpu.cpu_seconds([int(pid) for (pid,) in backends])
+        pg = cpu.cpu_seconds(backends())
         return cpu.cpu_seconds(cpu.children(master)), pg, time.process_time()
 
     rows = []
-    for name, factory in scenarios(port, seeded):
+    for name, factory in named:
         steps = [factory() for _ in range(CONCURRENCY)]  # sign-ins a scenario needs happen here
+        if server_cores:
+            # Backends connect when a worker first needs one: the set-up above opened them.
+            pinning.pin(backends(), server_cores)
         before = snapshot()
         result = run(name, steps, seconds=SECONDS)
         after = snapshot()
@@ -167,8 +234,10 @@ def _measure(
 
 def _report(rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     """The table on stdout; the same with the run's context in bench/results/latest.json."""
-    columns = ("rate", "p50_ms", "p95_ms", "errors", "app_cpu_ms", "db_cpu_ms")
-    titles = ("req/s", "p50 ms", "p95 ms", "errors", "app cpu ms", "db cpu ms")
+    columns = ("workers", "rate", "p50_ms", "p95_ms", "errors")
+    columns += ("app_cpu_ms", "db_cpu_ms", "server_cpu_ms", "x_hello")
+    titles = ("workers", "req/s", "p50 ms", "p95 ms", "errors")
+    titles += ("app cpu ms", "db cpu ms", "server ms", "x hello")
     print(f"{'scenario':<26}" + "".join(f"{title:>11}" for title in titles))
     for row in rows:
         print(f"{row['scenario']:<26}" + "".join(f"{row[c]:>11}" for c in columns))
@@ -177,9 +246,13 @@ def _report(rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
             print(f"{row['scenario']}: first error: {row['first_error']}")
         if row["seconds"] < SECONDS:
             print(f"{row['scenario']}: ran out of users after {row['seconds']:.1f} s (BENCH_USERS)")
+    cores = {row["workers"]: row["cores"] for row in rows}
+    pinned = ", ".join(f"{n} worker(s) on core(s) {c}" for n, c in cores.items())
     print(
-        f"({CONCURRENCY} client threads, {WORKERS} gunicorn workers, {SECONDS:g} s each, "
-        f"{meta['cpus']} CPUs; cpu ms = server CPU per success; req/s counts successes)"
+        f"({CONCURRENCY} client threads, {SECONDS:g} s each, {meta['cpus']} CPUs, "
+        f"{pinned if PIN else 'not pinned'}, load average {meta['loadavg_before']}; "
+        "server ms = CPU of gunicorn workers + PostgreSQL backends per success, "
+        "x hello = that over hello-world's; req/s counts successes)"
     )
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)

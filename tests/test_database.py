@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from idp.config import load_settings
 from idp.database import engine_options
 
@@ -24,3 +26,31 @@ def test_postgresql_gets_connect_and_statement_timeouts_next_to_its_own_options(
 def test_sqlite_waits_for_a_writer_no_longer_than_the_connect_timeout():
     options = options_for("sqlite:////tmp/idp.db", db_connect_timeout_seconds=2)
     assert options["connect_args"] == {"timeout": 2}
+
+
+def test_no_pre_ping_round_trip_on_checkout():
+    assert options_for("postgresql+psycopg://u@db/idp")["pool_pre_ping"] is False
+
+
+def test_a_connection_the_server_dropped_is_replaced_at_checkout(app, client):
+    """pg_terminate_backend on the pooled connection: the next request still succeeds."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from idp.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only: SQLite connections are not dropped by a server")
+        assert client.get("/readyz").status_code == 200
+        pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+        db.session.remove()  # back to the pool, idle
+        url = db.engine.url.render_as_string(hide_password=False)
+        other = create_engine(url, poolclass=NullPool)
+        with other.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.dispose()
+    for _ in range(3):
+        assert client.get("/readyz").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(text("SELECT pg_backend_pid()")) != pid

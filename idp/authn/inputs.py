@@ -8,10 +8,8 @@ from idp.authn.factors import Factor
 from idp.authn.state import ClientPolicy, GlobalPolicy, UserState
 from idp.config import Settings
 from idp.models.client import Client
-from idp.models.recovery_code import RecoveryCode
-from idp.models.totp_credential import TotpCredential
+from idp.models.second_factor import stored_factors
 from idp.models.user import User
-from idp.models.webauthn_credential import WebAuthnCredential
 
 
 def account_policy(settings: Settings) -> ClientPolicy:
@@ -23,14 +21,15 @@ def account_policy(settings: Settings) -> ClientPolicy:
 
 def enrolled_factors(user: User) -> frozenset[Factor]:
     """The second factors a user has set up (recovery codes included)."""
+    stored = stored_factors(user.id)
     found: set[Factor] = set()
-    if TotpCredential.of_user(user.id):
+    if stored.totp:
         found.add(Factor.TOTP)
     if user.email_factor_at is not None:
         found.add(Factor.EMAIL_CODE)
-    if WebAuthnCredential.of_user(user.id):
+    if stored.webauthn:
         found.add(Factor.WEBAUTHN)
-    if RecoveryCode.remaining(user.id):
+    if stored.recovery_code:
         found.add(Factor.RECOVERY_CODE)
     return frozenset(found)
 

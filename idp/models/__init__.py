@@ -2,6 +2,7 @@
 
 from idp.models.audit_event import AuditEvent
 from idp.models.authorization_code import AuthorizationCode
+from idp.models.cache_version import CacheVersion
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.email_code import EmailCode
@@ -23,6 +24,7 @@ from idp.models.webauthn_credential import WebAuthnCredential
 __all__ = [
     "AuditEvent",
     "AuthorizationCode",
+    "CacheVersion",
     "Client",
     "Consent",
     "EmailCode",

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from authlib.oauth2.rfc6749 import TokenMixin
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
@@ -87,13 +99,13 @@ class Token(Model, TokenMixin):
 
     @classmethod
     def spend_refresh(cls, token_id: int, at: datetime) -> bool:
-        """Mark a refresh token rotated; False if it was already spent (a concurrent use won)."""
-        result = changed_rows(
-            update(cls)
-            .where(cls.id == token_id, cls.refresh_revoked_at.is_(None))
-            .values(refresh_revoked_at=at, refresh_rotated_at=at)
-        )
-        return result == 1
+        """Mark a refresh token rotated; False if it was already spent (a concurrent use won).
+
+        A Core statement on the request's connection: every refresh runs it, and the ORM's
+        bulk update would also look for the row among loaded objects to update them.
+        """
+        result = db.session.connection().execute(_SPEND, {"spent_id": token_id, "spent_at": at})
+        return cast("CursorResult[Any]", result).rowcount == 1
 
     @classmethod
     def withdraw(cls, token_id: int, at: datetime) -> bool:
@@ -141,3 +153,11 @@ class Token(Model, TokenMixin):
     def get_client(self) -> Client | None:
         """The client the token was issued to."""
         return Client.by_client_id(self.client_id)
+
+
+_table = cast("Table", Token.__table__)
+_SPEND = (
+    update(_table)
+    .where(_table.c.id == bindparam("spent_id"), _table.c.refresh_revoked_at.is_(None))
+    .values(refresh_revoked_at=bindparam("spent_at"), refresh_rotated_at=bindparam("spent_at"))
+)

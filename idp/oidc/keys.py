@@ -116,6 +116,7 @@ class KeyStore:
         self.directory = Path(directory)
         self._now = now or (lambda: datetime.now(UTC))
         self._cache: _Snapshot | None = None
+        self._stat: tuple[int, int, int] | None = None  # state.json's when _cache was read
         self._reported: set[str] = set()
 
     def ensure(self) -> list[str]:
@@ -222,6 +223,19 @@ class KeyStore:
         ]
 
     def _snapshot(self) -> _Snapshot:
+        # Every discovery and JWKS request asks: a stat is cheaper than reading and hashing.
+        # Writers replace state.json atomically (a new inode), so an unchanged stat is no change.
+        try:
+            st = os.stat(self.directory / STATE_FILE)
+            stat = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            stat = None
+        if stat is not None and self._stat == stat and self._cache is not None:
+            return self._cache  # _stat is set only for a complete snapshot
+        self._stat = None  # set again only once the file was read and understood
+        return self._read_snapshot(stat)
+
+    def _read_snapshot(self, stat: tuple[int, int, int] | None) -> _Snapshot:
         try:
             raw = (self.directory / STATE_FILE).read_bytes()
         except FileNotFoundError:
@@ -233,6 +247,7 @@ class KeyStore:
             return self._cache  # keep serving with the keys already loaded
         version = hashlib.sha256(raw).hexdigest()[:16]
         if self._cache is not None and self._cache.version == version and self._cache.complete:
+            self._stat = stat
             return self._cache
         try:
             state = _parse_state(raw)
@@ -261,6 +276,7 @@ class KeyStore:
         first = builtins.list(signing.values())
         ordered = first + [kid for kid in reversed(keys) if kid not in first]
         self._cache = _Snapshot(version, state, {k: keys[k] for k in ordered}, signing, complete)
+        self._stat = stat if complete else None
         return self._cache
 
     def _report(self, message: str) -> None:

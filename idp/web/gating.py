@@ -54,7 +54,8 @@ def pending_view(rid: str | None) -> PendingView | None:
     if entry is None:
         return None
     params, _ = entry
-    client = Client.by_client_id(params.get("client_id", ""))
+    # The per-worker client cache (oidc/clients): every sign-in page reads the client.
+    client = current.server().clients.get(params.get("client_id", ""))
     if client is None:
         return None
     return PendingView(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from flask import request
+from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
 from idp.database import rollback_quietly
 from idp.errors import DATABASE_UNAVAILABLE
-from idp.models.client import Client
 
 # Every browser form and protocol request fits in far less; a bigger body is refused (413)
 # before it is parsed. Admins upload user imports, so their pages keep the app-wide 1 MiB.
@@ -34,7 +33,7 @@ def token_rate_key() -> str:
     client_id = _presented_client_id()
     known = client_id and len(client_id) <= 255 and "\x00" not in client_id
     try:
-        if known and Client.by_client_id(client_id) is not None:
+        if known and current_app.extensions["idp.oidc"].clients.get(client_id) is not None:
             return f"token:{client_id}@{address}"
     except DATABASE_UNAVAILABLE:
         # Raised here, Flask-Limiter would blame its own storage and switch to memory; the

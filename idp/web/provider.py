@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+import hashlib
+import json
+from collections.abc import Callable
+
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response  # what redirect() returns
 
@@ -22,16 +26,19 @@ bp = Blueprint("provider", __name__)
 CACHE_PUBLIC = f"public, max-age={JWKS_MAX_AGE}"
 
 
-def _cached_json(name: str, build: object) -> Response:
+def _cached_json(name: str, build: Callable[[], object]) -> Response:
+    """The document as bytes built once per key set, with a strong ETag (RFC 9110 8.8.3)."""
     srv = current.server()
     version = srv.keys.version()
     cache = srv.__dict__.setdefault("_doc_cache", {})
     if cache.get(name, (None,))[0] != version:
-        cache[name] = (version, build())  # type: ignore[operator]
-    response = jsonify(cache[name][1])
-    response.headers["Cache-Control"] = CACHE_PUBLIC
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+        body = json.dumps(build(), separators=(",", ":")).encode() + b"\n"
+        cache[name] = (version, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    _, body, etag = cache[name]
+    headers = {"Cache-Control": CACHE_PUBLIC, "Access-Control-Allow-Origin": "*", "ETag": etag}
+    if etag in request.headers.get("If-None-Match", ""):
+        return Response(status=304, headers=headers)
+    return Response(body, mimetype="application/json", headers=headers)
 
 
 @bp.get("/.well-known/openid-configuration")

@@ -38,6 +38,7 @@ ANONYMOUS_KEYS = frozenset({"csrf_token"})
 TOUCH_INTERVAL = timedelta(minutes=1)
 # Served from memory: they open no session, so they keep answering while the database is away.
 SESSIONLESS_ENDPOINTS = frozenset({"provider.discovery", "provider.jwks", "static"})
+SESSIONLESS_PATHS = frozenset({"/.well-known/openid-configuration", "/jwks.json"})  # and static
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +245,14 @@ def read_cookie(request: Request, name: str, *, secure: bool) -> str | None:
 
 
 def _endpoint(app: Flask, request: Request) -> str | None:
-    """The endpoint a request will reach (Flask routes only after opening the session)."""
+    """The endpoint a request will reach (Flask routes only after opening the session).
+
+    None for paths that cannot be sessionless: matching costs more than the rest of a JWKS
+    request, and every request opens a session.
+    """
+    path = request.path
+    if path not in SESSIONLESS_PATHS and not path.startswith(f"{app.static_url_path}/"):
+        return None
     try:
         endpoint, _ = app.create_url_adapter(request).match()  # type: ignore[union-attr]
     except HTTPException:

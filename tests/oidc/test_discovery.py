@@ -72,3 +72,16 @@ def test_discovery_and_jwks_are_cacheable_and_cors_readable(client):
         assert "max-age=" in response.headers["Cache-Control"]
         assert "public" in response.headers["Cache-Control"]
         assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_discovery_and_jwks_answer_304_to_their_etag(client):
+    for path in ("/.well-known/openid-configuration", "/jwks.json"):
+        first = client.get(path)
+        etag = first.headers["ETag"]
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.data == b""
+        assert again.headers["ETag"] == etag
+        assert "max-age=" in again.headers["Cache-Control"]
+        assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+        assert "Set-Cookie" not in first.headers
