@@ -12,6 +12,7 @@ from idp.clock import Clock
 from idp.config import load_settings
 from idp.database import engine_options
 from idp.extensions import csrf, db, limiter, migrate
+from idp.geoip import init_geoip
 from idp.logging_setup import configure_logging
 from idp.metrics import init_metrics
 from idp.rate_limiter import ratelimit_storage_options
@@ -49,6 +50,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["idp.clock"] = Clock()
+    init_geoip(app, settings)
     configure_logging(settings)
 
     from idp.web.limits import cap_request_body

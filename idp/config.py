@@ -102,6 +102,9 @@ class Settings:
     # When set, GET /metrics needs `Authorization: Bearer <token>`; empty: /metrics is open
     # (keep it off the public internet at the proxy then).
     metrics_token: str = ""
+    # A MaxMind-format database (.mmdb, e.g. GeoLite2-City) on this host: the account and admin
+    # pages then show where each session's IP address roughly is. Empty: they show the address.
+    geoip_database: str = ""
 
     @property
     def webauthn_rp_id(self) -> str:
@@ -225,6 +228,8 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"IDP_{name.upper()}={getattr(s, name)!r}: like 60/minute")
     if s.smtp_url and urlsplit(s.smtp_url).scheme not in ("smtp", "smtps", "smtp+starttls"):
         raise ConfigError("IDP_SMTP_URL: scheme must be smtp, smtp+starttls or smtps")
+    if s.geoip_database and not Path(s.geoip_database).is_file():
+        raise ConfigError(f"IDP_GEOIP_DATABASE={s.geoip_database!r}: no such file")
     if not s.database_url.startswith(("sqlite:", "postgresql")):
         raise ConfigError("IDP_DATABASE_URL: sqlite:/// or postgresql+psycopg:// URL expected")
 

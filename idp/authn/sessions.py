@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,7 @@ class BrowserSession:
     last_active_at: datetime
     apps: tuple[str, ...]
     current: bool
+    place: str | None = None  # roughly where `ip` is ("City, Country"), when that is known
 
 
 def _started(record: SessionRecord) -> datetime | None:
@@ -57,8 +59,12 @@ def of_user(
     idle: timedelta,
     absolute: timedelta,
     current_hash: str | None = None,
+    locate: Callable[[str], str | None] | None = None,
 ) -> list[BrowserSession]:
-    """The user's live sessions, most recently active first, with the apps each has served."""
+    """The user's live sessions, most recently active first, with the apps each has served.
+
+    `locate` gives an IP address's approximate place (see idp.geoip), or None.
+    """
     records = _live(user_id, at=at, idle=idle, absolute=absolute)
     sids = [session_end.sid_of(record) for record in records]
     names: dict[str, str] = {}
@@ -68,19 +74,24 @@ def of_user(
             client = Client.by_client_id(row.client_id)
             names[row.client_id] = client.name if client else row.client_id
         apps.setdefault(row.sid, []).append(names[row.client_id])
-    return [
-        BrowserSession(
-            sid=sid,
-            agent=agent_summary(str((record.data or {}).get("agent", ""))),
-            ip=str((record.data or {}).get("ip", "")),
-            signed_in_at=_started(record),
-            last_active_at=record.last_seen_at,
-            apps=tuple(apps.get(sid, ())),
-            current=record.id_hash == current_hash,
+    sessions = []
+    for record, sid in zip(records, sids, strict=True):
+        if not sid:
+            continue
+        ip = str((record.data or {}).get("ip", ""))
+        sessions.append(
+            BrowserSession(
+                sid=sid,
+                agent=agent_summary(str((record.data or {}).get("agent", ""))),
+                ip=ip,
+                signed_in_at=_started(record),
+                last_active_at=record.last_seen_at,
+                apps=tuple(apps.get(sid, ())),
+                current=record.id_hash == current_hash,
+                place=locate(ip) if locate and ip else None,
+            )
         )
-        for record, sid in zip(records, sids, strict=True)
-        if sid
-    ]
+    return sessions
 
 
 def end_one(user_id: int, sid: str, *, reason: str, at: datetime) -> bool:

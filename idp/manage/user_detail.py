@@ -96,6 +96,7 @@ def as_dict(user: User, *, with_detail: bool = False) -> dict[str, Any]:
                 "sid": s.sid,
                 "browser": s.agent,
                 "ip": s.ip,
+                "place": s.place,
                 "signed_in_at": iso(s.signed_in_at),
                 "last_active_at": iso(s.last_active_at),
                 "apps": list(s.apps),

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from idp import audit, mail
+from idp import audit, geoip, mail
 from idp.authn import attempts, sessions, sign_out
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.sessions import BrowserSession
@@ -240,8 +240,11 @@ def revoke_trust(user: User, *, actor: Actor, device_id: int | None = None) -> i
     return count
 
 
-def browser_sessions(user: User, *, current_hash: str | None = None) -> list[BrowserSession]:
-    """Where the user is signed in (`current_hash`: the asking browser's session)."""
+def browser_sessions(
+    user: User, *, current_hash: str | None = None, language: str = "en"
+) -> list[BrowserSession]:
+    """Where the user is signed in (`current_hash`: the asking browser's session), each
+    session's place named in `language` when the GeoIP database knows it."""
     settings = current_app.extensions["idp.settings"]
     return sessions.of_user(
         user.id,
@@ -249,6 +252,7 @@ def browser_sessions(user: User, *, current_hash: str | None = None) -> list[Bro
         idle=timedelta(minutes=settings.session_idle_minutes),
         absolute=timedelta(hours=settings.session_max_hours),
         current_hash=current_hash,
+        locate=lambda ip: geoip.place_of(ip, language=language),
     )
 
 

@@ -36,7 +36,7 @@ from idp.clock import now
 from idp.extensions import db, limiter
 from idp.manage import users
 from idp.models.user import User
-from idp.web import browser, current, factor_prompt
+from idp.web import browser, current, factor_prompt, i18n
 from idp.web.forms import ConfirmForm, PasswordChangeForm, RenameForm
 from idp.web.guards import (
     local_next,
@@ -246,7 +246,9 @@ def forget_all_devices() -> Response:
 
 def signed_in_sessions(user: User) -> list[BrowserSession]:
     """Where the user is signed in, this browser marked as current."""
-    return users.browser_sessions(user, current_hash=browser.current_session_hash())
+    return users.browser_sessions(
+        user, current_hash=browser.current_session_hash(), language=i18n.language()
+    )
 
 
 @bp.post("/sessions/<sid>/end")

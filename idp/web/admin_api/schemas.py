@@ -99,7 +99,10 @@ def schemas(ceiling: int) -> dict[str, Any]:
             "sessions": {
                 "type": "array",
                 "items": {"type": "object"},
-                "description": "Where the user is signed in: browser, IP, times, apps.",
+                "description": (
+                    "Where the user is signed in: browser, IP, its place (city and country,"
+                    " or null without a GeoIP database), times, apps."
+                ),
             },
         },
         "required": ["id", "email", "roles", "is_admin", "status"],
