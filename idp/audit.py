@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import has_request_context, request
+from flask import Response, has_request_context, request
 
 from idp.clock import now
 from idp.extensions import db
@@ -21,10 +21,16 @@ def record(
     *,
     user_id: int | None = None,
     client_id: str | None = None,
-    commit: bool = True,
+    commit: bool | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Append one audit event; IP and user agent come from the current request, if any."""
+    """Append one audit event; IP and user agent come from the current request, if any.
+
+    In a request the event is committed with the request's own work, once, when the response
+    is ready (`commit_request`); outside one (CLI, worker) at once. `commit=True` forces it now
+    (a refusal that must be kept even if the request later fails), `False` leaves it to the
+    caller.
+    """
     ip = ua = None
     if has_request_context():
         ip = request.remote_addr
@@ -39,7 +45,7 @@ def record(
         detail=detail,
     )
     db.session.add(entry)
-    if commit:
+    if commit or (commit is None and not has_request_context()):
         db.session.commit()
     if (found := metrics()) is not None:
         found.count_audit_event(event, detail)
@@ -64,3 +70,13 @@ def _loggable(detail: dict[str, Any]) -> dict[str, Any]:
         else value
         for key, value in detail.items()
     }
+
+
+def commit_request(response: Response) -> Response:
+    """after_request: commit what the request left pending (audit events with it); one commit.
+
+    A 5xx answer commits nothing: Flask-SQLAlchemy rolls the session back at teardown.
+    """
+    if response.status_code < 500 and (db.session.new or db.session.dirty or db.session.deleted):
+        db.session.commit()
+    return response

@@ -121,7 +121,7 @@ class Passwords:
         if self.needs_rehash(user.password_hash or ""):
             # Imported from another system, or parameters changed: upgrade transparently.
             user.password_hash = self.hash(password)
-        db.session.commit()
+        # No commit: the request commits once, with its audit event (audit.commit_request).
         return user
 
     def set_password(self, user: User, password: str, *, now: datetime) -> None:

@@ -131,8 +131,10 @@ def _succeeded(attempt: Attempt, verified: Verified, **detail: str) -> None:
             commit=False,
             remaining=verified.recovery_codes_left,
         )
-        mail.send(user.email, "recovery_code_used", remaining=verified.recovery_codes_left)
-    db.session.commit()
+        mail.send(
+            user.email, "recovery_code_used", commit=False, remaining=verified.recovery_codes_left
+        )
+    # No commit: the request commits once, with its audit events (audit.commit_request).
 
 
 def _audit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, abort, request
 
+from idp import audit
 from idp.authn.password import Passwords
 from idp.config import Settings
 from idp.errors import register_error_handlers
@@ -61,6 +62,9 @@ def register_web(app: Flask, settings: Settings) -> None:
     init_tracing(app)
     register_error_handlers(app)
     app.before_request(_refuse_nul_bytes)
+    # Registered first, so it runs last of the after_request hooks (Flask runs them in reverse):
+    # whatever the request left pending, audit events included, is committed once.
+    app.after_request(audit.commit_request)
     app.after_request(_security_headers)
     if settings.issuer.startswith("https://"):
         app.after_request(_strict_transport)

@@ -9,7 +9,15 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.sign_in_failure import SignInFailure
 from idp.models.user import User
-from tests.support import RelyingParty, SignInFlow, commits, csrf_of, make_client, make_user
+from tests.support import (
+    PASSWORD,
+    RelyingParty,
+    SignInFlow,
+    commits,
+    csrf_of,
+    make_client,
+    make_user,
+)
 
 
 def attempt(client, email: str, password: str):
@@ -137,3 +145,17 @@ def test_a_hundred_failures_cap_the_account_but_a_trusted_browser_goes_through(a
     assert attempt(trusted, "ada@example.com", "plum-orchard-velvet-93").status_code == 302
     # The success ended the account's streak: others may try again.
     assert attempt(stranger, "ada@example.com", "plum-orchard-velvet-93").status_code == 302
+
+
+def test_a_signed_in_password_step_commits_once_with_its_audit_event(app, client):
+    """The work and its audit event go in one commit; the other is the new session row."""
+    make_user(app)
+    page = client.get("/signin")
+    form = {"csrf_token": csrf_of(page), "email": "ada@example.com", "password": PASSWORD}
+    with commits(app) as seen:
+        assert client.post("/signin", data=form).status_code == 302
+    assert seen == ["commit", "commit"]
+    with app.app_context():
+        from idp.models.audit_event import AuditEvent
+
+        assert db.session.scalar(select(AuditEvent).where(AuditEvent.event == "password.verified"))
