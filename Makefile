@@ -19,9 +19,9 @@ install: $(STAMP)
 # Catalogues: `make messages` extracts every marked string and merges it into each .po (then
 # translate what is new); `make translations` compiles them (the app also does at start when stale).
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k lazy_ngettext:1,2 --no-location --width 100 --sort-output \
 		-o idp/translations/messages.pot .
-	$(BIN)/pybabel update -i idp/translations/messages.pot -d idp/translations --no-fuzzy-matching
+	$(BIN)/pybabel update --width 100 -i idp/translations/messages.pot -d idp/translations --no-fuzzy-matching
 	rm idp/translations/messages.pot
 
 translations: $(STAMP)

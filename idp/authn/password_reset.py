@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
@@ -32,11 +33,16 @@ class ResetLinkInvalid(IdpError):
     message = _l("This reset link has expired or was already used. Please ask for a new one.")
 
 
-def request_reset(email: str, *, now: datetime, issuer: str) -> None:
-    """Queue a link if the account exists, and commit; the caller answers the same either way."""
+def request_reset(email: str, *, now: datetime, issuer: str, rid: str | None = None) -> None:
+    """Queue a link if the account exists, and commit; the caller answers the same either way.
+
+    `rid`, the sign-in in progress, rides on the link so the reset ends back in that sign-in.
+    """
     user = User.by_email(email)
     token = secrets.token_urlsafe(32)
     link, minutes = f"{issuer}/signin/reset/{token}", int(LIFETIME.total_seconds() // 60)
+    if rid:
+        link += "?" + urlencode({"rid": rid})
     if user is not None and user.is_active:
         _queue_link(user, token, now=now, link=link, minutes=minutes)
     else:

@@ -88,6 +88,26 @@ def begin_sign_in(user_id: int, at: datetime, *, password: bool = True) -> None:
     session.rotate()  # type: ignore[attr-defined]
 
 
+def keep_return_to(path: str) -> None:
+    """Where a sign-in started from a guarded page (e.g. /admin) goes back to once done."""
+    if path:
+        session["return_to"] = path[:1000]
+    else:
+        drop_return_to()
+
+
+def return_to() -> str | None:
+    """The page this sign-in returns to, if it started from one."""
+    path = session.get("return_to")
+    return path if isinstance(path, str) else None
+
+
+def drop_return_to() -> None:
+    """The page was reached: later sign-ins start from the account page again."""
+    if "return_to" in session:
+        session.pop("return_to")
+
+
 def add_factor(factor: VerifiedFactor) -> None:
     """Record a second factor verified in this session."""
     kept = [f for f in session.get("factors", []) if f["factor"] != factor.factor]

@@ -25,7 +25,10 @@ def signin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         gate = gating.check(None)
         if gate.user is None or gate.decision.step is not Step.DONE:
             endpoint = gating.STEP_ENDPOINTS.get(gate.decision.step, "signin.password")
-            return redirect(url_for(endpoint))
+            # Back here once signed in (a form's POST cannot be replayed: GETs only).
+            back = request.full_path.rstrip("?") if request.method == "GET" else None
+            return redirect(url_for(endpoint, next=back))
+        browser.drop_return_to()
         g.user = gate.user
         g.authentication = gate.decision.authentication
         new_browser.after_sign_in(gate.user, None)

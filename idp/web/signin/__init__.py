@@ -7,15 +7,22 @@ from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp.web import browser
 from idp.web.gating import STEP_ENDPOINTS, Gate
+from idp.web.guards import local_next
 
 bp = Blueprint("signin", __name__, url_prefix="/signin")
 
 
 def after_step(rid: str | None) -> Response:
-    """Back to the request in progress (which asks the policy), or to the account page."""
+    """Back to the app's request, or the guarded page the sign-in started from, or the account."""
     if rid and browser.pending_request(rid):
         return redirect(url_for("provider.resume", rid=rid))
-    return redirect(url_for("account.home"))
+    return redirect(browser.return_to() or url_for("account.home"))
+
+
+def signed_in_first_step(rid: str | None) -> None:
+    """The first step passed outside an app's request: remember the guarded page's `next`."""
+    if not (rid and browser.pending_request(rid)):
+        browser.keep_return_to(local_next(""))
 
 
 def elsewhere(gate: Gate) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response  # what redirect() returns
 
@@ -165,16 +167,29 @@ def recovery_codes() -> Response | str:
     if form.validate_on_submit():
         browser.forget_recovery_codes()
         return after_step(rid)
-    if request.args.get("format") == "txt":
-        body = "Recovery codes. Each works once.\n\n" + "\n".join(codes) + "\n"
-        return Response(
-            body,
+    if request.args.get("format") == "txt" and user is not None:
+        # Named for the service and the account: a file found months later says what it is for.
+        product = current.settings().product_name
+        download = Response(
+            render_template("signin/recovery_codes.txt", codes=codes, email=user.email),
             mimetype="text/plain",
-            headers={
-                "Content-Disposition": "attachment; filename=recovery-codes.txt",
-                "Cache-Control": "no-store",
-            },
+            headers={"Cache-Control": "no-store"},
         )
+        download.headers.set(
+            "Content-Disposition",
+            "attachment",
+            filename=recovery_codes_filename(product, user.email),
+        )
+        return download
     return render_template(
         "signin/recovery_codes.html", codes=codes, form=form, rid=rid, view=gating.pending_view(rid)
     )
+
+
+def recovery_codes_filename(product: str, email: str) -> str:
+    """`<product>-recovery-codes-<email>.txt`, kept to characters every file system accepts."""
+    return f"{_file_safe(product) or 'idp'}-recovery-codes-{_file_safe(email)}.txt"
+
+
+def _file_safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@._-]+", "-", text).strip("-.")

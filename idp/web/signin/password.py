@@ -15,7 +15,7 @@ from idp.clock import now
 from idp.extensions import limiter
 from idp.web import browser, current, gating
 from idp.web.forms import PasswordForm
-from idp.web.signin import after_step, bp
+from idp.web.signin import after_step, bp, signed_in_first_step
 
 GENERIC_FAILURE = _l(
     "That email and password don't match our records. Please check them and try again."
@@ -80,6 +80,7 @@ def password() -> Response | tuple[str, int] | str:
             error, status = str(GENERIC_FAILURE), 401
         else:
             browser.begin_sign_in(user.id, now())
+            signed_in_first_step(rid)
             audit.record(
                 "password.verified",
                 user_id=user.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, jsonify, redirect, render_template, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response  # what redirect() returns
@@ -37,14 +37,21 @@ def forgot() -> str:
     """Ask for a reset link; the answer never says whether the account exists."""
     form = ForgotForm()
     sent = False
+    rid = _rid()
     if form.validate_on_submit():
         # Recorded in request_reset's transaction: one commit whether or not the account exists.
         audit.record("password.reset_requested", email=(form.email.data or "")[:320], commit=False)
         password_reset.request_reset(
-            form.email.data or "", now=now(), issuer=current.settings().issuer
+            form.email.data or "", now=now(), issuer=current.settings().issuer, rid=rid
         )
         sent = True
-    return render_template("signin/forgot.html", form=form, sent=sent, message=str(SENT))
+    return render_template("signin/forgot.html", form=form, sent=sent, message=str(SENT), rid=rid)
+
+
+def _rid() -> str | None:
+    """The sign-in in progress this reset started from, while it can still be resumed."""
+    rid = request.args.get("rid")
+    return rid if rid and browser.pending_request(rid) else None
 
 
 def _open(token: str) -> tuple[PasswordReset, User] | tuple[str, int]:
@@ -71,6 +78,7 @@ def reset(token: str) -> Response | tuple[str, int] | str:
     if not isinstance(opened[0], PasswordReset):
         return opened
     link, user = opened
+    rid = _rid()
     enrolled = enrolled_factors(user)
     path = policy.reset_path(enrolled)
     if path is ResetPath.COOLING_OFF:
@@ -82,32 +90,32 @@ def reset(token: str) -> Response | tuple[str, int] | str:
             audit.record("password.reset_cooling_off", user_id=user.id, until=ready_at.isoformat())
             return render_template("signin/reset_waiting.html", ready_at=ready_at, hours=hours)
     elif path is ResetPath.FACTOR and not browser.reset_proven(link.id):
-        return _prove(token, user, policy.reset_methods(enrolled), link.id)
-    return _new_password(link, user)
+        return _prove(token, user, policy.reset_methods(enrolled), link.id, rid)
+    return _new_password(link, user, rid)
 
 
 def _prove(
-    token: str, user: User, methods: tuple[Factor, ...], link_id: int
+    token: str, user: User, methods: tuple[Factor, ...], link_id: int, rid: str | None
 ) -> Response | tuple[str, int]:
     """The one factor prompt, with only what does not live in the mailbox."""
     attempt = Attempt(user=user, purpose=Purpose.PASSWORD_RESET)
     prompt = factor_prompt.ask(
         attempt,
         methods,
-        method_url=lambda m: url_for("signin.reset", token=token, method=m),
+        method_url=lambda m: url_for("signin.reset", token=token, method=m, rid=rid),
         webauthn_urls=(
             url_for("signin.reset_webauthn_options", token=token),
-            url_for("signin.reset_webauthn", token=token),
+            url_for("signin.reset_webauthn", token=token, rid=rid),
         ),
     )
     assert prompt is not None
     if prompt.verified is not None:
         browser.prove_reset(link_id)
-        return redirect(url_for("signin.reset", token=token))
+        return redirect(url_for("signin.reset", token=token, rid=rid))
     return render_template("signin/reset_verify.html", prompt=prompt), prompt.status
 
 
-def _new_password(link: PasswordReset, user: User) -> tuple[str, int] | Response:
+def _new_password(link: PasswordReset, user: User, rid: str | None) -> tuple[str, int] | Response:
     form = NewPasswordForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -123,7 +131,8 @@ def _new_password(link: PasswordReset, user: User) -> tuple[str, int] | Response
             browser.forget_reset_proof()
             audit.record("password.reset", user_id=user.id)
             flash(_("Your password was changed. Please sign in with it."), "notice")
-            return redirect(url_for("signin.password"))
+            # Back into the sign-in the user started from, so it ends in the app.
+            return redirect(url_for("signin.password", rid=rid))
     return render_template("signin/reset_password.html", form=form, error=error), status
 
 
@@ -153,7 +162,7 @@ def reset_webauthn(token: str) -> Response | tuple[Response, int]:
         return asserted
     second_factor.asserted(Attempt(user=user, purpose=Purpose.PASSWORD_RESET), asserted, now=now())
     browser.prove_reset(link.id)
-    return jsonify(redirect=url_for("signin.reset", token=token))
+    return jsonify(redirect=url_for("signin.reset", token=token, rid=_rid()))
 
 
 @bp.route("/reset/cancel/<token>", methods=["GET", "POST"])

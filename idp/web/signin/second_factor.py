@@ -51,13 +51,27 @@ def second_factor() -> Response | tuple[str, int] | str:
     if prompt.error_code is not None and prompt.error_code not in factor_prompt.NOT_GUESSES:
         failures = browser.count_code_failure()
         if failures >= SESSION_MAX_FAILURES:
-            browser.end_sign_in()
-            audit.record(
-                "session.ended_after_failures", user_id=user.id, client_id=attempt.client_id
-            )
+            return _ended_after_failures(rid, user.id, attempt.client_id, prompt.status)
     return render_template(
         "signin/second_factor.html",
         view=gate.view,
         prompt=prompt,
         rid=rid,
     ), prompt.status
+
+
+def _ended_after_failures(
+    rid: str | None, user_id: int, client_id: str | None, status: int
+) -> tuple[str, int]:
+    """Say the sign-in ended and why, and offer to start again (the form's session is gone)."""
+    kept = browser.pending_request(rid)
+    browser.end_sign_in()
+    audit.record("session.ended_after_failures", user_id=user_id, client_id=client_id)
+    # The app's request outlives the session: carried in the URL, the new start resumes it.
+    again = browser.save_pending(*kept) if kept else None
+    return render_template(
+        "signin/sign_in_ended.html",
+        failures=SESSION_MAX_FAILURES,
+        restart_url=url_for("signin.password", rid=again),
+        view=gating.pending_view(again),
+    ), status

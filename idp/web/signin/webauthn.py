@@ -19,7 +19,7 @@ from idp.extensions import db, limiter
 from idp.models.user import User
 from idp.web import browser, current, device_trust, gating
 from idp.web.guards import local_next
-from idp.web.signin import after_step, bp, elsewhere
+from idp.web.signin import after_step, bp, elsewhere, signed_in_first_step
 from idp.web.signin.email_form import handle_email_code
 from idp.web.signin.enroll import _enroll_gate, finish_enrollment
 
@@ -287,6 +287,7 @@ def passkey() -> Response | tuple[Response, int]:
     if user is None or not user.is_active or not asserted.user_verified:
         return _refused(webauthn.WebAuthnFailed.message)
     browser.begin_sign_in(user.id, now(), password=False)
+    signed_in_first_step(rid)
     view = gating.pending_view(rid)
     client_id = view.client.client_id if view else None
     _record(user, asserted, purpose=Purpose.SIGN_IN, client_id=client_id)
