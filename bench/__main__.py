@@ -4,7 +4,8 @@ Each worker count runs Flask's hello-world under the same gunicorn settings firs
 scenario costs the server (workers + PostgreSQL backends) is also given as a multiple of it.
 
 Environment: BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (4 client threads),
-BENCH_WORKERS (gunicorn workers, a comma-separated list: "1,2"), BENCH_PIN (1: server and its
+BENCH_WORKERS (gunicorn workers, a comma-separated list: "1,2"), BENCH_ACCESS_TOKEN_FORMAT
+(the bench client's: opaque, or jwt for RFC 9068 access tokens), BENCH_PIN (1: server and its
 PostgreSQL backends on their own cores, the load on the rest), BENCH_USERS (for the sign-in
 scenario; 40 per second), BENCH_DATABASE_URL (default .../idp_bench; dropped and made anew).
 """
@@ -63,6 +64,7 @@ def main() -> None:
         "concurrency": CONCURRENCY,
         "gunicorn_workers": WORKER_COUNTS,
         "pinned": PIN,
+        "access_token_format": os.environ.get("BENCH_ACCESS_TOKEN_FORMAT", "opaque"),
     }
     env = {
         "IDP_DATABASE_URL": DATABASE_URL,

@@ -6,6 +6,7 @@ Runs with the same IDP_* environment as gunicorn, so TOTP secrets are sealed wit
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pyotp
@@ -21,19 +22,22 @@ from idp.models.user import User
 
 PASSWORD = "bench-orchard-velvet-93"
 GRANTS = ["authorization_code", "refresh_token", "client_credentials"]
+ACCESS_TOKEN_FORMAT = os.environ.get("BENCH_ACCESS_TOKEN_FORMAT", "opaque")
 
 
 def seed(users: int, callback: str) -> dict[str, object]:
     """Create the client and the users; returns what the load generator needs."""
     app = create_app()
     with app.app_context():
-        _, secret = create_client(
+        client, secret = create_client(
             name="Bench",
             redirect_uris=[callback],
             first_party=True,
             client_id="bench",
             grant_types=GRANTS,
         )
+        # BENCH_ACCESS_TOKEN_FORMAT=jwt: RFC 9068 access tokens (client_credentials, userinfo).
+        client.access_token_format = ACCESS_TOKEN_FORMAT
         # One argon2id hash (production parameters) shared by all: verifying costs the same,
         # and hashing hundreds of passwords would take longer than the benchmark.
         hashed = app.extensions["idp.passwords"].hash(PASSWORD)

@@ -45,6 +45,10 @@ class Settings:
     # response, as Okta's grace period and Auth0's reuse interval); 0 = off.
     refresh_reuse_grace_seconds: int = 10
     id_token_ttl_seconds: int = 3600
+    # RFC 9068 access tokens of clients with access_token_format "jwt": verified without the
+    # database, so revocation reaches them through a jti list; keep them short-lived.
+    jwt_access_token_ttl_seconds: int = 300
+    jwt_access_token_alg: str = "ES256"
     session_idle_minutes: int = 120
     session_max_hours: int = 12
     session_mfa_max_age_hours: int = 12
@@ -172,6 +176,10 @@ def _validate(s: Settings) -> None:
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if parts.scheme == "http" and not local:
         raise ConfigError(f"IDP_ISSUER={s.issuer!r}: https is required except for localhost")
+    if s.jwt_access_token_alg not in ("RS256", "ES256"):
+        raise ConfigError(
+            f"IDP_JWT_ACCESS_TOKEN_ALG={s.jwt_access_token_alg!r}: one of RS256, ES256"
+        )
     if s.env not in ("production", "development", "test"):
         raise ConfigError(f"IDP_ENV={s.env!r}: one of production, development, test")
     positive = (
@@ -182,6 +190,7 @@ def _validate(s: Settings) -> None:
         "access_token_ttl_seconds",
         "refresh_token_ttl_days",
         "id_token_ttl_seconds",
+        "jwt_access_token_ttl_seconds",
         "session_idle_minutes",
         "session_max_hours",
         "session_mfa_max_age_hours",

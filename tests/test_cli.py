@@ -228,3 +228,23 @@ def test_demo_still_seeds_a_user_and_client(app, idp):
     out = idp("demo")
     assert "demo@example.com" in out and "demo-rp" in out
     assert user_row(app, "demo@example.com").activated_at is not None
+
+
+def test_client_access_token_format(app, idp):
+    """`--access-token-format jwt` gives the client RFC 9068 access tokens."""
+    idp(
+        "client",
+        "create",
+        "--name",
+        "Jobs",
+        "--client-id",
+        "jobs",
+        "--redirect-uri",
+        "https://jobs.example/cb",
+    )
+    assert stored_client(app, "jobs").access_token_format == "opaque"
+    idp("client", "update", "jobs", "--access-token-format", "jwt")
+    assert stored_client(app, "jobs").access_token_format == "jwt"
+    assert "Invalid value" in idp(
+        "client", "update", "jobs", "--access-token-format", "jws", ok=False
+    )

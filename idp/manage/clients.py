@@ -33,6 +33,7 @@ GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 SCOPES = ("openid", "profile", "email", "offline_access", "roles", ADMIN_SCOPE)
 MFA_POLICIES = tuple(policy.value for policy in MfaPolicy)
 SIGNING_ALGS = ("RS256", "ES256")
+ACCESS_TOKEN_FORMATS = ("opaque", "jwt")  # jwt: RFC 9068, verified without the database
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 MAX_URIS = 20
 CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{3,64}")
@@ -50,6 +51,7 @@ FIELDS = (
     "remember_days",
     "passkey_signin",
     "id_token_signed_response_alg",
+    "access_token_format",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
     "frontchannel_logout_uri",
@@ -69,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "remember_device": True,
     "passkey_signin": True,
     "id_token_signed_response_alg": "RS256",
+    "access_token_format": "opaque",
     "backchannel_logout_uri": None,
     "backchannel_logout_session_required": False,
     "frontchannel_logout_uri": None,
@@ -155,6 +158,10 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
     if wanted("id_token_signed_response_alg"):
         values["id_token_signed_response_alg"] = p.choice(
             "id_token_signed_response_alg", "RS256", SIGNING_ALGS
+        )
+    if wanted("access_token_format"):
+        values["access_token_format"] = p.choice(
+            "access_token_format", "opaque", ACCESS_TOKEN_FORMATS
         )
     for name in LOGOUT_URIS:
         if wanted(name):

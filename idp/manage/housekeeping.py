@@ -19,6 +19,7 @@ from idp.models.authorization_code import AuthorizationCode
 from idp.models.email_code import EmailCode
 from idp.models.mail_message import QUEUED, MailMessage
 from idp.models.password_reset import PasswordReset
+from idp.models.revoked_access_token import RevokedAccessToken
 from idp.models.session import SessionRecord
 from idp.models.token import Token
 from idp.models.trusted_device import TrustedDevice
@@ -58,6 +59,8 @@ def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnEl
                 or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < now),
             ),
         ),
+        # Listed only until the JWT expires: an expired one fails verification anyway.
+        "revoked_access_tokens": (RevokedAccessToken, RevokedAccessToken.expires_at < now),
         "email_codes": (EmailCode, EmailCode.expires_at < now - KEEP_SPENT),
         "password_resets": (PasswordReset, PasswordReset.expires_at < now - KEEP_SPENT),
         "trusted_devices": (TrustedDevice, TrustedDevice.expires_at < now - timedelta(days=90)),

@@ -12,6 +12,7 @@ from idp.models.logout_delivery import LogoutDelivery
 from idp.models.mail_message import MailMessage
 from idp.models.password_reset import PasswordReset
 from idp.models.recovery_code import RecoveryCode
+from idp.models.revoked_access_token import RevokedAccessToken
 from idp.models.session import SessionRecord
 from idp.models.session_client import SessionClient
 from idp.models.sign_in_failure import SignInFailure
@@ -34,6 +35,7 @@ __all__ = [
     "MailMessage",
     "PasswordReset",
     "RecoveryCode",
+    "RevokedAccessToken",
     "SessionClient",
     "SessionRecord",
     "SignInFailure",

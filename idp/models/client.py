@@ -53,12 +53,22 @@ class Client(Model, ClientMixin):
     frontchannel_logout_session_required: Mapped[bool | None] = mapped_column(
         Boolean, nullable=True, default=False
     )
+    # RFC 9068: "jwt" issues signed access tokens verified without the database; None (rows
+    # from before the column) and "opaque" issue random strings looked up by hash.
+    access_token_format: Mapped[str | None] = mapped_column(
+        String(10), nullable=True, default="opaque", server_default="opaque"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
     @property
     def is_public(self) -> bool:
         """A public client has no secret and must use PKCE."""
         return self.token_endpoint_auth_method == "none"
+
+    @property
+    def issues_jwt(self) -> bool:
+        """Access tokens are RFC 9068 JWTs, not opaque strings."""
+        return self.access_token_format == "jwt"
 
     def set_secret(self) -> str:
         """Make a new random secret, store only its hash, and return it once."""

@@ -26,6 +26,7 @@ from idp.database import changed_rows
 from idp.extensions import Model, db
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
+from idp.models.revoked_access_token import RevokedAccessToken
 from idp.models.user import User
 
 
@@ -56,6 +57,12 @@ class Token(Model, TokenMixin):
     # Set with refresh_revoked_at when spent by rotation; None when revoked any other way,
     # so presenting a revoked token is not mistaken for a replayed (stolen) one.
     refresh_rotated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # RFC 9068: the `jti` of a JWT access token (None for opaque ones); revoking the row
+    # lists it in revoked_access_tokens, which is what verifying the JWT consults.
+    jti: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # auth_time, acr, amr of the sign-in behind the grant, carried into JWT access tokens
+    # issued on refresh (the authorization code row is pruned long before the family ends).
+    authentication: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     user: Mapped[User | None] = relationship(lazy="joined")
 
@@ -78,6 +85,7 @@ class Token(Model, TokenMixin):
     def revoke_where(cls, *criteria: Any) -> int:
         """Revoke every access and refresh token matching the criteria."""
         at = now()
+        _list_jtis(*criteria, cls.access_revoked_at.is_(None), at=at)
         result = changed_rows(
             update(cls)
             .where(*criteria, cls.access_revoked_at.is_(None))
@@ -110,6 +118,7 @@ class Token(Model, TokenMixin):
     @classmethod
     def withdraw(cls, token_id: int, at: datetime) -> bool:
         """Revoke an unspent token pair whose response was lost; False if already spent."""
+        _list_jtis(cls.id == token_id, cls.refresh_revoked_at.is_(None), at=at)
         result = changed_rows(
             update(cls)
             .where(cls.id == token_id, cls.refresh_revoked_at.is_(None))
@@ -153,6 +162,24 @@ class Token(Model, TokenMixin):
     def get_client(self) -> Client | None:
         """The client the token was issued to."""
         return Client.by_client_id(self.client_id)
+
+
+def _list_jtis(*criteria: Any, at: datetime) -> None:
+    """List the unexpired JWT access tokens of the matching rows as revoked (RFC 9068).
+
+    Opaque tokens have no jti and are judged by their row; a JWT is verified without it.
+    """
+    rows = db.session.execute(
+        select(Token.jti, Token.issued_at, Token.expires_in).where(
+            *criteria, Token.jti.is_not(None)
+        )
+    ).all()
+    entries = [
+        (jti, issued + timedelta(seconds=ttl))
+        for jti, issued, ttl in rows
+        if jti and issued + timedelta(seconds=ttl) > at
+    ]
+    RevokedAccessToken.record(entries)
 
 
 _table = cast("Table", Token.__table__)

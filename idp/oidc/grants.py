@@ -21,6 +21,7 @@ from idp.models.authorization_code import AuthorizationCode
 from idp.models.hashing import sha256_hex
 from idp.models.token import Token
 from idp.models.user import User
+from idp.oidc import access_tokens
 from idp.oidc.parameters import refuse_repeated
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -57,7 +58,46 @@ class S256CodeChallenge(CodeChallenge):
             raise InvalidRequestError("PKCE (code_challenge with S256) is required")
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AccessTokenFormat(grants.BaseGrant):
+    """RFC 9068 JWT access tokens for clients registered with access_token_format "jwt".
+
+    The refresh token (if any) stays opaque; store_token keeps the jti with the row, so
+    revoking the row also lists the JWT as revoked.
+    """
+
+    def generate_token(
+        self,
+        user: User | None = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        """Authlib's token, with a signed access token and its lifetime for a jwt client."""
+        client = self.request.client
+        if not client.issues_jwt:
+            return super().generate_token(
+                user, scope, grant_type, expires_in, include_refresh_token
+            )
+        settings = self.server.settings
+        ttl = settings.jwt_access_token_ttl_seconds
+        token: dict[str, Any] = super().generate_token(
+            user, scope, grant_type, ttl, include_refresh_token
+        )
+        issued = access_tokens.issue(
+            keys=self.server.keys,
+            settings=settings,
+            client_id=client.client_id,
+            subject=user.subject if isinstance(user, User) else None,
+            scope=token.get("scope", ""),
+            authentication=access_tokens.sign_in_context(self.request),
+        )
+        token["access_token"] = issued.value
+        self.request.access_token_jti = issued.jti
+        return token
+
+
+class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
     """RFC 6749 4.1 with codes stored hashed, single use, and replay revocation."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
@@ -175,7 +215,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return _active(authorization_code.user)
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
     """RFC 6749 6 with rotation; a reused refresh token revokes its whole family.
 
     RFC 9700 4.14.2 reuse detection, softened for retries: for a few seconds after rotation
@@ -270,7 +310,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """Already spent in create_token_response."""
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(AccessTokenFormat, grants.ClientCredentialsGrant):
     """RFC 6749 4.4 for confidential clients."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012

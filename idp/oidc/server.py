@@ -31,9 +31,11 @@ from idp.metrics import count_token
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
+from idp.models.revoked_access_token import RevokedAccessToken
 from idp.models.token import Token
 from idp.models.user import User
-from idp.oidc import claims
+from idp.oidc import access_tokens, claims
+from idp.oidc.access_tokens import JwtAccessToken
 from idp.oidc.client_auth import authenticate_basic
 from idp.oidc.clients import ClientCache
 from idp.oidc.grants import (
@@ -168,10 +170,16 @@ class IdToken(OpenIDCode):
 
 
 class Validator(BearerTokenValidator):
-    """Bearer access tokens looked up by hash (RFC 6750)."""
+    """Bearer access tokens (RFC 6750): opaque ones looked up by hash, JWTs verified locally."""
 
-    def authenticate_token(self, token_string: str) -> Token | None:
-        """The token row, if any; expiry and revocation are checked by Authlib."""
+    def __init__(self, server: Server) -> None:
+        super().__init__()
+        self.server = server
+
+    def authenticate_token(self, token_string: str) -> Token | JwtAccessToken | None:
+        """The token row or verified JWT, if any; Authlib then checks expiry and revocation."""
+        if access_tokens.looks_like_jwt(token_string):
+            return verify_jwt(self.server, token_string)
         return Token.by_access_token(token_string)
 
 
@@ -222,8 +230,12 @@ class Revocation(RevocationEndpoint):
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]  # noqa: RUF012
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        """Find by either kind, trying the hinted one first."""
+    def query_token(
+        self, token_string: str, token_type_hint: str | None
+    ) -> Token | JwtAccessToken | None:
+        """Find by either kind, trying the hinted one first; a JWT access token is verified."""
+        if access_tokens.looks_like_jwt(token_string):
+            return verify_jwt(self.server, token_string)
         lookups = [Token.by_access_token, Token.by_refresh_token]
         if token_type_hint == "refresh_token":
             lookups.reverse()
@@ -234,9 +246,15 @@ class Revocation(RevocationEndpoint):
                 return found
         return None
 
-    def revoke_token(self, token: Token, request: Any) -> None:
-        """Access token: that token. Refresh token: every token of the grant."""
-        if getattr(token, "_presented_refresh", False):
+    def revoke_token(self, token: Token | JwtAccessToken, request: Any) -> None:
+        """Access token: that token. Refresh token: every token of the grant.
+
+        A JWT's row (user grants) is revoked too, and its jti listed until it expires.
+        """
+        if isinstance(token, JwtAccessToken):
+            Token.revoke_where(Token.jti == token.jti)
+            RevokedAccessToken.record([(token.jti, token.expires_at)])
+        elif getattr(token, "_presented_refresh", False):
             Token.revoke_where(Token.family == token.family)
         else:
             Token.revoke_where(Token.id == token.id)
@@ -250,6 +268,9 @@ class Introspection(IntrospectionEndpoint):
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         """Returns (kind, token) so refresh tokens are judged by their own expiry."""
+        if access_tokens.looks_like_jwt(token_string):
+            verified = verify_jwt(self.server, token_string)
+            return ("jwt", verified) if verified is not None else None
         access = Token.by_access_token(token_string)
         if access is not None:
             return ("access_token", access)
@@ -265,6 +286,8 @@ class Introspection(IntrospectionEndpoint):
         if not token:
             return {"active": False}
         kind, item = token
+        if kind == "jwt":
+            return jwt_payload(item)
         at = now()
         exp: int | None
         if kind == "access_token":
@@ -294,6 +317,26 @@ class Introspection(IntrospectionEndpoint):
     def introspect_token(self, token: Any) -> dict[str, Any]:
         """Unused: create_introspection_payload answers directly."""
         return self.create_introspection_payload(token)
+
+
+def verify_jwt(server: Server, value: str) -> JwtAccessToken | None:
+    """A JWT access token verified with this server's keys, settings and clients."""
+    return access_tokens.verify(
+        value, keys=server.keys, settings=server.settings, clients=server.clients
+    )
+
+
+def jwt_payload(token: JwtAccessToken) -> dict[str, Any]:
+    """RFC 7662 2.2 for a verified JWT: its own claims, active while its user is."""
+    if token.user is not None and not token.user.is_active:
+        return {"active": False}
+    names = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope")
+    payload: dict[str, Any] = {"active": True, "token_type": "Bearer"}
+    payload.update({name: token.claims[name] for name in names if name in token.claims})
+    payload.update({n: token.claims[n] for n in ("auth_time", "acr", "amr") if n in token.claims})
+    if token.user is not None:
+        payload["username"] = token.user.email
+    return payload
 
 
 class EndSession(EndSessionEndpoint):
@@ -328,7 +371,15 @@ def opaque_token(length: int) -> str:
 
 
 def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> None:
-    """Store hashes of the issued tokens, in the family of the grant they came from."""
+    """Store hashes of the issued tokens, in the family of the grant they came from.
+
+    A JWT access token without a user (client credentials) is stored nowhere: it is
+    verified by signature, and revoking it lists its jti (RFC 9068, DESIGN.md).
+    """
+    jti = getattr(request, "access_token_jti", None)
+    if jti is not None and not isinstance(request.user, User):
+        count_token(request.payload.grant_type)
+        return
     code: AuthorizationCode | None = request.authorization_code
     parent: Token | None = request.refresh_token
     at = now()
@@ -352,6 +403,8 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
             parent_id=parent.id if parent is not None else None,
             sid=sid,
             claims=requested,
+            jti=jti,
+            authentication=access_tokens.sign_in_context(request),
             access_token_hash=sha256_hex(token["access_token"]),
             refresh_token_hash=sha256_hex(refresh) if refresh else None,
             scope=token.get("scope", ""),
@@ -392,7 +445,7 @@ def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
     server.register_grant(ClientCredentialsGrant)
     server.register_extension(Issuer(settings.issuer))
     protector = BearerProtector()
-    protector.register_token_validator(Validator())
+    protector.register_token_validator(Validator(server))
     server.register_endpoint(UserInfo(resource_protector=protector))
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)

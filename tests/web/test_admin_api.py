@@ -229,3 +229,14 @@ def test_nul_characters_are_a_bad_request_not_a_server_error(app, client, api):
     assert response.mimetype == "application/problem+json"
     page = client.get("/authorize?client_id=%00&response_type=code")
     assert page.status_code == 400
+
+
+def test_the_access_token_format_is_a_client_field(app, client, api):
+    """RFC 9068 per client: opaque by default, jwt on request, anything else refused."""
+    created = api("POST", "/clients", NEW_CLIENT).get_json()
+    assert created["access_token_format"] == "opaque"
+    patched = api("PATCH", "/clients/billing", {"access_token_format": "jwt"})
+    assert patched.get_json()["access_token_format"] == "jwt"
+    token = client_credentials(client, "billing", created["client_secret"], "profile")
+    assert token.count(".") == 2
+    assert_problem(api("PATCH", "/clients/billing", {"access_token_format": "jws"}), 422, "invalid")

@@ -264,3 +264,16 @@ def test_clients_registered_elsewhere_can_be_opened_and_edited(app, client, admi
     make_client(app, "rp")  # shorter than the console's own client_id rule allows
     page = client.get("/admin/clients/rp")
     assert page.status_code == 200 and "RP Portal" in page.text
+
+
+def test_the_access_token_format_is_set_in_the_console(app, client, admin):
+    """RFC 9068 JWT access tokens per client; a form without the field keeps it (opaque)."""
+    secret = secret_on(post_form(client, "/admin/clients/new", FORM))
+    assert stored(app).access_token_format == "opaque"
+    assert client_credentials(client, "claims-portal", secret, "profile").count(".") == 0
+    post_form(client, "/admin/clients/claims-portal", {**FORM, "access_token_format": "jwt"})
+    assert stored(app).access_token_format == "jwt"
+    assert 'value="jwt" selected' in client.get("/admin/clients/claims-portal").text
+    assert client_credentials(client, "claims-portal", secret, "profile").count(".") == 2
+    post_form(client, "/admin/clients/claims-portal", FORM)
+    assert stored(app).access_token_format == "jwt"

@@ -77,6 +77,13 @@ def _client_options(command: Callable[..., None]) -> Callable[..., None]:
             default=None,
         ),
         click.option(
+            "--access-token-format",
+            "access_token_format",
+            type=click.Choice(clients.ACCESS_TOKEN_FORMATS),
+            default=None,
+            help="jwt: RFC 9068 signed access tokens, verified without the database.",
+        ),
+        click.option(
             "--backchannel-logout-uri",
             default=None,
             help="Where logout tokens are POSTed; '' removes it.",

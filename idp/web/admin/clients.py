@@ -36,6 +36,8 @@ def _form_data(*, creating: bool) -> dict[str, Any]:
         "frontchannel_logout_uri": form.get("frontchannel_logout_uri", ""),
         "frontchannel_logout_session_required": checkbox("frontchannel_logout_session_required"),
     }
+    if "access_token_format" in form:  # a form from before the field leaves it unchanged
+        data["access_token_format"] = form["access_token_format"]
     if creating:
         data["client_id"] = form.get("client_id", "")
     return data

@@ -42,6 +42,10 @@ def schemas(ceiling: int) -> dict[str, Any]:
         "remember_days": {"type": "integer", "minimum": 1, "maximum": ceiling},
         "passkey_signin": {"type": "boolean"},
         "id_token_signed_response_alg": {"enum": list(clients.SIGNING_ALGS)},
+        "access_token_format": {
+            "enum": list(clients.ACCESS_TOKEN_FORMATS),
+            "description": "opaque, or RFC 9068 JWT access tokens (short-lived, at+jwt).",
+        },
         "backchannel_logout_uri": {
             **text(500, format="uri"),
             "type": ["string", "null"],
