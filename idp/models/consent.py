@@ -28,6 +28,12 @@ class Consent(Model):
             select(cls).where(cls.user_id == user_id, cls.client_id == client_id)
         )
 
+    @classmethod
+    def of_user(cls, user_id: int) -> list[Consent]:
+        """Every standing consent of the user, most recent first."""
+        query = select(cls).where(cls.user_id == user_id).order_by(cls.granted_at.desc(), cls.id)
+        return list(db.session.scalars(query))
+
     def covers(self, scopes: list[str]) -> bool:
         """True when every requested scope was already agreed to."""
         return set(scopes) <= set(self.scopes)

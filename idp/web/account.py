@@ -36,6 +36,7 @@ from idp.clock import now
 from idp.extensions import db, limiter
 from idp.manage import users
 from idp.models.user import User
+from idp.oidc import consent
 from idp.web import browser, current, factor_prompt, i18n
 from idp.web.forms import ConfirmForm, PasswordChangeForm, RenameForm
 from idp.web.guards import (
@@ -44,6 +45,7 @@ from idp.web.guards import (
     signin_required,
     strong_step_up_redirect,
 )
+from idp.web.scopes import describe
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 # The step-up offers the strongest first; recovery codes, single use, last.
@@ -59,7 +61,7 @@ def home() -> Response:
 @bp.get("/security")
 @signin_required
 def security() -> str:
-    """Factors, recovery codes, password."""
+    """Factors, recovery codes, devices, sessions, connected apps, password."""
     user = g.user
     left = factor_list.recovery_codes_left(user)
     devices = trusted_device.devices_by_client(user.id, at=now())
@@ -67,6 +69,7 @@ def security() -> str:
         "account/security.html",
         devices=devices,
         sessions=signed_in_sessions(user),
+        apps=[(app, describe(app.scopes)) for app in consent.connected_apps(user.id)],
         user=user,
         rows=factor_list.factor_rows(user),
         recovery_left=left,
@@ -241,6 +244,15 @@ def forget_all_devices() -> Response:
     if ConfirmForm().validate_on_submit():
         trusted_device.forget_all(g.user.id, at=now())
         flash(_("We will ask for your second step on all your devices again."), "notice")
+    return redirect(url_for("account.security"))
+
+
+@bp.post("/apps/<client_id>/remove")
+@signin_required
+def remove_app(client_id: str) -> Response:
+    """Withdraw consent to one app (CSRF-checked): its tokens stop working, it asks again."""
+    if ConfirmForm().validate_on_submit() and consent.revoke(g.user.id, client_id, at=now()):
+        flash(_("That app no longer has access to your account."), "notice")
     return redirect(url_for("account.security"))
 
 

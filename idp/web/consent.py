@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp.authn.state import Step
@@ -12,14 +11,7 @@ from idp.oidc import consent
 from idp.oidc.protocol import scope_to_list
 from idp.web import browser, gating
 from idp.web.forms import ConsentForm
-
-SCOPE_DESCRIPTIONS = {
-    "openid": _l("Confirm who you are"),
-    "profile": _l("Your name and profile details"),
-    "email": _l("Your email address"),
-    "offline_access": _l("Stay connected when you're not using it"),
-    "roles": _l("Your roles (for example agent or customer)"),
-}
+from idp.web.scopes import describe
 
 
 def handle_consent(rid: str) -> Response | str:
@@ -44,5 +36,6 @@ def handle_consent(rid: str) -> Response | str:
             consent.deny(user.id, view.client.client_id)
             browser.set_pending_flag(rid, "denied", True)
         return redirect(url_for("provider.resume", rid=rid))
-    items = [(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes]
-    return render_template("provider/consent.html", view=view, items=items, form=form, user=user)
+    return render_template(
+        "provider/consent.html", view=view, items=describe(scopes), form=form, user=user
+    )
