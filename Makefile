@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: `make run` needs the runtime dependencies only; tests and linters add the test extra.
+STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
 export IDP_INSTANCE_DIR ?= instance
 
 .PHONY: run test test-sqlite test-postgres lint bench fuzz install browser proxy check clean messages translations
@@ -11,10 +13,14 @@ POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(TEST_STAMP)
+
+install: $(TEST_STAMP)
 
 # Catalogues: `make messages` extracts every marked string and merges it into each .po (then
 # translate what is new); `make translations` compiles them (the app also does at start when stale).
@@ -46,15 +52,15 @@ run: $(STAMP) translations
 
 # .ci/db-check: `idp db check` and a downgrade/upgrade round trip on a database of its own.
 # The suite runs in random order (pytest-randomly); the last line names the seed that replays it.
-test: $(STAMP) translations browser proxy check
+test: $(TEST_STAMP) translations browser proxy check
 	BIN=$(BIN) .ci/db-check
 	$(BIN)/pytest -q
 
-test-postgres: $(STAMP) translations browser proxy
+test-postgres: $(TEST_STAMP) translations browser proxy
 	BIN=$(BIN) .ci/db-check $(POSTGRES_URL)
 	IDP_TEST_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -q
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check idp tests $(wildcard bench)
 	$(BIN)/ruff format --check idp tests $(wildcard bench)
 
@@ -68,7 +74,7 @@ check: lint
 FUZZ_SECONDS ?= 60
 FUZZ_EXAMPLES ?= 200
 FUZZ_TESTS ?= tests/oidc/test_protocol_fuzz.py tests/web/test_admin_api_schema.py
-fuzz: $(STAMP)
+fuzz: $(TEST_STAMP)
 	@end=$$(( $$(date +%s) + $(FUZZ_SECONDS) )); \
 	while [ $$(date +%s) -lt $$end ]; do \
 		seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); \
@@ -77,7 +83,7 @@ fuzz: $(STAMP)
 			$(BIN)/pytest -q -x -p no:cacheprovider $(FUZZ_TESTS) || exit 1; \
 	done
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m bench
 
 clean:

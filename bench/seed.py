@@ -14,9 +14,9 @@ from sqlalchemy import update
 
 from idp import create_app
 from idp.authn import totp
-from idp.cli import create_client
 from idp.clock import now
 from idp.extensions import db
+from idp.manage.commands.clients import create_client
 from idp.models.totp_credential import TotpCredential
 from idp.models.user import User
 

@@ -8,19 +8,14 @@ import threading
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-from idp.extensions import db
 from idp.manage.commands.audit import audit_cli
-from idp.manage.commands.clients import client_cli, create_client
-from idp.manage.commands.users import create_user, user_cli
-from idp.models.client import Client
-from idp.models.user import User
+from idp.manage.commands.clients import client_cli
+from idp.manage.commands.demo import demo
+from idp.manage.commands.users import user_cli
 from idp.oidc.keys import JWKS_MAX_AGE, KeyStore, KeyStoreError
-
-DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "correct-horse-battery-staple-42"
-DEMO_CLIENT_ID = "demo-rp"
-DEMO_REDIRECTS = ["http://localhost:8080/callback", "https://oidcdebugger.com/debug"]
 
 
 def _keys() -> KeyStore:
@@ -96,41 +91,15 @@ def keys_retire(kid: str) -> None:
 @with_appcontext
 def keys_list() -> None:
     """Show keys, their algorithm and which sign (staged: published, not signing yet)."""
+    directory = _keys().directory
+    if not directory.is_dir():
+        raise click.ClickException(
+            f"no keys directory at {directory.resolve()}: run `idp keys generate` "
+            "(or run idp from the project folder, or set IDP_KEYS_DIR)"
+        )
     for info in _keys().list():
         status = "active" if info.active else "staged" if info.staged else ""
         click.echo(f"{info.kid}  {info.alg}  {info.created_at:%Y-%m-%d %H:%M}  {status}")
-
-
-@click.command("demo")
-@with_appcontext
-def demo() -> None:
-    """Seed a demo user and client and print how to use them (development only)."""
-    _keys().ensure()
-    settings = current_app.extensions["idp.settings"]
-    user = User.by_email(DEMO_EMAIL)
-    if user is None:
-        user = create_user(
-            email=DEMO_EMAIL, password=DEMO_PASSWORD, name="Demo User", activated=True
-        )
-    client = Client.by_client_id(DEMO_CLIENT_ID)
-    if client is None:
-        client, secret = create_client(
-            name="Demo App",
-            redirect_uris=DEMO_REDIRECTS,
-            first_party=True,
-            client_id=DEMO_CLIENT_ID,
-            post_logout_redirect_uris=["http://localhost:8080/"],
-        )
-    else:
-        secret = client.set_secret()  # the old one can't be shown: issue a fresh one
-        db.session.commit()
-    click.echo("")
-    click.echo(f"  Discovery:     {settings.issuer}/.well-known/openid-configuration")
-    click.echo(f"  Demo user:     {DEMO_EMAIL} / {DEMO_PASSWORD}")
-    click.echo(f"  Demo client:   {client.client_id} / {secret}")
-    click.echo(f"  Redirect URIs: {', '.join(client.redirect_uris)}")
-    click.echo(f"  Outbox:        {settings.issuer}/dev/outbox  (email codes land here)")
-    click.echo("")
 
 
 @click.command("prune")
@@ -196,7 +165,25 @@ def main() -> None:
     from idp.config import ConfigError, load_settings
 
     try:
-        load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         raise SystemExit(f"idp: configuration error: {exc}") from None
-    FlaskGroup(create_app=lambda: create_app())(prog_name="idp")
+    try:
+        FlaskGroup(create_app=lambda: create_app())(prog_name="idp")
+    except (OperationalError, ProgrammingError) as exc:
+        raise SystemExit(f"idp: {_database_problem(exc, settings.database_url)}") from None
+    except KeyStoreError as exc:
+        raise SystemExit(f"idp: signing keys in {settings.keys_dir}: {exc}") from None
+
+
+def _database_problem(exc: DBAPIError, url: str) -> str:
+    """One line for a database that is missing its tables or can't be reached (no traceback)."""
+    where = make_url(url).render_as_string(hide_password=True)
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    # SQLite says "no such table"; PostgreSQL says 'relation "users" does not exist'.
+    if "no such table" in detail or "does not exist" in detail:
+        return (
+            f"the database {where} has no tables yet ({detail}): run `idp db upgrade` "
+            "(or run idp from the project folder, or set IDP_INSTANCE_DIR / IDP_DATABASE_URL)"
+        )
+    return f"cannot use the database {where}: {detail}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import bcrypt
 import pytest
@@ -10,10 +11,11 @@ import pytest
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
-from tests.support import enroll_totp, latest_mail, make_user
+from tests.support import RelyingParty, enroll_totp, latest_mail, make_user
 from tests.web.test_admin_helpers import client_credentials, events, user_row
 
 STRONG = "granite-willow-sextant-84"
+LOCAL_CALLBACK = "http://localhost:3000/callback"
 
 
 @pytest.fixture
@@ -224,10 +226,35 @@ def test_prune_follows_the_retention_setting(app, idp, clock):
     assert "deleted 1 event(s) older than 30 days" in idp("audit", "prune")
 
 
-def test_demo_still_seeds_a_user_and_client(app, idp):
-    out = idp("demo")
-    assert "demo@example.com" in out and "demo-rp" in out
+def demo_secret(out: str) -> str:
+    [line] = [line for line in out.splitlines() if "Demo client:" in line]
+    return line.split(" / ")[1].strip()
+
+
+def test_demo_keeps_its_secret_across_runs(app, idp, client):
+    first = idp("demo")
+    assert "demo@example.com" in first and "demo-rp" in first
     assert user_row(app, "demo@example.com").activated_at is not None
+    secret = demo_secret(first)
+    assert demo_secret(idp("demo")) == secret  # `make run` again: the RP's config still works
+    kept = Path(app.extensions["idp.settings"].instance_dir) / "demo-client-secret"
+    assert kept.read_text().strip() == secret and kept.stat().st_mode & 0o777 == 0o600
+    for callback in ("http://localhost:3000/callback", "http://localhost:5173/callback"):
+        assert callback in first
+    # The token endpoint takes the secret: the error is about the made-up code, not the client.
+    rp = RelyingParty(client, "demo-rp", secret=secret, redirect_uri=LOCAL_CALLBACK)
+    assert rp.redeem("made-up-code").get_json()["error"] == "invalid_grant"
+    rp.secret = "not-the-secret"
+    assert rp.redeem("made-up-code").get_json()["error"] == "invalid_client"
+
+
+def test_demo_issues_a_new_secret_when_the_kept_one_no_longer_matches(app, idp):
+    secret = demo_secret(idp("demo"))
+    kept = Path(app.extensions["idp.settings"].instance_dir) / "demo-client-secret"
+    kept.write_text("edited-by-hand\n")
+    fresh = demo_secret(idp("demo"))
+    assert fresh not in (secret, "edited-by-hand") and kept.read_text().strip() == fresh
+    assert stored_client(app, "demo-rp").check_client_secret(fresh)
 
 
 def test_client_access_token_format(app, idp):

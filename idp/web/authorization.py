@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import redirect, url_for
+from flask import redirect, request, url_for
 from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp.authn import policy
 from idp.authn.state import Decision, Requirements, Step
-from idp.errors import BadAuthorizationRequest
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.user import User
@@ -36,7 +35,8 @@ def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | N
     except OAuth2Error as error:
         if getattr(error, "redirect_uri", None):
             return oauth_errors.error_redirect(error)
-        raise BadAuthorizationRequest(oauth_errors.unredirectable_message(error)) from error
+        sent = request.values if params is None else params
+        raise oauth_errors.unredirectable(error, sent) from error
     data = grant.request.payload.data
     try:
         requirements, claims = build_requirements(data, started_at=started_at)
