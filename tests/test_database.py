@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from idp.config import load_settings
@@ -49,6 +51,13 @@ def test_a_connection_the_server_dropped_is_replaced_at_checkout(app, client):
         other = create_engine(url, poolclass=NullPool)
         with other.connect() as connection:
             connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            # pg_terminate_backend only signals the backend: wait until it has gone, so the
+            # pooled socket is closed by the time the next request checks it out.
+            alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            for _ in range(100):
+                if not connection.execute(alive, {"pid": pid}).scalar():
+                    break
+                time.sleep(0.05)
         other.dispose()
     for _ in range(3):
         assert client.get("/readyz").status_code == 200
