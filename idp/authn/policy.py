@@ -284,9 +284,21 @@ STEP_UP_WINDOWS: dict[StepUp, timedelta] = {
 }
 
 
+# The kinds that can be strong (DESIGN.md "Recovery and new factors"), when not bound now.
+_STRONG_KINDS = (Factor.WEBAUTHN, Factor.RECOVERY_CODE)
+# A code from the mailbox confirms a user's first key for this long.
+MAILBOX_CONFIRMATION = timedelta(minutes=15)
+
+
 def is_strong(factor: VerifiedFactor) -> bool:
     """WebAuthn or a recovery code issued before this session; one rule for every page."""
-    return factor.factor in (Factor.WEBAUTHN, Factor.RECOVERY_CODE) and not factor.new
+    return factor.factor in _STRONG_KINDS and not factor.new
+
+
+def step_up_methods(enrolled: frozenset[Factor], *, strong: bool) -> tuple[Factor, ...]:
+    """What a step-up offers, strongest first (recovery codes last); only strong kinds if asked."""
+    kinds = _STRONG_KINDS if strong else _PREFERENCE
+    return tuple(f for f in _PREFERENCE if f in kinds and f in enrolled)
 
 
 def step_up_satisfied(
@@ -329,16 +341,23 @@ def needs_strong_step_up(change: Change, enrolled: frozenset[Factor]) -> bool:
 
 
 def first_key_needs_confirmation(
-    enrolled: frozenset[Factor], *, trusted_browser: bool, mailbox_confirmed: bool
+    enrolled: frozenset[Factor],
+    *,
+    trusted_browser: bool,
+    mailbox_confirmed_at: datetime | None,
+    now: datetime,
 ) -> bool:
-    """A user's first key needs a mailbox confirmation or a browser already trusted for them.
+    """A user's first key needs a recent mailbox confirmation or a browser already trusted.
 
     A phishable session (password + code) must not bind the factor that would make it
     phishing-resistant on its own.
     """
-    if Factor.WEBAUTHN in enrolled:
+    if Factor.WEBAUTHN in enrolled or trusted_browser:
         return False
-    return not (trusted_browser or mailbox_confirmed)
+    confirmed = mailbox_confirmed_at is not None and now - mailbox_confirmed_at <= (
+        MAILBOX_CONFIRMATION
+    )
+    return not confirmed
 
 
 class ResetPath(StrEnum):

@@ -48,8 +48,6 @@ from idp.web.guards import (
 from idp.web.scopes import describe
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-# The step-up offers the strongest first; recovery codes, single use, last.
-STEP_UP_ORDER = (Factor.WEBAUTHN, Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
 
 
 @bp.get("")
@@ -93,8 +91,7 @@ def reverify() -> Response | tuple[str, int] | str:
     """
     user, strong = g.user, request.args.get("strong") == "1"
     nxt = local_next(url_for("account.security"))
-    wanted = (Factor.WEBAUTHN, Factor.RECOVERY_CODE) if strong else STEP_UP_ORDER
-    methods = tuple(m for m in wanted if m in enrolled_factors(user))
+    methods = policy.step_up_methods(enrolled_factors(user), strong=strong)
     attempt = Attempt(
         user=user, purpose=Purpose.STEP_UP, session_started_at=browser.session_started_at()
     )

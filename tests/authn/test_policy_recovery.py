@@ -18,6 +18,7 @@ from idp.authn.policy import (
     remember_days_offered,
     reset_methods,
     reset_path,
+    step_up_methods,
     step_up_satisfied,
 )
 from idp.authn.state import ClientPolicy, Requirements, SessionState, Step, VerifiedFactor
@@ -40,6 +41,7 @@ TOTP, EMAIL, RECOVERY, WEBAUTHN = (
     Factor.WEBAUTHN,
 )
 MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
 
 
 def registered(ago: timedelta = MINUTE) -> VerifiedFactor:
@@ -196,21 +198,38 @@ def test_needs_strong_step_up(change: Change, enrolled: set[Factor], strong: boo
 @pytest.mark.parametrize(
     ("enrolled", "trusted", "confirmed", "needed"),
     [
-        pytest.param({TOTP}, False, False, True, id="first-key-unconfirmed"),
-        pytest.param({TOTP}, False, True, False, id="first-key-mailbox-confirmed"),
-        pytest.param({TOTP}, True, False, False, id="first-key-trusted-browser"),
-        pytest.param(set(), False, False, True, id="first-factor-is-a-key"),
-        pytest.param({TOTP, WEBAUTHN}, False, False, False, id="not-the-first-key"),
+        pytest.param({TOTP}, False, None, True, id="first-key-unconfirmed"),
+        pytest.param({TOTP}, False, 15 * MINUTE, False, id="first-key-mailbox-confirmed"),
+        pytest.param({TOTP}, False, 15 * MINUTE + SECOND, True, id="mailbox-confirmation-stale"),
+        pytest.param({TOTP}, True, None, False, id="first-key-trusted-browser"),
+        pytest.param(set(), False, None, True, id="first-factor-is-a-key"),
+        pytest.param({TOTP, WEBAUTHN}, False, None, False, id="not-the-first-key"),
     ],
 )
 def test_first_key_needs_confirmation(
-    enrolled: set[Factor], trusted: bool, confirmed: bool, needed: bool
+    enrolled: set[Factor], trusted: bool, confirmed: timedelta | None, needed: bool
 ) -> None:
-    """A user's first key needs the mailbox or a browser already trusted for them."""
+    """A user's first key needs the mailbox (in the last 15 minutes) or a trusted browser."""
     result = first_key_needs_confirmation(
-        frozenset(enrolled), trusted_browser=trusted, mailbox_confirmed=confirmed
+        frozenset(enrolled),
+        trusted_browser=trusted,
+        mailbox_confirmed_at=None if confirmed is None else NOW - confirmed,
+        now=NOW,
     )
     assert result is needed
+
+
+@pytest.mark.parametrize(
+    ("enrolled", "strong", "methods"),
+    [
+        pytest.param({RECOVERY, TOTP, WEBAUTHN, EMAIL}, False, (WEBAUTHN, TOTP, EMAIL, RECOVERY)),
+        pytest.param({RECOVERY, TOTP, WEBAUTHN, EMAIL}, True, (WEBAUTHN, RECOVERY)),
+        pytest.param({TOTP, EMAIL}, True, ()),
+    ],
+)
+def test_step_up_methods(enrolled: set[Factor], strong: bool, methods: tuple[Factor, ...]) -> None:
+    """The step-up offers the strongest first; a strong step-up only what can be strong."""
+    assert step_up_methods(frozenset(enrolled), strong=strong) == methods
 
 
 @pytest.mark.parametrize(

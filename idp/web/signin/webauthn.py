@@ -63,17 +63,13 @@ def _settings_args() -> dict[str, Any]:
 
 
 # Registration -----------------------------------------------------------------------
-# A mailbox confirmation counts for a first key this long.
-MAILBOX_CONFIRMATION = timedelta(minutes=15)
-
-
 def _needs_confirmation(user: User) -> bool:
     """DESIGN: a user's first key needs the mailbox or a browser already trusted for them."""
-    confirmed = browser.mailbox_confirmed_at()
     return policy.first_key_needs_confirmation(
         enrolled_factors(user),
         trusted_browser=trusted_device.known_browser(user.id, browser.device_token(), at=now()),
-        mailbox_confirmed=confirmed is not None and now() - confirmed <= MAILBOX_CONFIRMATION,
+        mailbox_confirmed_at=browser.mailbox_confirmed_at(),
+        now=now(),
     )
 
 
