@@ -64,11 +64,16 @@ def strong_step_up_redirect(change: Change, enrolled: frozenset[Factor]) -> Resp
 
 
 def local_next(default: str) -> str:
-    """The `next` parameter when it is a path on this site, else `default` (no open redirect).
+    """The `next` parameter when it is a path on this site, else `default` (no open redirect)."""
+    return local_path(request.args.get("next"), default)
+
+
+def local_path(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site, else `default`.
 
     Browsers read `/\\host` like `//host`, so backslashes and control characters are refused too.
     """
-    target = request.args.get("next") or ""
+    target = target or ""
     if (
         not target.startswith("/")
         or target.startswith("//")

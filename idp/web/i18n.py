@@ -9,7 +9,7 @@ on the user's profile, then the browser's `Accept-Language`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask_babel import Babel, get_locale
@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response  # what redirect() returns
 from idp.clock import epoch, now
 from idp.translations import LANGUAGES, compile_catalogues
 from idp.web import browser, current
+from idp.web.guards import local_path
 from idp.web.session import cookie_name, read_cookie
 
 NAMES = {"en": "English", "es": "Español"}
@@ -103,21 +104,11 @@ def this_page() -> str:
     return request.path + (f"?{urlencode({'rid': rid})}" if rid else "")
 
 
-def _local_path(target: str | None) -> str:
-    """Only a path on this site: the switch is never an open redirect."""
-    parts = urlsplit(target or "")
-    path = target or ""
-    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//"):
-        return "/help"
-    if "\\" in path or any(ord(c) < 32 for c in path):
-        return "/help"
-    return path
-
-
 @bp.post("/language")
 def switch() -> Response:
     """Remember the language picked on the switch (a CSRF-protected form) and go back."""
-    response = redirect(_local_path(request.form.get("next")), code=303)
+    # Only a path on this site: the switch is never an open redirect.
+    response = redirect(local_path(request.form.get("next"), "/help"), code=303)
     language = supported(request.form.get("language"))
     if language is None:
         return response
