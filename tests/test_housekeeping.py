@@ -72,3 +72,51 @@ def test_prune_deletes_in_batches_so_sqlite_is_never_locked_for_long(app, clock)
     assert sorted(left) == [at + timedelta(minutes=5)] * 2, "live codes are kept"
     assert deletes == [3, 3, 1]
     assert {1, 2, 3} <= set(commits), "a commit after every batch"
+
+
+def test_wrong_password_rows_for_any_email_expire(app, client, clock):
+    """Wrong passwords for made-up emails leave rows; an outsider can't grow them for ever."""
+    from idp.models.sign_in_failure import ANY_SOURCE, SignInFailure
+    from tests.support import csrf_of
+
+    page = client.get("/signin")
+    for n in range(3):
+        form = {"csrf_token": csrf_of(page), "email": f"x{n}@nowhere.example", "password": "no"}
+        assert client.post("/signin", data=form).status_code == 401
+
+    def sources() -> list[str]:
+        with app.app_context():
+            return sorted(db.session.scalars(select(SignInFailure.source)))
+
+    assert sources() == [ANY_SOURCE] * 3 + ["127.0.0.1"] * 3
+    runner = app.test_cli_runner()
+    clock.advance(days=1, seconds=1)
+    assert "sign_in_failures: 3" in runner.invoke(args=["prune"]).output
+    assert sources() == [ANY_SOURCE] * 3, "a source's streak ends after a day"
+    clock.advance(days=29)
+    assert "sign_in_failures: 3" in runner.invoke(args=["prune"]).output
+    assert sources() == [], "an account's streak ends after a month without failures"
+
+
+def test_logout_deliveries_done_a_week_ago_go(app, clock):
+    from idp.clock import now
+    from idp.models.logout_delivery import QUEUED, SENT, LogoutDelivery
+
+    with app.app_context():
+        for status in (SENT, QUEUED):
+            db.session.add(
+                LogoutDelivery(
+                    client_id="rp",
+                    subject="s",
+                    sid="sid",
+                    reason="signed_out",
+                    status=status,
+                    created_at=now(),
+                    next_attempt_at=now(),
+                )
+            )
+        db.session.commit()
+    clock.advance(days=8)
+    assert "logout_deliveries: 1" in app.test_cli_runner().invoke(args=["prune"]).output
+    with app.app_context():
+        assert db.session.scalars(select(LogoutDelivery.status)).all() == [QUEUED]

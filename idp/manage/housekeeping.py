@@ -17,10 +17,12 @@ from idp.database import changed_rows
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.email_code import EmailCode
+from idp.models.logout_delivery import LogoutDelivery
 from idp.models.mail_message import QUEUED, MailMessage
 from idp.models.password_reset import PasswordReset
 from idp.models.revoked_access_token import RevokedAccessToken
 from idp.models.session import SessionRecord
+from idp.models.sign_in_failure import ANY_SOURCE, SignInFailure
 from idp.models.token import Token
 from idp.models.trusted_device import TrustedDevice
 
@@ -28,8 +30,14 @@ from idp.models.trusted_device import TrustedDevice
 KEEP_SPENT = timedelta(days=1)
 # Rows per DELETE: a few milliseconds of write lock, so requests in between are not refused.
 BATCH_SIZE = 1_000
-# Sent and failed mail (body already blanked) stays a week, to answer "did my email go out?".
+# Sent and failed mail (body already blanked) and logout deliveries stay a week, to answer
+# "did my email go out?" and "was the app told?".
 KEEP_MAIL = timedelta(days=7)
+# Wrong passwords typed for any email, known or not, each leave rows: a source's streak ends
+# after a day without failures, an account's after a month (the cap, NIST SP 800-63B 5.2.2,
+# counts consecutive failures, not failures forever).
+KEEP_SOURCE_STREAK = timedelta(days=1)
+KEEP_ACCOUNT_STREAK = timedelta(days=30)
 
 
 def _expired_sessions(settings: Settings, now: datetime) -> ColumnElement[bool]:
@@ -67,6 +75,20 @@ def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnEl
         "mail_messages": (
             MailMessage,
             and_(MailMessage.status != QUEUED, MailMessage.created_at < now - KEEP_MAIL),
+        ),
+        "logout_deliveries": (
+            LogoutDelivery,
+            and_(LogoutDelivery.status != QUEUED, LogoutDelivery.created_at < now - KEEP_MAIL),
+        ),
+        "sign_in_failures": (
+            SignInFailure,
+            or_(
+                and_(
+                    SignInFailure.source != ANY_SOURCE,
+                    SignInFailure.last_at < now - KEEP_SOURCE_STREAK,
+                ),
+                SignInFailure.last_at < now - KEEP_ACCOUNT_STREAK,
+            ),
         ),
     }
 
