@@ -400,6 +400,13 @@ def latest_mail(app: Flask, to: str | None = None) -> str:
     raise AssertionError("no mail in the outbox")
 
 
+def reset_link_in_mail(app: Flask, to: str | None = None) -> str:
+    """The path of the password reset link in the newest mail (optionally to one address)."""
+    match = re.search(r"http://localhost(/signin/reset/\S+)", latest_mail(app, to))
+    assert match, "no reset link in the mail"
+    return match.group(1)
+
+
 def code_in_mail(app: Flask, to: str | None = None) -> str:
     """The 6-digit code in the newest mail."""
     match = re.search(r"\b(\d{6})\b", latest_mail(app, to))

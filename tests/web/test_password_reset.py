@@ -16,6 +16,7 @@ from tests.support import (
     latest_mail,
     make_client,
     make_user,
+    reset_link_in_mail,
     submit,
     totp_now,
 )
@@ -27,12 +28,6 @@ NEW_PASSWORD = "quiet-lantern-harbor-58"
 def ada(app):
     user = make_user(app)
     return user, enroll_totp(app, user.id)
-
-
-def reset_link(app) -> str:
-    match = re.search(r"http://localhost(/signin/reset/\S+)", latest_mail(app))
-    assert match, "no reset link in the mail"
-    return match.group(1)
 
 
 def test_the_answer_is_the_same_whether_or_not_the_account_exists(app, client, ada):
@@ -62,7 +57,7 @@ def test_reset_needs_the_second_factor_then_ends_sessions(app, client, ada, cloc
     assert other.get("/account/security").status_code == 200
 
     submit(client, "/signin/forgot", {"email": "ada@example.com"})
-    link = reset_link(app)
+    link = reset_link_in_mail(app)
     page = client.get(link)
     assert "Confirm it" in page.text and "password" not in re.findall(r'type="(\w+)"', page.text)
     clock.advance(seconds=30)
@@ -89,7 +84,7 @@ def test_reset_needs_the_second_factor_then_ends_sessions(app, client, ada, cloc
 
 def test_the_link_expires_after_30_minutes(app, client, ada, clock):
     submit(client, "/signin/forgot", {"email": "ada@example.com"})
-    link = reset_link(app)
+    link = reset_link_in_mail(app)
     clock.advance(minutes=30)
     response = client.get(link)
     assert response.status_code == 400 and "expired" in response.text

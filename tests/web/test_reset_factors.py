@@ -21,6 +21,7 @@ from tests.support import (
     enroll_totp,
     latest_mail,
     make_user,
+    reset_link_in_mail,
     submit,
     totp_now,
 )
@@ -31,9 +32,7 @@ NEW_PASSWORD = "a brand new passphrase 2026"
 def reset_link(app: Flask, client: FlaskClient, email: str = "ada@example.com") -> str:
     """Ask for a reset; the path of the link in the mail."""
     submit(client, "/signin/forgot", {"email": email})
-    match = re.search(r"http://localhost(/signin/reset/\S+)", latest_mail(app, email))
-    assert match, "no reset link"
-    return match.group(1)
+    return reset_link_in_mail(app, email)
 
 
 def password_works(app: Flask, email: str, password: str) -> bool:
