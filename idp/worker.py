@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.clock import now
@@ -104,12 +103,4 @@ def _attempt(settings: Settings, message: MailMessage, claim: str) -> str:
             values = {"next_attempt_at": now() + delay, "last_error": error}
     else:
         values = {"status": SENT, "sent_at": now(), "raw": "", "last_error": None}
-    # Only the claim's owner records the outcome: after a lost lease, another worker's stands.
-    db.session.execute(
-        update(MailMessage)
-        .where(MailMessage.id == message.id, MailMessage.claim == claim)
-        .values(claim=None, **values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return str(values.get("status", QUEUED))
+    return MailMessage.settle(message.id, claim, values)

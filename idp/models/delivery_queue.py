@@ -60,6 +60,22 @@ class Queued:
         )
 
     @classmethod
+    def settle(cls, row_id: int, claim: str, values: dict[str, Any]) -> str:
+        """Record an attempt's outcome and release the claim; the row's status after it.
+
+        Only the claim's owner records it: after a lost lease, another worker's outcome stands.
+        """
+        model: Any = cls
+        db.session.execute(
+            update(model)
+            .where(model.id == row_id, model.claim == claim)
+            .values(claim=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return str(values.get("status", QUEUED))
+
+    @classmethod
     def count_queued(cls) -> int:
         """Rows waiting for the worker (retries included)."""
         model: Any = cls

@@ -18,12 +18,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from joserfc import jwt
-from sqlalchemy import update
 
 from idp.clock import epoch, now
 from idp.config import Settings
 from idp.errors import IdpError
-from idp.extensions import db
 from idp.models.client import Client
 from idp.models.logout_delivery import FAILED, QUEUED, SENT, LogoutDelivery
 from idp.oidc.keys import KeyStore
@@ -190,12 +188,4 @@ def _attempt(settings: Settings, keys: KeyStore, delivery: LogoutDelivery, claim
     else:
         if values.get("status") == SENT:
             log.info("logout id=%s client=%s delivered", delivery.id, delivery.client_id)
-    # Only the claim's owner records the outcome: after a lost lease, another worker's stands.
-    db.session.execute(
-        update(LogoutDelivery)
-        .where(LogoutDelivery.id == delivery.id, LogoutDelivery.claim == claim)
-        .values(claim=None, **values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return str(values.get("status", QUEUED))
+    return LogoutDelivery.settle(delivery.id, claim, values)
