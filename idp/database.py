@@ -24,7 +24,13 @@ def engine_options(settings: Settings) -> dict[str, Any]:
     connect = settings.db_connect_timeout_seconds
     # A checkout waits no longer for a pooled connection than for a new one. No pre-ping
     # (a round trip per checkout): `_drop_closed_connections` finds dropped ones for free.
-    options: dict[str, Any] = {"pool_pre_ping": False, "pool_timeout": connect}
+    # hide_parameters: a failed statement's error (logged, and in tracebacks) would otherwise
+    # carry its bound values: password hashes, token digests, emails.
+    options: dict[str, Any] = {
+        "pool_pre_ping": False,
+        "pool_timeout": connect,
+        "hide_parameters": True,
+    }
     url = make_url(settings.database_url)
     if url.get_backend_name() == "postgresql":
         # connect_args replace the URL's own `options` (tests set search_path there): keep both.
