@@ -279,6 +279,9 @@ def remove(user: User, *, actor: Actor) -> None:
     """Delete the account and everything that hangs off it; its audit events stay."""
     _not_self_or_last_admin(user, actor, "delete")
     user_id, email = user.id, user.email
+    # The apps the user is signed in to hear of it (back-channel logout tokens outlive the user:
+    # their rows keep the subject, not a foreign key).
+    sign_out.end_everything(user_id, at=now(), reason="user_deleted")
     for table in reversed(db.metadata.sorted_tables):
         for fk in table.foreign_keys:
             if fk.column.table.name == "users" and table.name != "users":
