@@ -91,16 +91,21 @@ def as_dict(user: User, *, with_detail: bool = False) -> dict[str, Any]:
             }
             for d in info.trusted_devices
         ]
-        found["sessions"] = [
-            {
-                "sid": s.sid,
-                "browser": s.agent,
-                "ip": s.ip,
-                "place": s.place,
-                "signed_in_at": iso(s.signed_in_at),
-                "last_active_at": iso(s.last_active_at),
-                "apps": list(s.apps),
-            }
-            for s in info.sessions
-        ]
+        found["sessions"] = sessions_as_dicts(info.sessions)
     return found
+
+
+def sessions_as_dicts(sessions: list[BrowserSession]) -> list[dict[str, Any]]:
+    """The API's view of where a user is signed in."""
+    return [
+        {
+            "sid": s.sid,
+            "browser": s.agent,
+            "ip": s.ip,
+            "place": s.place,
+            "signed_in_at": iso(s.signed_in_at),
+            "last_active_at": iso(s.last_active_at),
+            "apps": list(s.apps),
+        }
+        for s in sessions
+    ]
