@@ -112,6 +112,11 @@ def _ceiling() -> int:
     return current_app.extensions["idp.settings"].trust_ceiling_days
 
 
+def new_client_values() -> dict[str, Any]:
+    """What a new client starts with, remember_days included (it depends on the ceiling)."""
+    return {**DEFAULTS, "remember_days": min(30, _ceiling())}
+
+
 def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
     """Validated field values: all of them on create, those present on update."""
     creating = current is None

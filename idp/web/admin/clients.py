@@ -74,7 +74,9 @@ def client_list() -> str:
 def client_new() -> Response | str | tuple[str, int]:
     """Register a client; its secret is shown once."""
     if request.method == "GET":
-        return _render_form({"client_id": "", "name": "", **clients.DEFAULTS}, client=None)
+        return _render_form(
+            {"client_id": "", "name": "", **clients.new_client_values()}, client=None
+        )
     data = _form_data(creating=True)
     try:
         client, secret = clients.create(data, actor=g.actor)
