@@ -149,9 +149,26 @@ def update(user: User, data: Mapping[str, Any], *, actor: Actor) -> User:
     return user
 
 
+def _refusals(what: str) -> tuple[str, str]:
+    """Why an admin may not act on their own account, or on the last admin, in words."""
+    if what == "disable":
+        return _("You cannot disable your own account."), _(
+            "You cannot disable the last active admin."
+        )
+    if what == "delete":
+        return _("You cannot delete your own account."), _(
+            "You cannot delete the last active admin."
+        )
+    return (
+        _("You cannot remove the admin role from your own account."),
+        _("You cannot remove the admin role from the last active admin."),
+    )
+
+
 def _not_self_or_last_admin(user: User, actor: Actor, what: str) -> None:
+    own, last = _refusals(what)
     if actor.admin_id == user.id:
-        raise Refused(f"You cannot {what} your own account.")
+        raise Refused(own)
     if user.is_admin:
         others = db.session.scalar(
             select(func.count())
@@ -159,7 +176,7 @@ def _not_self_or_last_admin(user: User, actor: Actor, what: str) -> None:
             .where(User.is_admin.is_(True), User.disabled_at.is_(None), User.id != user.id)
         )
         if not others:
-            raise Refused(f"You cannot {what} the last active admin.")
+            raise Refused(last)
 
 
 def _sign_out_everywhere(user: User, *, at: datetime, reason: str) -> dict[str, Any]:
@@ -296,7 +313,7 @@ def sign_out_everywhere(user: User, *, actor: Actor) -> dict[str, Any]:
 def set_admin(user: User, admin: bool, *, actor: Actor) -> None:
     """Grant or revoke the admin role (never your own, never the last admin's)."""
     if not admin and user.is_admin:
-        _not_self_or_last_admin(user, actor, "remove the admin role from")
+        _not_self_or_last_admin(user, actor, "demote")
     user.is_admin = admin
     event = "user.admin_granted" if admin else "user.admin_revoked"
     audit.record(event, user_id=user.id, commit=False, **actor.detail())

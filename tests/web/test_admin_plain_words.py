@@ -12,7 +12,14 @@ from idp.models.client import Client
 from idp.models.totp_credential import TotpCredential
 from tests.support import enroll_totp, make_client, make_user
 from tests.web.test_admin_clients import FORM, secret_on
-from tests.web.test_admin_helpers import admin_token, client_credentials, post_form, signed_in_admin
+from tests.web.test_admin_helpers import (
+    admin_token,
+    client_credentials,
+    post_form,
+    sign_in,
+    signed_in_admin,
+)
+from tests.web.test_clear_states import duplicate_ids
 
 
 @pytest.fixture
@@ -153,3 +160,37 @@ def test_the_console_speaks_spanish(app, client, admin):
     with app.app_context():
         assert db.session.query(Client).count() == 0
     assert "Todavía no hay clientes." in client.get("/admin/clients").text
+
+
+def test_console_pages_have_unique_ids_and_every_destructive_action_asks(app, client, admin):
+    bob = make_user(app, "bob@example.com")
+    sign_in(app.test_client(), "bob@example.com", enroll_totp(app, bob.id))
+    post_form(client, "/admin/clients/new", FORM)
+    pages = {
+        "/admin": None,
+        "/admin/users": None,
+        f"/admin/users/{bob.subject}": [
+            "Reset second factors",
+            "Sign out everywhere",
+            "Sign out",
+            "Delete user",
+        ],
+        "/admin/users/new": None,
+        "/admin/users/import": None,
+        "/admin/clients": None,
+        "/admin/clients/new": None,
+        "/admin/clients/claims-portal": ["Rotate secret", "Delete client"],
+        "/admin/audit": None,
+        "/admin/api-docs": None,
+    }
+    for url, steps in pages.items():
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert not duplicate_ids(page.text), (url, duplicate_ids(page.text))
+        for label in steps or []:
+            step = re.search(
+                rf"<details class=\"confirm\">\s*<summary>{label}</summary>(.*?)</details>",
+                page.text,
+                re.S,
+            )
+            assert step and 'name="confirmed" value="yes"' in step.group(1), (url, label)
