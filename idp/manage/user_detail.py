@@ -32,8 +32,8 @@ class UserDetail:
     sessions: list[BrowserSession]
 
 
-def detail(user: User, *, events: int = 20) -> UserDetail:
-    """Factors, trusted devices and recent audit events of a user."""
+def detail(user: User, *, events: int = 20, language: str = "en") -> UserDetail:
+    """Factors, trusted devices, sessions (places named in `language`) and recent events."""
     at = now()
     recent = db.session.scalars(
         select(AuditEvent)
@@ -48,7 +48,7 @@ def detail(user: User, *, events: int = 20) -> UserDetail:
         recovery_codes_left=RecoveryCode.remaining(user.id),
         trusted_devices=TrustedDevice.of_user(user.id, at),
         events=list(recent),
-        sessions=browser_sessions(user),
+        sessions=browser_sessions(user, language=language),
     )
 
 

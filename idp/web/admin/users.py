@@ -15,6 +15,7 @@ from idp.manage import importer, invitations, user_detail, users
 from idp.manage.errors import Invalid, NotFound
 from idp.models.trusted_device import TrustedDevice
 from idp.models.user import User
+from idp.web import i18n
 from idp.web.admin import back_to, bp, checkbox, lines
 from idp.web.admin.confirmations import ask, confirmation, confirmed, typed_matches
 
@@ -82,7 +83,7 @@ def user_new() -> Response | str | tuple[str, int]:
 @bp.get("/users/<subject>")
 def user_view(subject: str) -> str:
     """Profile, roles, status, factors, trusted devices and recent events."""
-    info = user_detail.detail(users.get(subject))
+    info = user_detail.detail(users.get(subject), language=i18n.language())
     return render_template(
         "admin/user.html", info=info, user=info.user, values=None, errors=[], error=None
     )
@@ -96,7 +97,7 @@ def user_update(subject: str) -> Response | tuple[str, int]:
         users.update(user, _profile_data(), actor=g.actor)
     except Invalid as exc:
         db.session.rollback()  # what was typed is shown again, not saved
-        info = user_detail.detail(user)
+        info = user_detail.detail(user, language=i18n.language())
         typed = {name: getattr(user, name) for name in users.PROFILE_FIELDS}
         values = {**typed, **_profile_data()}
         return render_template(
@@ -201,7 +202,8 @@ def user_end_session(subject: str, sid: str) -> Response | tuple[str, int]:
     """Sign the user out of one browser; the apps that session served are told."""
     user = users.get(subject)
     if not confirmed():
-        session = next((s for s in users.browser_sessions(user) if s.sid == sid), None)
+        sessions = users.browser_sessions(user, language=i18n.language())
+        session = next((s for s in sessions if s.sid == sid), None)
         if session is None:
             raise NotFound(_("No such session for this user."))
         return _ask(user, "end_session", device=session.agent)
