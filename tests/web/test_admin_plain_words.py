@@ -194,3 +194,20 @@ def test_console_pages_have_unique_ids_and_every_destructive_action_asks(app, cl
                 re.S,
             )
             assert step and 'name="confirmed" value="yes"' in step.group(1), (url, label)
+
+
+def test_the_api_message_follows_accept_language_while_field_stays(app, client):
+    make_client(app, "billing")
+    token = admin_token(app, client)
+    response = client.patch(
+        "/admin/api/v1/clients/billing",
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "es"},
+        json={"remember_days": 0},
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [
+        {
+            "field": "remember_days",
+            "message": "Recordar dispositivos durante (días) debe estar entre 1 y 30",
+        }
+    ]
