@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -85,30 +86,35 @@ def check_redirect_uri(uri: str) -> str | None:
         parts = urlsplit(uri)
         parts.port  # noqa: B018  (raises ValueError for a malformed port)
     except ValueError:
-        return "is not a valid URL"
+        return _("is not a valid URL")
     if any(ch.isspace() for ch in uri):
-        return "must not contain spaces"
+        return _("must not contain spaces")
     if "#" in uri:
-        return "must not contain a fragment (OAuth 2.0 3.1.2)"
+        return _("must not contain a fragment (OAuth 2.0 3.1.2)")
     if not parts.hostname:
-        return "must be an absolute URL with a host"
+        return _("must be an absolute URL with a host")
     if parts.username is not None or parts.password is not None:
-        return "must not contain a user name or password"
+        return _("must not contain a user name or password")
     # RFC 8252 7.3: plain http only on the loopback interface, for native apps and development.
     if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
         return None
-    return "must use https (http only on localhost, 127.0.0.1 or [::1])"
+    return _("must use https (http only on localhost, 127.0.0.1 or [::1])")
 
 
 def _check_uris(payload: Payload, name: str, uris: list[str]) -> None:
     for uri in uris:
         problem = check_redirect_uri(uri)
         if problem:
-            payload.fail(name, f"{uri[:80]!r} {problem}")
+            payload.fail(name, _("has %(uri)r, which %(problem)s", uri=uri[:80], problem=problem))
 
 
 def _ceiling() -> int:
     return current_app.extensions["idp.settings"].trust_ceiling_days
+
+
+def new_client_values() -> dict[str, Any]:
+    """What a new client starts with, remember_days included (it depends on the ceiling)."""
+    return {**DEFAULTS, "remember_days": min(30, _ceiling())}
 
 
 def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
@@ -125,14 +131,14 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
     if creating:
         client_id = p.text("client_id", max_len=64)
         if client_id and not CLIENT_ID.fullmatch(client_id):
-            p.fail("client_id", "use 3 to 64 letters, digits, '.', '_', '~' or '-'")
+            p.fail("client_id", _("must be 3 to 64 letters, digits, '.', '_', '~' or '-'"))
         values["client_id"] = client_id or secrets.token_urlsafe(16)
     if wanted("name"):
         values["name"] = p.text("name", max_len=120, required=True)
     if wanted("logo_uri"):
         logo = p.text("logo_uri", max_len=500)
         if logo and (check_redirect_uri(logo) or not logo.startswith("https://")):
-            p.fail("logo_uri", "must be an https URL")
+            p.fail("logo_uri", _("must be an https URL"))
         values["logo_uri"] = logo
     for name in ("redirect_uris", "post_logout_redirect_uris"):
         if wanted(name):
@@ -170,7 +176,7 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
             uri = p.text(name, max_len=500) if p.data.get(name) is not None else ""
             problem = check_redirect_uri(uri) if uri else None
             if problem:
-                p.fail(name, f"{uri[:80]!r} {problem}")
+                p.fail(name, _("has %(uri)r, which %(problem)s", uri=uri[:80], problem=problem))
             values[name] = uri or None
     for name in LOGOUT_FLAGS:
         if wanted(name):
@@ -187,19 +193,31 @@ def _check_consistent(c: dict[str, Any]) -> None:
     grants, scopes = set(c["grant_types"]), set(c["scopes"])
     public = c["token_endpoint_auth_method"] == "none"
     if not grants:
-        errors.append(FieldError("grant_types", "choose at least one grant type"))
+        errors.append(FieldError("grant_types", _("must include at least one grant type")))
     if "authorization_code" in grants and not c["redirect_uris"]:
-        errors.append(FieldError("redirect_uris", "the authorization code flow needs one"))
+        errors.append(
+            FieldError("redirect_uris", _("must have one for the authorization code flow"))
+        )
     if "refresh_token" in grants and "authorization_code" not in grants:
-        errors.append(FieldError("grant_types", "refresh_token needs authorization_code"))
+        errors.append(
+            FieldError("grant_types", _("must include authorization_code to use refresh_token"))
+        )
     if public and "client_credentials" in grants:
-        errors.append(FieldError("grant_types", "a public client cannot use client_credentials"))
+        errors.append(
+            FieldError("grant_types", _("cannot include client_credentials for a public client"))
+        )
     if ADMIN_SCOPE in scopes and (public or "client_credentials" not in grants):
         errors.append(
-            FieldError("scopes", f"{ADMIN_SCOPE} is for confidential client_credentials clients")
+            FieldError(
+                "scopes",
+                _(
+                    "can include %(scope)s only for confidential client_credentials clients",
+                    scope=ADMIN_SCOPE,
+                ),
+            )
         )
     if errors:
-        raise Invalid("The client settings contradict each other.", errors)
+        raise Invalid(_("The client settings contradict each other."), errors)
 
 
 def get(client_id: str) -> Client:
@@ -208,7 +226,7 @@ def get(client_id: str) -> Client:
     if 0 < len(client_id) <= 64 and "\x00" not in client_id:
         found = db.session.scalar(select(Client).where(Client.client_id == client_id))
     if found is None:
-        raise NotFound("No client with that client_id.")
+        raise NotFound(_("No client with that client_id."))
     return found
 
 
@@ -236,12 +254,12 @@ def create(data: Mapping[str, Any], *, actor: Actor) -> tuple[Client, str | None
     """Register a client; returns it and its secret (shown once, only its hash is stored)."""
     values = _read(data, current=None)
     if db.session.scalar(select(Client.id).where(Client.client_id == values["client_id"])):
-        raise Conflict("That client_id is taken.")
+        raise Conflict(_("That client_id is taken."))
     client = Client(**{**DEFAULTS, **values})
     secret = None if client.is_public else client.set_secret()
     db.session.add(client)
     audit.record("client.created", client_id=client.client_id, commit=False, **actor.detail())
-    _commit("That client_id is taken.")
+    _commit(_("That client_id is taken."))
     return client, secret
 
 
@@ -266,7 +284,7 @@ def update(client: Client, data: Mapping[str, Any], *, actor: Actor) -> tuple[Cl
         trusted_devices_revoked=trust,
         **actor.detail(),
     )
-    _commit("The change clashes with another client.")
+    _commit(_("The change clashes with another client."))
     return client, secret
 
 
@@ -293,7 +311,7 @@ def _limit_trust(client: Client, before: dict[str, Any], *, at: datetime) -> int
 def rotate_secret(client: Client, *, actor: Actor) -> str:
     """A new secret; the old one stops working at once."""
     if client.is_public:
-        raise Refused("A public client has no secret.")
+        raise Refused(_("A public client has no secret."))
     secret = client.set_secret()
     audit.record(
         "client.secret_rotated", client_id=client.client_id, commit=False, **actor.detail()

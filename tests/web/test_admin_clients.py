@@ -127,11 +127,14 @@ def test_contradictory_settings_are_refused_with_every_reason(app, client, admin
     }
     response = post_form(client, "/admin/clients/new", form)
     assert response.status_code == 422
-    assert "remember_days" in response.text
+    assert "Remember devices for (days) must be between 1 and 30" in response.text
     form["remember_days"] = "7"
     response = post_form(client, "/admin/clients/new", form)
-    assert "a public client cannot use client_credentials" in response.text
-    assert "idp:admin is for confidential client_credentials clients" in response.text
+    assert "Grant types cannot include client_credentials for a public client" in response.text
+    assert (
+        "Allowed scopes can include idp:admin only for confidential client_credentials clients"
+        in response.text
+    )
     assert stored(app) is None
 
 
@@ -154,7 +157,7 @@ def test_edit_a_client_and_the_change_is_audited(app, client, admin):
     bad = post_form(
         client, "/admin/clients/claims-portal", {**FORM, "logo_uri": "http://x.example/l.png"}
     )
-    assert bad.status_code == 422 and "logo_uri" in bad.text
+    assert bad.status_code == 422 and "Logo URL must be an https URL" in bad.text
     assert stored(app).logo_uri == FORM["logo_uri"]
 
 
@@ -202,7 +205,7 @@ def test_raising_the_mfa_policy_or_refusing_remembered_devices_ends_trust(app, c
 
 def test_rotate_secret_old_stops_new_works(app, client, admin):
     first = secret_on(post_form(client, "/admin/clients/new", FORM))
-    page = post_form(client, "/admin/clients/claims-portal/rotate-secret")
+    page = post_form(client, "/admin/clients/claims-portal/rotate-secret", {"confirmed": "yes"})
     second = secret_on(page)
     assert second != first and "previous secret no longer works" in page.text
     assert stored(app).secret_hash == sha256_hex(second)
@@ -241,8 +244,12 @@ def test_disable_revokes_tokens_and_stops_the_client_enable_restores(app, client
 def test_delete_needs_the_client_id_typed_and_revokes_tokens(app, client, admin):
     secret = secret_on(post_form(client, "/admin/clients/new", FORM))
     token = client_credentials(client, "claims-portal", secret, "profile")
+    asked = post_form(client, "/admin/clients/claims-portal/delete")
+    assert asked.status_code == 200 and "This cannot be undone" in asked.text
+    assert stored(app) is not None
     kept = post_form(client, "/admin/clients/claims-portal/delete", {"confirm": "nope"})
-    assert kept.status_code == 302 and stored(app) is not None
+    assert kept.status_code == 422 and stored(app) is not None
+    assert 'aria-invalid="true"' in kept.text and "Type the client_id exactly" in kept.text
     gone = post_form(client, "/admin/clients/claims-portal/delete", {"confirm": "claims-portal"})
     assert gone.status_code == 302 and gone.location == "/admin/clients"
     assert stored(app) is None

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, g, render_template, request
+from flask import flash, g, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
 from idp.manage import clients
 from idp.manage.errors import Invalid
 from idp.models.client import Client
 from idp.web.admin import back_to, bp, checkbox, lines
+from idp.web.admin.confirmations import ask, confirmation, confirmed, typed_matches
 
 
 def _form_data(*, creating: bool) -> dict[str, Any]:
@@ -72,14 +74,16 @@ def client_list() -> str:
 def client_new() -> Response | str | tuple[str, int]:
     """Register a client; its secret is shown once."""
     if request.method == "GET":
-        return _render_form({"client_id": "", "name": "", **clients.DEFAULTS}, client=None)
+        return _render_form(
+            {"client_id": "", "name": "", **clients.new_client_values()}, client=None
+        )
     data = _form_data(creating=True)
     try:
         client, secret = clients.create(data, actor=g.actor)
     except Invalid as exc:
         return _render_form(data, client=None, errors=exc)
     if secret is None:
-        flash(f"Registered {client.name} (a public client: no secret).", "notice")
+        flash(_("Registered %(name)s (a public client: no secret).", name=client.name), "notice")
         return back_to("admin.client_view", client_id=client.client_id)
     return _secret_page(client, secret, reason="created")
 
@@ -113,14 +117,17 @@ def client_update(client_id: str) -> Response | str | tuple[str, int]:
         return _render_form(data, client=client, errors=exc)
     if secret:
         return _secret_page(client, secret, reason="confidential")
-    flash("Saved.", "notice")
+    flash(_("Saved."), "notice")
     return back_to("admin.client_view", client_id=client.client_id)
 
 
 @bp.post("/clients/<client_id>/rotate-secret")
-def client_rotate_secret(client_id: str) -> str:
-    """A new secret; the old one stops working now."""
+def client_rotate_secret(client_id: str) -> str | tuple[str, int]:
+    """A new secret; the old one stops working now (after the admin confirmed)."""
     client = clients.get(client_id)
+    if not confirmed():
+        c = confirmation("rotate_secret", client=client.name)
+        return ask(c, back=url_for("admin.client_view", client_id=client_id), title=client.name)
     secret = clients.rotate_secret(client, actor=g.actor)
     return _secret_page(client, secret, reason="rotated")
 
@@ -129,7 +136,7 @@ def client_rotate_secret(client_id: str) -> str:
 def client_disable(client_id: str) -> Response:
     """Stop the client signing anyone in; its tokens stop working."""
     clients.set_disabled(clients.get(client_id), True, actor=g.actor)
-    flash("Disabled. Its tokens were revoked.", "notice")
+    flash(_("Disabled. Its tokens were revoked."), "notice")
     return back_to("admin.client_view", client_id=client_id)
 
 
@@ -137,18 +144,21 @@ def client_disable(client_id: str) -> Response:
 def client_enable(client_id: str) -> Response:
     """Let a disabled client sign people in again."""
     clients.set_disabled(clients.get(client_id), False, actor=g.actor)
-    flash("Enabled.", "notice")
+    flash(_("Enabled."), "notice")
     return back_to("admin.client_view", client_id=client_id)
 
 
 @bp.post("/clients/<client_id>/delete")
-def client_delete(client_id: str) -> Response:
-    """Delete, after the admin typed the client_id to confirm."""
+def client_delete(client_id: str) -> Response | tuple[str, int]:
+    """Delete, after the admin confirmed by typing the client_id."""
     client = clients.get(client_id)
-    if request.form.get("confirm", "").strip() != client.client_id:
-        flash("Type the client_id to confirm the deletion.", "error")
-        return back_to("admin.client_view", client_id=client_id)
+    if not typed_matches(client.client_id, fold_case=False):  # typing it is the confirmation
+        c = confirmation("delete_client", client=client.name, client_id=client.client_id)
+        typed = "confirm" in request.form
+        wrong = _("Type the client_id exactly as shown.") if typed else None
+        back = url_for("admin.client_view", client_id=client_id)
+        return ask(c, back=back, title=client.name, error=wrong)
     name = client.name
     clients.remove(client, actor=g.actor)
-    flash(f"Deleted {name}.", "notice")
+    flash(_("Deleted %(name)s.", name=name), "notice")
     return back_to("admin.client_list")

@@ -102,11 +102,8 @@ def schemas(ceiling: int) -> dict[str, Any]:
             "trusted_devices": {"type": "array", "items": {"type": "object"}},
             "sessions": {
                 "type": "array",
-                "items": {"type": "object"},
-                "description": (
-                    "Where the user is signed in: browser, IP, its place (city and country,"
-                    " or null without a GeoIP database), times, apps."
-                ),
+                "items": ref("Session"),
+                "description": "Where the user is signed in.",
             },
         },
         "required": ["id", "email", "roles", "is_admin", "status"],
@@ -130,13 +127,45 @@ def schemas(ceiling: int) -> dict[str, Any]:
     field_error = {
         "type": "object",
         "properties": {
-            "field": {"type": "string"},
-            "message": {"type": "string"},
+            "field": {
+                "type": "string",
+                "description": "The field's machine name, stable (e.g. remember_days).",
+            },
+            "message": {
+                "type": "string",
+                "description": (
+                    "For people, naming the field as the console labels it: "
+                    '"Remember devices for (days) must be between 1 and 30".'
+                ),
+            },
             "line": {"type": "integer"},
         },
         "required": ["field", "message"],
     }
+    session = {
+        "type": "object",
+        "description": (
+            "A browser the user is signed in with: its place is approximate (city and country"
+            " from the IP address, or null without a GeoIP database)."
+        ),
+        "properties": {
+            "sid": {"type": "string", "description": "The session id the apps know (`sid`)."},
+            "browser": {"type": "string"},
+            "ip": {"type": ["string", "null"]},
+            "place": {"type": ["string", "null"]},
+            "signed_in_at": NULLABLE_TIME,
+            "last_active_at": NULLABLE_TIME,
+            "apps": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["sid", "browser", "signed_in_at", "last_active_at", "apps"],
+    }
     return {
+        "Session": session,
+        "SessionList": {
+            "type": "object",
+            "properties": {"sessions": {"type": "array", "items": ref("Session")}},
+            "required": ["sessions"],
+        },
         "Problem": {
             "type": "object",
             "description": "RFC 9457 problem details; `code` is a stable error code.",
