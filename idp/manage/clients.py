@@ -50,6 +50,7 @@ FIELDS = (
     "remember_device",
     "remember_days",
     "passkey_signin",
+    "passkey_offer",
     "id_token_signed_response_alg",
     "access_token_format",
     "backchannel_logout_uri",
@@ -70,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "mfa_policy": "any",
     "remember_device": True,
     "passkey_signin": True,
+    "passkey_offer": True,
     "id_token_signed_response_alg": "RS256",
     "access_token_format": "opaque",
     "backchannel_logout_uri": None,
@@ -148,7 +150,7 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
         )
     if wanted("scopes"):
         values["scopes"] = p.strings("scopes", DEFAULTS["scopes"], max_items=10, choices=SCOPES)
-    for name in ("first_party", "remember_device", "passkey_signin"):
+    for name in ("first_party", "remember_device", "passkey_signin", "passkey_offer"):
         if wanted(name):
             values[name] = p.boolean(name, DEFAULTS[name])
     if wanted("mfa_policy"):

@@ -22,6 +22,7 @@ from idp.web.guards import local_next
 from idp.web.signin import after_step, bp, elsewhere, signed_in_first_step
 from idp.web.signin.email_form import handle_email_code
 from idp.web.signin.enroll import _enroll_gate, finish_enrollment
+from idp.web.signin.passkey_offer import offer_admits
 
 CHALLENGE_TTL = timedelta(minutes=5)
 
@@ -81,6 +82,7 @@ def enroll_webauthn() -> Response | tuple[str, int] | str:
     if not ok or gate.user is None:
         return elsewhere(gate)
     phr = gate.view is not None and gate.view.client.mfa_policy == MfaPolicy.PHISHING_RESISTANT
+    offer = offer_admits(gate)  # from "Sign in faster with a passkey": the sign-in is done
     if _needs_confirmation(gate.user):
         state = handle_email_code(gate.user, "confirm_key")
         if not state.accepted:
@@ -91,6 +93,7 @@ def enroll_webauthn() -> Response | tuple[str, int] | str:
                 state=state,
                 user=gate.user,
                 phr=phr,
+                offer=offer,
             ), state.status
         browser.confirm_mailbox(now())
         audit.record("webauthn.first_key_confirmed", user_id=gate.user.id, via="email_code")
@@ -100,7 +103,11 @@ def enroll_webauthn() -> Response | tuple[str, int] | str:
         view=gate.view,
         rid=gate.rid,
         phr=phr,
-        remember_days=gating.remember_days(gate.view.client if gate.view else None),
+        offer=offer,
+        # The second step already answered "Do not challenge me": not asked twice.
+        remember_days=None
+        if offer
+        else gating.remember_days(gate.view.client if gate.view else None),
     )
 
 
