@@ -1,6 +1,8 @@
 // Security keys and passkeys: the page's buttons, the browser's WebAuthn API, our JSON endpoints.
 // No build step and no CDN; without WebAuthn support the options stay hidden.
 
+import { browserZone } from "./time_zone.js";
+
 const supported = typeof window.PublicKeyCredential === "function";
 
 export function toBase64url(buffer) {
@@ -101,7 +103,11 @@ const ceremonies = {
   async authenticate(button) {
     const options = await post(button.dataset.optionsUrl);
     const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
-    return post(button.dataset.finishUrl, { credential: credentialJSON(credential), remember: remembered() });
+    return post(button.dataset.finishUrl, {
+      credential: credentialJSON(credential),
+      remember: remembered(),
+      time_zone: browserZone(),
+    });
   },
 };
 ceremonies.passkey = ceremonies.authenticate;
@@ -137,7 +143,10 @@ function startAutofill(field) {
       publicKey: requestOptions(options),
       signal: controller.signal,
     });
-    const result = await post(field.dataset.finishUrl, { credential: credentialJSON(credential) });
+    const result = await post(field.dataset.finishUrl, {
+      credential: credentialJSON(credential),
+      time_zone: browserZone(),
+    });
     window.location.assign(result.redirect);
   })().catch((error) => {
     clearTimeout(timer);

@@ -16,6 +16,7 @@ from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.state import MfaPolicy, Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
+from idp.manage import users
 from idp.models.user import User
 from idp.web import browser, current, device_trust, gating
 from idp.web.guards import local_next
@@ -291,6 +292,7 @@ def passkey() -> Response | tuple[Response, int]:
         return _refused(webauthn.WebAuthnFailed.message)
     browser.begin_sign_in(user.id, now(), password=False)
     signed_in_first_step(rid)
+    users.set_time_zone(user, _body().get("time_zone"))
     view = gating.pending_view(rid)
     client_id = view.client.client_id if view else None
     _record(user, asserted, purpose=Purpose.SIGN_IN, client_id=client_id)
