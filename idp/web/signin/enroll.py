@@ -35,11 +35,10 @@ def _enroll_gate(method: Factor | None = None) -> tuple[Gate, bool]:
         return gate, False
     if gate.decision.step is Step.ENROLL:
         return gate, method is None or method in gate.decision.methods
-    if method is Factor.WEBAUTHN and offer_admits(gate):
-        # The passkey offer, accepted right after a second factor: like the account's "add".
-        return gate, stepped_up()
+    # The passkey offer, accepted right after a second factor, adds a key like the account does.
+    offered = method is Factor.WEBAUTHN and offer_admits(gate)
     adding = gate.rid is None and gate.decision.step is Step.DONE and method is not None
-    if not adding or not stepped_up():
+    if not (adding or offered) or not stepped_up():
         return gate, False
     change = Change.ADD_WEBAUTHN if method is Factor.WEBAUTHN else Change.ADD_OTHER
     strong = policy.needs_strong_step_up(change, enrolled_factors(gate.user))
