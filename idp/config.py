@@ -91,6 +91,10 @@ class Settings:
     support_phone: str = ""
     product_name: str = "Secure Sign-in"
     passkey_signin: bool = True
+    # After a sign-in with a code, offer once to create a passkey (clients can turn it off too);
+    # "Not now" hides the offer for passkey_offer_snooze_days.
+    passkey_offer: bool = True
+    passkey_offer_snooze_days: int = 14
     # Audit events older than this many days are deleted by `idp audit prune` (run it daily
     # from cron or a systemd timer); 0 keeps them forever. Check your legal retention duty.
     audit_retention_days: int = 365

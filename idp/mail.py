@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from babel.dates import format_date
 from flask import current_app, has_app_context, render_template
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from idp import local_time
 from idp.clock import now
 from idp.config import Settings
 from idp.errors import IdpError
@@ -41,6 +41,7 @@ from idp.extensions import db
 from idp.logging_setup import mask_email
 from idp.metrics import count_mail
 from idp.models.mail_message import QUEUED, MailMessage
+from idp.models.user import User
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
@@ -66,10 +67,17 @@ class OutboxMessage:
     body: str
 
 
-def written_time(at: datetime) -> str:
-    """A naive-UTC time as mail prose says it, in the message's language (`30 de noviembre…`)."""
+def written_time(at: datetime, zone: str | None = None) -> str:
+    """A naive-UTC time as mail prose says it, in the message's language (`30 de noviembre…`)
+    and the reader's time zone, named (UTC when unknown)."""
     locale = get_locale() if has_app_context() else None
-    return f"{format_date(at.date(), 'long', locale=locale or 'en')}, {at:%H:%M} UTC"
+    return local_time.written_long(at, zone=zone, locale=str(locale or "en"))
+
+
+def recipient_zone(to: str) -> str | None:
+    """The time zone saved for the account this address belongs to, if any."""
+    user = User.by_email(to)
+    return user.time_zone if user is not None else None
 
 
 def send(to: str, template: str, *, commit: bool = True, **ctx: Any) -> None:
@@ -145,7 +153,7 @@ def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
 
 def _compose(settings: Settings, to: str, template: str, ctx: dict[str, Any]) -> EmailMessage:
     at = now()
-    sent_at = written_time(at)
+    sent_at = written_time(at, recipient_zone(to))
     text = render_template(f"mail/{template}.txt", **{"sent_at": sent_at, **ctx})
     head, _, body = text.partition("\n\n")
     if not head.startswith("Subject:") or "\n" in head.strip():

@@ -94,7 +94,7 @@ def start_cooling_off(
     mail.send(
         user.email,
         "password_reset_waiting",
-        ready_at=mail.written_time(reset.cooling_until),
+        ready_at=mail.written_time(reset.cooling_until, user.time_zone),
         hours=int(wait.total_seconds() // 3600),
         cancel_link=f"{issuer}/signin/reset/cancel/{cancel}",
     )

@@ -51,6 +51,7 @@ FIELDS = (
     "remember_device",
     "remember_days",
     "passkey_signin",
+    "passkey_offer",
     "id_token_signed_response_alg",
     "access_token_format",
     "backchannel_logout_uri",
@@ -71,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "mfa_policy": "any",
     "remember_device": True,
     "passkey_signin": True,
+    "passkey_offer": True,
     "id_token_signed_response_alg": "RS256",
     "access_token_format": "opaque",
     "backchannel_logout_uri": None,
@@ -154,7 +156,7 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
         )
     if wanted("scopes"):
         values["scopes"] = p.strings("scopes", DEFAULTS["scopes"], max_items=10, choices=SCOPES)
-    for name in ("first_party", "remember_device", "passkey_signin"):
+    for name in ("first_party", "remember_device", "passkey_signin", "passkey_offer"):
         if wanted(name):
             values[name] = p.boolean(name, DEFAULTS[name])
     if wanted("mfa_policy"):

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from idp import audit, geoip, mail
+from idp import audit, geoip, local_time, mail
 from idp.authn import attempts, sessions, sign_out
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.sessions import BrowserSession
@@ -334,3 +334,13 @@ def remove(user: User, *, actor: Actor) -> None:
     db.session.delete(user)
     audit.record("user.deleted", user_id=user_id, commit=False, email=email, **actor.detail())
     db.session.commit()
+
+
+def set_time_zone(user: User, name: object) -> bool:
+    """Save the IANA time zone the user's browser reported; an unknown one changes nothing."""
+    zone = local_time.valid_zone(name)
+    if zone is None or zone == user.time_zone:
+        return False
+    user.time_zone = zone
+    db.session.commit()
+    return True

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, select
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, select, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
@@ -42,6 +42,8 @@ class Client(Model, ClientMixin):
     remember_days: Mapped[int] = mapped_column(Integer, default=30)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     passkey_signin: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The "Sign in faster with a passkey" page after a sign-in with a code.
+    passkey_offer: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # OIDC Back-Channel Logout 1.0 section 2.2 and Front-Channel Logout 1.0 section 2.
     # Nullable (added later): None reads as "not registered" / False.

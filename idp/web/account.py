@@ -14,7 +14,7 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response  # what redirect() returns
 
-from idp import audit
+from idp import audit, local_time
 from idp.authn import (
     factor_list,
     known_browser,
@@ -76,9 +76,23 @@ def security() -> str:
         confirm=ConfirmForm(),
         password_form=PasswordChangeForm(),
         email_enrolled=user.email_factor_at is not None,
+        time_zone=local_time.valid_zone(user.time_zone) or "UTC",
         # Nudge: with codes by email only, the mailbox alone is the second factor.
         mailbox_only=policy.reset_path(enrolled_factors(user)) is ResetPath.COOLING_OFF,
     )
+
+
+@bp.post("/time-zone")
+@signin_required
+@limiter.limit("30/minute")
+def time_zone() -> tuple[str, int]:
+    """The browser's IANA time zone (JSON, CSRF header), for times shown on pages and in mail."""
+    body = request.get_json(silent=True)
+    name = body.get("time_zone") if isinstance(body, dict) else None
+    if local_time.valid_zone(name) is None:
+        return "", 400
+    users.set_time_zone(g.user, name)
+    return "", 204
 
 
 @bp.route("/verify", methods=["GET", "POST"])

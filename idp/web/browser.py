@@ -297,6 +297,21 @@ def forget_recovery_codes() -> None:
     session.pop("recovery_codes", None)
 
 
+def open_passkey_offer(rid: str | None) -> None:
+    """This sign-in (request `rid`, or the account's) shows the passkey offer next."""
+    session["passkey_offer"] = rid or ""
+
+
+def passkey_offer_open(rid: str | None) -> bool:
+    """True while this sign-in's passkey offer waits for an answer (or a key being made)."""
+    return session.get("passkey_offer") == (rid or "")
+
+
+def close_passkey_offer() -> None:
+    """Answered, or the key was made: the offer is not shown again in this sign-in."""
+    session.pop("passkey_offer", None)
+
+
 def keep_totp_secret(sealed: str) -> None:
     """The authenticator secret being set up, sealed, until a code confirms it."""
     session["totp_pending"] = sealed

@@ -71,6 +71,12 @@ def _client_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--remember-days", type=int, default=None),
         click.option("--passkey-signin/--no-passkey-signin", "passkey_signin", default=None),
         click.option(
+            "--passkey-offer/--no-passkey-offer",
+            "passkey_offer",
+            default=None,
+            help="After a sign-in with a code, offer to create a passkey.",
+        ),
+        click.option(
             "--alg",
             "id_token_signed_response_alg",
             type=click.Choice(clients.SIGNING_ALGS),

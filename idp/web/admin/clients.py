@@ -32,6 +32,7 @@ def _form_data(*, creating: bool) -> dict[str, Any]:
         "remember_device": checkbox("remember_device"),
         "remember_days": int(days) if days.isdigit() and len(days) < 6 else days,
         "passkey_signin": checkbox("passkey_signin"),
+        "passkey_offer": checkbox("passkey_offer"),
         "id_token_signed_response_alg": form.get("id_token_signed_response_alg", ""),
         "backchannel_logout_uri": form.get("backchannel_logout_uri", ""),
         "backchannel_logout_session_required": checkbox("backchannel_logout_session_required"),

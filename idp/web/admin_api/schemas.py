@@ -41,6 +41,10 @@ def schemas(ceiling: int) -> dict[str, Any]:
         "remember_device": {"type": "boolean"},
         "remember_days": {"type": "integer", "minimum": 1, "maximum": ceiling},
         "passkey_signin": {"type": "boolean"},
+        "passkey_offer": {
+            "type": "boolean",
+            "description": "After a sign-in with a code, offer once to create a passkey.",
+        },
         "id_token_signed_response_alg": {"enum": list(clients.SIGNING_ALGS)},
         "access_token_format": {
             "enum": list(clients.ACCESS_TOKEN_FORMATS),

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response  # what redirect() returns
 
-from idp import audit
+from idp import audit, local_time
 from idp.authn import password_reset, policy, second_factor, webauthn
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
@@ -20,7 +20,7 @@ from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.password_reset import PasswordReset
 from idp.models.user import User
-from idp.web import browser, current, factor_prompt
+from idp.web import browser, current, factor_prompt, i18n
 from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm
 from idp.web.signin import bp
 from idp.web.signin import webauthn as webauthn_views
@@ -88,7 +88,9 @@ def reset(token: str) -> Response | tuple[str, int] | str:
         )
         if now() < ready_at:
             audit.record("password.reset_cooling_off", user_id=user.id, until=ready_at.isoformat())
-            return render_template("signin/reset_waiting.html", ready_at=ready_at, hours=hours)
+            # Not signed in yet: the time in the zone saved on the account being reset.
+            when = local_time.written(ready_at, zone=user.time_zone, locale=i18n.language())
+            return render_template("signin/reset_waiting.html", ready_at=when, hours=hours)
     elif path is ResetPath.FACTOR and not browser.reset_proven(link.id):
         return _prove(token, user, policy.reset_methods(enrolled), link.id, rid)
     return _new_password(link, user, rid)
