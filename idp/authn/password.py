@@ -108,20 +108,23 @@ class Passwords:
         """
         user = User.by_email(email)
         trusted = user is not None and known_browser(user.id, device_token, at=now)
-        held = attempts.password_throttled(email, source, backoff=backoff, now=now, trusted=trusted)
-        if held is not None:
-            raise SignInThrottled(held)
+        streak = attempts.password_throttled(
+            email, source, backoff=backoff, now=now, trusted=trusted
+        )
+        if streak.held is not None:
+            raise SignInThrottled(streak.held)
         ok = self.check(user.password_hash if user else None, password)
         if user is None or not user.is_active or not ok:
             attempts.password_failed(email, source, user, backoff=backoff, now=now)
             raise InvalidCredentials()
-        attempts.password_succeeded(email, source)
+        if streak.counted:  # no streak, nothing to delete: no statement
+            attempts.password_succeeded(email, source)
         user.failed_logins = 0
         user.locked_until = None
         if self.needs_rehash(user.password_hash or ""):
             # Imported from another system, or parameters changed: upgrade transparently.
             user.password_hash = self.hash(password)
-        # No commit: the request commits once, with its audit event (audit.commit_request).
+        # No commit: the request commits once, with its audit event (idp.web.session.save_session).
         return user
 
     def set_password(self, user: User, password: str, *, now: datetime) -> None:

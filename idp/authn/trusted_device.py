@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from idp import audit
 from idp.authn.state import TrustedDeviceState
+from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
@@ -76,7 +77,7 @@ def after_challenge(
     if record is not None and record.agent == agent:
         # Periodic re-verification keeps the trust but never moves its end (DESIGN.md).
         record.last_verified_at = at
-        db.session.commit()
+        commit_unless_in_request()
         return record
     if not remember:
         return record
@@ -103,7 +104,7 @@ def after_challenge(
         device_id=record.id,
         expires_at=record.expires_at.isoformat(),
     )
-    db.session.commit()
+    commit_unless_in_request()  # the trust and its audit event, together
     return record
 
 
@@ -120,7 +121,7 @@ def used(record: TrustedDevice, *, at: datetime) -> None:
         device_id=record.id,
     )
     record.last_used_at = at
-    db.session.commit()
+    commit_unless_in_request()  # with the audit event
 
 
 def note_agent_mismatch(record: TrustedDevice, *, agent: str) -> None:

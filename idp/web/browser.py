@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import Response, current_app, g, request, session
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import inspect
 
 from idp.authn import session_end
 from idp.authn.state import SessionState, VerifiedFactor
@@ -228,8 +227,8 @@ def pending_flag(rid: str, name: str) -> Any:
 
 def current_session_hash() -> str | None:
     """The stored id of this browser's session (never the cookie value itself)."""
-    record = getattr(session, "record", None)
-    return inspect(record).identity[0] if record is not None else None
+    id_hash = getattr(session, "id_hash", None)
+    return id_hash if isinstance(id_hash, str) else None
 
 
 # The device cookie: which browser this is, for trusted devices ------------------------

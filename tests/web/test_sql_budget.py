@@ -1,0 +1,193 @@
+"""A sign-in's SQL budget (issue 15): statements per request, counted through the real pages.
+
+A budget, not a timing: each figure is the number of statements the engine executes, so a
+regression (a lazy load, a second policy query, a SELECT before an UPDATE) fails here at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+from werkzeug.test import TestResponse
+
+from idp.web.sweeper import Sweeper
+from tests.support import (
+    PASSWORD,
+    RelyingParty,
+    csrf_of,
+    enroll_totp,
+    make_client,
+    make_user,
+    query,
+    totp_now,
+)
+
+FULL_SIGN_IN_BUDGET = 30
+SSO_BUDGET = 12
+TRUSTED_DEVICE_BUDGET = 20
+
+
+class Counter:
+    """Statements the app's engine executes, per labelled request."""
+
+    def __init__(self) -> None:
+        self.label = ""
+        self.rows: list[tuple[str, list[str]]] = []
+
+    def executed(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.rows[-1][1].append(statement)
+
+    def start(self, label: str) -> None:
+        self.rows.append((label, []))
+
+    @property
+    def total(self) -> int:
+        return sum(len(statements) for _, statements in self.rows)
+
+    def report(self, title: str) -> str:
+        lines = [f"{title}: {self.total} statements"]
+        for label, statements in self.rows:
+            lines.append(f"  {len(statements):3d}  {label}")
+            lines.extend(f"         {' '.join(s.split())[:160]}" for s in statements)
+        return "\n".join(lines)
+
+
+@contextmanager
+def counting(app: Flask) -> Iterator[Counter]:
+    """Count every statement the app's engine executes while the block runs."""
+    counter = Counter()
+    for hook in app.teardown_request_funcs.get(None, []):
+        if isinstance(hook, Sweeper):
+            # Housekeeping runs once a minute per worker, not per sign-in: not in the budget.
+            hook.next_at = datetime.max
+    with app.app_context():
+        from idp.extensions import db
+
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", counter.executed)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", counter.executed)
+
+
+class Browser:
+    """A browser whose every request is counted under a label."""
+
+    def __init__(self, client: FlaskClient, counter: Counter) -> None:
+        self.client = client
+        self.counter = counter
+
+    def get(self, url: str, label: str) -> TestResponse:
+        self.counter.start(f"GET  {label}")
+        return self.client.get(url)
+
+    def post(self, url: str, data: dict[str, str], label: str, **kw: Any) -> TestResponse:
+        self.counter.start(f"POST {label}")
+        return self.client.post(url, data=data, **kw)
+
+
+def _location(response: TestResponse) -> str:
+    assert response.status_code in (302, 303), (response.status_code, response.text[:400])
+    return response.headers["Location"]
+
+
+def sign_in(
+    app: Flask,
+    browser: Browser,
+    rp: RelyingParty,
+    secret: str | None,
+    *,
+    remember: bool = False,
+) -> dict[str, Any]:
+    """Authorize at `rp` through whatever pages the provider shows; redeem the code."""
+    location = _location(browser.get(rp.authorize_url(), "/authorize"))
+    for _ in range(8):
+        path = urlsplit(location).path
+        if location.startswith(rp.redirect_uri):
+            break
+        if path == "/signin":
+            page = browser.get(location, "/signin (page)")
+            form = {"csrf_token": csrf_of(page), "email": "ada@example.com", "password": PASSWORD}
+            location = _location(browser.post(location, form, "/signin (password)"))
+        elif path == "/signin/verify":
+            assert secret is not None
+            page = browser.get(location, "/signin/verify (page)")
+            app.extensions["idp.clock"].advance(seconds=30)  # a TOTP code is accepted once
+            form = {"csrf_token": csrf_of(page), "code": totp_now(secret, app=app)}
+            if remember:
+                form["remember"] = "y"
+            location = _location(browser.post(location, form, "/signin/verify (code)"))
+        else:
+            location = _location(browser.get(location, path.rsplit("/", 1)[0] or path))
+    params = query(location)
+    assert "code" in params, params
+    browser.counter.start("POST /token (code + PKCE)")
+    response = rp.redeem(params["code"])
+    assert response.status_code == 200, response.get_json()
+    return dict(response.get_json())
+
+
+def _rp(app: Flask, client_id: str, secret: str | None) -> RelyingParty:
+    """The RP redeems codes from its own server: no browser cookie reaches /token."""
+    return RelyingParty(app.test_client(), client_id=client_id, secret=secret)
+
+
+def test_a_full_sign_in_stays_within_its_sql_budget(app: Flask, capsys: Any) -> None:
+    user = make_user(app)
+    secret = enroll_totp(app, user.id)
+    _, client_secret = make_client(app, "rp")
+    browser = app.test_client()
+    with counting(app) as counter:
+        tokens = sign_in(
+            app,
+            Browser(browser, counter),
+            _rp(app, "rp", client_secret),
+            secret,
+        )
+    assert "id_token" in tokens
+    with capsys.disabled():
+        print("\n" + counter.report("full sign-in (password + TOTP + code exchange)"))
+    assert counter.total <= FULL_SIGN_IN_BUDGET, counter.report("over budget")
+
+
+def test_a_second_client_in_the_same_session_stays_within_its_budget(
+    app: Flask, capsys: Any
+) -> None:
+    user = make_user(app)
+    secret = enroll_totp(app, user.id)
+    _, secret_a = make_client(app, "rp")
+    _, secret_b = make_client(app, "rp-b")
+    browser = app.test_client()
+    with counting(app) as first:
+        sign_in(app, Browser(browser, first), _rp(app, "rp", secret_a), secret)
+    with counting(app) as counter:
+        tokens = sign_in(app, Browser(browser, counter), _rp(app, "rp-b", secret_b), None)
+    assert "id_token" in tokens
+    with capsys.disabled():
+        print("\n" + counter.report("single sign-on at a second client"))
+    assert counter.total <= SSO_BUDGET, counter.report("over budget")
+
+
+def test_a_trusted_device_sign_in_stays_within_its_budget(app: Flask, capsys: Any) -> None:
+    user = make_user(app)
+    secret = enroll_totp(app, user.id)
+    _, client_secret = make_client(app, "rp")
+    browser = app.test_client()
+    with counting(app) as first:
+        rp = _rp(app, "rp", client_secret)
+        sign_in(app, Browser(browser, first), rp, secret, remember=True)
+    browser.delete_cookie("idp_session")  # a new browser session; the device cookie stays
+    with counting(app) as counter:
+        tokens = sign_in(app, Browser(browser, counter), _rp(app, "rp", client_secret), None)
+    assert "id_token" in tokens
+    with capsys.disabled():
+        print("\n" + counter.report("trusted device: password, second factor skipped"))
+    assert counter.total <= TRUSTED_DEVICE_BUDGET, counter.report("over budget")
