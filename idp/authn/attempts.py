@@ -108,6 +108,8 @@ def code_failed(user: User, *, now: datetime) -> None:
         audit.record("second_factor.capped", user_id=user.id, commit=False, failures=total)
     if total in (WARN_AT, CODES.cap):
         _warn(user, "code", total, capped=total >= CODES.cap)
+    # Now, not with the request: the count must outlive the failed request (its caller rolls
+    # back the verification), or each guess would be free.
     db.session.commit()
 
 

@@ -20,8 +20,8 @@ from idp.authn.password_policy import check_new_password
 from idp.authn.policy import Backoff, Throttled
 from idp.authn.sign_out import sign_out_everywhere
 from idp.authn.trusted_device import known_browser
+from idp.database import commit_unless_in_request
 from idp.errors import IdpError
-from idp.extensions import db
 from idp.models.user import User
 
 
@@ -269,5 +269,5 @@ def change(
     passwords.set_password(user, new, now=now)
     audit.record("password.changed", user_id=user.id, commit=False)
     mail.send(user.email, "password_changed", commit=False)
-    db.session.commit()
+    commit_unless_in_request()
     after_password_change(user, now=now, keep_session=keep_session)

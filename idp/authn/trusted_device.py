@@ -139,7 +139,7 @@ def note_agent_mismatch(record: TrustedDevice, *, agent: str) -> None:
 def revoke_user(user_id: int, *, at: datetime, reason: str) -> int:
     """End all of a user's trusted devices (password change, factor reset, sign out everywhere)."""
     count = TrustedDevice.revoke_where(TrustedDevice.user_id == user_id, at=at, reason=reason)
-    db.session.commit()
+    commit_unless_in_request()
     return count
 
 
@@ -150,7 +150,7 @@ def forget(user_id: int, device_id: int, *, at: datetime) -> bool:
     )
     if count == 1:
         audit.record("trusted_device.forgotten", user_id=user_id, commit=False, device_id=device_id)
-    db.session.commit()
+    commit_unless_in_request()
     return count == 1
 
 
@@ -158,7 +158,7 @@ def forget_all(user_id: int, *, at: datetime) -> int:
     """The user's "forget all devices"; how many were trusted."""
     count = TrustedDevice.revoke_where(TrustedDevice.user_id == user_id, at=at, reason="forgotten")
     audit.record("trusted_device.forgotten_all", user_id=user_id, commit=False, count=count)
-    db.session.commit()
+    commit_unless_in_request()
     return count
 
 

@@ -16,7 +16,6 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from idp.authn import session_end
 from idp.authn.state import SessionState, VerifiedFactor
 from idp.clock import now
-from idp.extensions import db
 from idp.web.session import cookie_name, read_cookie
 
 # The sign-in -----------------------------------------------------------------------
@@ -150,7 +149,6 @@ def end_sign_in(reason: str = "signed_out") -> list[session_end.EndedFor]:
     ended = []
     if uid is not None and sid:
         ended = session_end.announce(uid, reason=reason, at=now(), sids=[sid])
-        db.session.commit()
     session.clear()
     return ended
 

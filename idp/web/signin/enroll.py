@@ -107,7 +107,6 @@ def enroll_totp() -> Response | tuple[str, int] | str:
             audit.record("factor.enroll_failed", user_id=gate.user.id, factor="totp")
             error, status = exc.message, 400
         else:
-            db.session.commit()
             browser.forget_totp_secret()
             return finish_enrollment(
                 gate, Factor.TOTP, form.name.data or "", remember=bool(form.remember.data)
