@@ -24,6 +24,7 @@ from idp.database import changed_rows, rollback_quietly
 from idp.errors import DATABASE_UNAVAILABLE, Unavailable, first_line, unavailable_response
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
+from idp.models.second_factor import remember_stored_factors, stored_factor_columns
 from idp.models.session import SessionRecord
 from idp.models.user import User
 
@@ -164,12 +165,15 @@ class DatabaseSessionInterface(SessionInterface):
         record = user = None
         if cookie and len(cookie) <= 100:
             # The signed-in user comes with the row, in one statement: every page reads both.
+            # So do the kinds of factor the user has, which the sign-in policy asks on every page.
             row = db.session.execute(
-                select(SessionRecord, User)
+                select(SessionRecord, User, *stored_factor_columns(SessionRecord.user_id))
                 .outerjoin(User, User.id == SessionRecord.user_id)
                 .where(SessionRecord.id_hash == sha256_hex(cookie))
             ).first()
             record, user = (row[0], row[1]) if row is not None else (None, None)
+            if row is not None and user is not None:
+                remember_stored_factors(user.id, (row[2], row[3], row[4]))
         if record is None:
             return ServerSession(self._anonymous_data(request))
         if not self._alive(record, now()):
