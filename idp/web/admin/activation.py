@@ -18,6 +18,7 @@ from idp.authn.password_policy import WeakPassword
 from idp.clock import now
 from idp.extensions import limiter
 from idp.manage import invitations
+from idp.web.forms import refusal
 
 bp = Blueprint("activation", __name__)
 
@@ -39,9 +40,7 @@ def activate(token: str) -> Response | str | tuple[str, int]:
                     token, password, passwords=current_app.extensions["idp.passwords"], at=at
                 )
             except WeakPassword as exc:
-                error, status = exc.message, 400
-            except invitations.InvitationInvalid as exc:
-                error, status = exc.message, 400
+                error, status = refusal(exc)
             else:
                 flash(gettext("Your account is ready. Sign in with your new password."), "notice")
                 return redirect(url_for("signin.password"))

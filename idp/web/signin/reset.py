@@ -21,7 +21,7 @@ from idp.extensions import db, limiter
 from idp.models.password_reset import PasswordReset
 from idp.models.user import User
 from idp.web import browser, current, factor_prompt
-from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm
+from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm, refusal
 from idp.web.signin import bp
 from idp.web.signin import webauthn as webauthn_views
 
@@ -114,9 +114,7 @@ def _new_password(link: PasswordReset, user: User, rid: str | None) -> tuple[str
                 link, form.password.data or "", passwords=current.passwords(), now=now()
             )
         except WeakPassword as exc:
-            error, status = exc.message, 400
-        except password_reset.ResetLinkInvalid as exc:
-            error, status = exc.message, 400
+            error, status = refusal(exc)
         else:
             browser.forget_reset_proof()
             audit.record("password.reset", user_id=user.id)
