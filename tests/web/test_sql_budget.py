@@ -52,11 +52,13 @@ class Counter:
     def total(self) -> int:
         return sum(len(statements) for _, statements in self.rows)
 
-    def report(self, title: str) -> str:
+    def report(self, title: str, *, statements: bool = True) -> str:
+        """Statements per request (and each statement's start, unless told not to)."""
         lines = [f"{title}: {self.total} statements"]
-        for label, statements in self.rows:
-            lines.append(f"  {len(statements):3d}  {label}")
-            lines.extend(f"         {' '.join(s.split())[:160]}" for s in statements)
+        for label, executed in self.rows:
+            lines.append(f"  {len(executed):3d}  {label}")
+            if statements:
+                lines.extend(f"         {' '.join(s.split())[:160]}" for s in executed)
         return "\n".join(lines)
 
 
@@ -136,6 +138,12 @@ def sign_in(
     return dict(response.get_json())
 
 
+def _show(capsys: Any, report: str) -> None:
+    """The per-request figures, printed even when the test passes (-s or not)."""
+    with capsys.disabled():
+        print("\n" + report)
+
+
 def _rp(app: Flask, client_id: str, secret: str | None) -> RelyingParty:
     """The RP redeems codes from its own server: no browser cookie reaches /token."""
     return RelyingParty(app.test_client(), client_id=client_id, secret=secret)
@@ -154,8 +162,7 @@ def test_a_full_sign_in_stays_within_its_sql_budget(app: Flask, capsys: Any) -> 
             secret,
         )
     assert "id_token" in tokens
-    with capsys.disabled():
-        print("\n" + counter.report("full sign-in (password + TOTP + code exchange)"))
+    _show(capsys, counter.report("full sign-in (password, TOTP, code + PKCE)", statements=False))
     assert counter.total <= FULL_SIGN_IN_BUDGET, counter.report("over budget")
 
 
@@ -172,8 +179,7 @@ def test_a_second_client_in_the_same_session_stays_within_its_budget(
     with counting(app) as counter:
         tokens = sign_in(app, Browser(browser, counter), _rp(app, "rp-b", secret_b), None)
     assert "id_token" in tokens
-    with capsys.disabled():
-        print("\n" + counter.report("single sign-on at a second client"))
+    _show(capsys, counter.report("single sign-on at a second client", statements=False))
     assert counter.total <= SSO_BUDGET, counter.report("over budget")
 
 
@@ -189,8 +195,7 @@ def test_a_trusted_device_sign_in_stays_within_its_budget(app: Flask, capsys: An
     with counting(app) as counter:
         tokens = sign_in(app, Browser(browser, counter), _rp(app, "rp", client_secret), None)
     assert "id_token" in tokens
-    with capsys.disabled():
-        print("\n" + counter.report("trusted device: password, second factor skipped"))
+    _show(capsys, counter.report("trusted device (password, no challenge)", statements=False))
     assert counter.total <= TRUSTED_DEVICE_BUDGET, counter.report("over budget")
 
 
