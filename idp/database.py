@@ -6,6 +6,7 @@ import logging
 import select
 from typing import Any, cast
 
+from flask import has_request_context
 from sqlalchemy import CursorResult, Executable, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -54,6 +55,15 @@ def changed_rows(statement: Executable) -> int:
 
     # Session.execute is typed as returning a Result; DML gives a CursorResult, with rowcount.
     return cast("CursorResult[Any]", db.session.execute(statement)).rowcount
+
+
+def commit_unless_in_request() -> None:
+    """End a service's unit of work: in a request, nothing (the request commits once, at the
+    end, with its audit events: `idp.web.session` save_session); outside one (CLI, worker), now."""
+    from idp.extensions import db
+
+    if not has_request_context():
+        db.session.commit()
 
 
 def rollback_quietly() -> None:

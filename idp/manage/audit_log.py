@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, delete, select
 
 from idp import audit
-from idp.database import changed_rows
+from idp.database import changed_rows, commit_unless_in_request
 from idp.extensions import db
 from idp.manage.actor import Actor
 from idp.manage.payload import Payload, iso
@@ -161,5 +161,5 @@ def prune(*, days: int, at: datetime, actor: Actor) -> int:
     cutoff = at - timedelta(days=days)
     count = changed_rows(delete(AuditEvent).where(AuditEvent.at < cutoff))
     audit.record("audit.pruned", commit=False, deleted=count, before=iso(cutoff), **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
     return count

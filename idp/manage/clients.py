@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from idp import audit
 from idp.authn.state import MfaPolicy
 from idp.clock import now
+from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.manage.actor import Actor
 from idp.manage.errors import Conflict, FieldError, Invalid, NotFound, Refused
@@ -245,11 +246,13 @@ def search(query: str = "") -> list[Client]:
 
 
 def _commit(message: str) -> None:
+    # Flushed now so a taken client_id is a Conflict, not a failed commit at the request's end.
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict(message) from exc
+    commit_unless_in_request()
 
 
 def create(data: Mapping[str, Any], *, actor: Actor) -> tuple[Client, str | None]:
@@ -318,7 +321,7 @@ def rotate_secret(client: Client, *, actor: Actor) -> str:
     audit.record(
         "client.secret_rotated", client_id=client.client_id, commit=False, **actor.detail()
     )
-    db.session.commit()
+    commit_unless_in_request()
     return secret
 
 
@@ -330,7 +333,7 @@ def set_disabled(client: Client, disabled: bool, *, actor: Actor) -> None:
     audit.record(
         event, client_id=client.client_id, commit=False, tokens_revoked=revoked, **actor.detail()
     )
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def remove(client: Client, *, actor: Actor) -> None:
@@ -350,7 +353,7 @@ def remove(client: Client, *, actor: Actor) -> None:
         tokens_revoked=revoked,
         **actor.detail(),
     )
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def as_dict(client: Client) -> dict[str, Any]:

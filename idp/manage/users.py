@@ -17,7 +17,7 @@ from idp.authn import attempts, sessions, sign_out
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.sessions import BrowserSession
 from idp.clock import now
-from idp.database import changed_rows
+from idp.database import changed_rows, commit_unless_in_request
 from idp.extensions import db
 from idp.manage import invitations
 from idp.manage.actor import Actor
@@ -130,7 +130,7 @@ def create(
         db.session.rollback()
         raise Conflict(_("A user with email %(email)s already exists.", email=email)) from exc
     audit.record("user.created", user_id=user.id, commit=False, admin=admin, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
     if invite:
         invitations.send(user, actor=actor, at=at)
     return user
@@ -145,7 +145,7 @@ def update(user: User, data: Mapping[str, Any], *, actor: Actor) -> User:
     for name, value in values.items():
         setattr(user, name, value)
     audit.record("user.updated", user_id=user.id, commit=False, changed=changed, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
     return user
 
 
@@ -195,14 +195,14 @@ def set_disabled(user: User, disabled: bool, *, actor: Actor) -> None:
         user.disabled_at = None
     event = "user.disabled" if disabled else "user.enabled"
     audit.record(event, user_id=user.id, commit=False, **counts, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def unlock(user: User, *, actor: Actor) -> None:
     """Lift password and second-factor lock-outs."""
     attempts.unlock(user)
     audit.record("user.unlocked", user_id=user.id, commit=False, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def reset_mfa(user: User, *, actor: Actor) -> None:
@@ -235,7 +235,7 @@ def reset_mfa(user: User, *, actor: Actor) -> None:
         **actor.detail(),
     )
     mail.send(user.email, "mfa_reset", commit=False, name=user.name)
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def revoke_trust(user: User, *, actor: Actor, device_id: int | None = None) -> int:
@@ -255,7 +255,7 @@ def revoke_trust(user: User, *, actor: Actor, device_id: int | None = None) -> i
         count=count,
         **actor.detail(),
     )
-    db.session.commit()
+    commit_unless_in_request()
     return count
 
 
@@ -290,7 +290,7 @@ def end_session(user: User, sid: str, *, actor: Actor) -> int:
         tokens_revoked=revoked,
         **actor.detail(),
     )
-    db.session.commit()
+    commit_unless_in_request()
     return revoked
 
 
@@ -306,7 +306,7 @@ def sign_out_everywhere(user: User, *, actor: Actor) -> dict[str, Any]:
         **counts,
         **actor.detail(),
     )
-    db.session.commit()
+    commit_unless_in_request()
     return counts
 
 
@@ -317,7 +317,7 @@ def set_admin(user: User, admin: bool, *, actor: Actor) -> None:
     user.is_admin = admin
     event = "user.admin_granted" if admin else "user.admin_revoked"
     audit.record(event, user_id=user.id, commit=False, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def remove(user: User, *, actor: Actor) -> None:
@@ -333,7 +333,7 @@ def remove(user: User, *, actor: Actor) -> None:
                 db.session.execute(delete(table).where(fk.parent == user_id))
     db.session.delete(user)
     audit.record("user.deleted", user_id=user_id, commit=False, email=email, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def set_time_zone(user: User, name: object) -> bool:
@@ -342,5 +342,5 @@ def set_time_zone(user: User, name: object) -> bool:
     if zone is None or zone == user.time_zone:
         return False
     user.time_zone = zone
-    db.session.commit()
+    commit_unless_in_request()
     return True

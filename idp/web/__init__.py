@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, abort, request
 
-from idp import audit
 from idp.authn.password import Passwords
 from idp.config import Settings
 from idp.errors import register_error_handlers
 from idp.web.browser import set_device_cookie
-from idp.web.session import DatabaseSessionInterface
+from idp.web.session import DatabaseSessionInterface, commit_without_session
 from idp.web.sweeper import Sweeper
 
 
@@ -62,9 +61,10 @@ def register_web(app: Flask, settings: Settings) -> None:
     init_tracing(app)
     register_error_handlers(app)
     app.before_request(_refuse_nul_bytes)
-    # Registered first, so it runs last of the after_request hooks (Flask runs them in reverse):
-    # whatever the request left pending, audit events included, is committed once.
-    app.after_request(audit.commit_request)
+    # One commit per request, at its end: whatever it left pending (its audit events too) goes
+    # with the session row when the session is saved (DatabaseSessionInterface.save_session),
+    # or here, registered first so it runs last of the after_request hooks, when there is none.
+    app.after_request(commit_without_session)
     app.after_request(_security_headers)
     if settings.issuer.startswith("https://"):
         app.after_request(_strict_transport)

@@ -26,14 +26,14 @@ from idp.authn import (
 )
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
-from idp.authn.password_policy import WeakPassword
 from idp.authn.policy import Change, ResetPath
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.sessions import BrowserSession
 from idp.authn.sign_out import sign_out_everywhere as end_sessions_everywhere
 from idp.clock import now
-from idp.extensions import db, limiter
+from idp.errors import IdpError, Unavailable, error_page, unavailable_response
+from idp.extensions import limiter
 from idp.manage import users
 from idp.models.user import User
 from idp.oidc import consent
@@ -48,6 +48,18 @@ from idp.web.guards import (
 from idp.web.scopes import describe
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+@bp.errorhandler(IdpError)
+def refused(error: IdpError) -> Response | tuple[str, int]:
+    """The account surface's one error handler: a refused change (a POST) is told on the
+    security page it was made from; anything else is the error page, an outage a 503."""
+    if isinstance(error, Unavailable):
+        return unavailable_response()
+    if request.method == "POST" and error.status < 500:
+        flash(error.message, "error")
+        return redirect(url_for("account.security"))
+    return error_page(error.title, error.message, error.status, error.code)
 
 
 @bp.get("")
@@ -153,12 +165,8 @@ def rename(kind: str, factor_id: int) -> Response:
     """Rename an authenticator app."""
     form = RenameForm()
     if form.validate_on_submit():
-        try:
-            factor_list.rename(g.user, _factor(kind), factor_id, form.name.data or "")
-        except factor_list.UnknownFactor as exc:
-            flash(exc.message, "error")
-        else:
-            flash(_("Renamed."), "notice")
+        factor_list.rename(g.user, _factor(kind), factor_id, form.name.data or "")
+        flash(_("Renamed."), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -172,12 +180,8 @@ def remove(kind: str, factor_id: int) -> Response:
     if step_up is not None:
         return step_up
     if ConfirmForm().validate_on_submit():
-        try:
-            row = factor_list.remove(g.user, _factor(kind), factor_id, at=now())
-        except (factor_list.LastFactor, factor_list.UnknownFactor) as exc:
-            flash(exc.message, "error")
-        else:
-            flash(_("Removed %(name)s.", name=row.name), "notice")
+        row = factor_list.remove(g.user, _factor(kind), factor_id, at=now())
+        flash(_("Removed %(name)s.", name=row.name), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -223,19 +227,16 @@ def change_password() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(_("Please fill in both password fields."), "error")
         return redirect(url_for("account.security"))
-    try:
-        password.change(
-            g.user,
-            form.current.data or "",
-            form.new.data or "",
-            passwords=current.passwords(),
-            now=now(),
-            keep_session=browser.current_session_hash(),
-        )
-    except (password.WrongCurrentPassword, WeakPassword) as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("Your password was changed. You were signed out everywhere else."), "notice")
+    # A wrong current password or a weak new one: told by `refused`, like every refusal here.
+    password.change(
+        g.user,
+        form.current.data or "",
+        form.new.data or "",
+        passwords=current.passwords(),
+        now=now(),
+        keep_session=browser.current_session_hash(),
+    )
+    flash(_("Your password was changed. You were signed out everywhere else."), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -285,8 +286,7 @@ def end_session(sid: str) -> Response:
         audit.record("session.signed_out", user_id=g.user.id, from_account=True)
         return redirect(url_for("signin.password"))
     if sessions.end_one(g.user.id, sid, reason="signed_out_elsewhere", at=now()):
-        audit.record("session.ended", user_id=g.user.id, commit=False, sid=sid)
-        db.session.commit()
+        audit.record("session.ended", user_id=g.user.id, sid=sid)
         flash(_("Signed out of that browser."), "notice")
     return redirect(url_for("account.security"))
 

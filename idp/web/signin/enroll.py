@@ -17,7 +17,7 @@ from idp.authn.state import Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.web import browser, current, device_trust, gating
-from idp.web.forms import ConfirmForm, TotpEnrollForm
+from idp.web.forms import ConfirmForm, TotpEnrollForm, refusal
 from idp.web.gating import Gate
 from idp.web.guards import stepped_up
 from idp.web.signin import after_step, bp, elsewhere
@@ -109,9 +109,8 @@ def enroll_totp() -> Response | tuple[str, int] | str:
         except FactorError as exc:
             db.session.rollback()
             audit.record("factor.enroll_failed", user_id=gate.user.id, factor="totp")
-            error, status = exc.message, 400
+            error, status = refusal(exc)
         else:
-            db.session.commit()
             browser.forget_totp_secret()
             return finish_enrollment(
                 gate, Factor.TOTP, form.name.data or "", remember=bool(form.remember.data)
