@@ -53,6 +53,16 @@ def png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 30, 3
 RED, BLUE = png(rgb=(200, 30, 30)), png(rgb=(30, 30, 200))
 
 
+def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A local HTTP server on a free port below 32768 (clear of the ephemeral range)."""
+    for _ in range(50):
+        try:
+            return ThreadingHTTPServer(("127.0.0.1", random.randint(20000, 32000)), handler)
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
 class ImageHost:
     """A web server of a client's (on 127.0.0.1, a port below 32768) serving files by path."""
 
@@ -74,13 +84,7 @@ class ImageHost:
             def log_message(self, *args: object) -> None:
                 pass
 
-        for _ in range(50):
-            try:
-                port = random.randint(20000, 32000)
-                self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-                break
-            except OSError:
-                continue
+        self.server = serve(Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
