@@ -88,7 +88,7 @@ def global_brand(settings: Settings) -> Brand:
         client_name=None,
         client_id=None,
         color=settings.primary_color,
-        logo_version=hashlib.sha256(logo[0]).hexdigest()[:16] if logo else None,
+        logo_version=_global_versions.get(settings.logo_file) if logo else None,
         support_email=settings.support_email,
         support_phone=settings.support_phone,
         support_url=settings.support_url,
@@ -115,6 +115,7 @@ def brand_for(client: Client | None, settings: Settings) -> Brand:
 
 
 _global_logos: dict[str, tuple[bytes, str] | None] = {}
+_global_versions: dict[str, str] = {}
 
 
 def global_logo(settings: Settings) -> tuple[bytes, str] | None:
@@ -126,6 +127,7 @@ def global_logo(settings: Settings) -> tuple[bytes, str] | None:
         data = Path(path).read_bytes()
         kind = image_type(data)
         _global_logos[path] = (data, kind) if kind and len(data) <= MAX_LOGO_BYTES else None
+        _global_versions[path] = hashlib.sha256(data).hexdigest()[:16]
     return _global_logos[path]
 
 

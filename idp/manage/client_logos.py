@@ -94,9 +94,11 @@ def fetch(url: str, *, unsafe: bool = False, timeout: float = 5.0) -> bytes:
             raise LogoRefused(f"answered HTTP {response.status} (redirects are not followed)")
         data = b""
         while len(data) <= MAX_LOGO_BYTES:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise LogoRefused("took too long to answer")
-            chunk = response.read(65536)
+            sock.settimeout(left)
+            chunk = response.read1(65536)  # one receive at a time: a trickle hits the deadline
             if not chunk:
                 break
             data += chunk
