@@ -74,7 +74,8 @@ def theme(color: str) -> Response:
 
 
 def _rid() -> str | None:
-    for source in (request.view_args or {}, request.args, request.form):
+    # Never the form: an error page about a body too large must not read it.
+    for source in (request.view_args or {}, request.args):
         rid = source.get("rid")
         if isinstance(rid, str) and rid:
             return rid
