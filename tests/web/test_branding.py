@@ -25,8 +25,10 @@ from tests.support import (
     SignInFlow,
     csrf_of,
     deliver_mail,
+    key_on_page,
     make_client,
     make_user,
+    totp_now,
 )
 from tests.web.test_admin_helpers import admin_token, post_form, signed_in_admin
 
@@ -402,3 +404,25 @@ def test_the_theme_is_css_for_valid_colours_only(client):
     assert client.get("/branding/theme/0b57d0.css").mimetype == "text/css"
     assert client.get("/branding/theme/red;}body{x.css").status_code == 404
     assert client.get("/branding/_/logo").status_code == 404  # no global logo configured
+
+
+def test_the_new_factor_notice_of_an_enrollment_in_a_sign_in_is_branded(app, client):
+    make_user(app)
+    _, secret = make_client(app, "acme", support_phone="+1 555 0100")
+    flow = SignInFlow(client, RelyingParty(client, client_id="acme", secret=secret))
+    flow.start()
+    flow.password()
+    flow.follow()
+    rid = flow.location.split("rid=")[1]
+    url = f"/signin/enroll/totp?rid={rid}"
+    page = client.get(url)
+    assert "ACME Portal" in page.text
+    code = totp_now(key_on_page(page), app=app)
+    saved = client.post(url, data={"csrf_token": csrf_of(page), "name": "Phone", "code": code})
+    assert saved.status_code == 302
+    _, text, html = parts_of(newest_mail(app))
+    assert "Authenticator app" in text or "Phone" in text
+    for part in (text, " ".join(html.split())):
+        assert "sign-in to ACME Portal" in part and "+1 555 0100" in part
+        assert "help@insurer.example" not in part
+    assert_no_remote_content(html)
