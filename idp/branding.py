@@ -33,7 +33,7 @@ class Brand:
 
     product_name: str
     client_name: str | None
-    client_id: str | None
+    logo_client_id: str | None  # whose stored logo shows; None: the global logo (if any)
     color: str
     logo_version: str | None  # SHA-256 prefix of the logo, or None for no logo
     support_email: str
@@ -76,7 +76,7 @@ class Brand:
         """Path of the logo on our own origin, versioned by its hash; None without a logo."""
         if self.logo_version is None:
             return None
-        owner = self.client_id if self.client_id else "_"
+        owner = self.logo_client_id or "_"
         return f"/branding/{owner}/logo?v={self.logo_version}"
 
 
@@ -86,7 +86,7 @@ def global_brand(settings: Settings) -> Brand:
     return Brand(
         product_name=settings.product_name,
         client_name=None,
-        client_id=None,
+        logo_client_id=None,
         color=settings.primary_color,
         logo_version=_global_versions.get(settings.logo_file) if logo else None,
         support_email=settings.support_email,
@@ -104,7 +104,7 @@ def brand_for(client: Client | None, settings: Settings) -> Brand:
     return Brand(
         product_name=base.product_name,
         client_name=client.name,
-        client_id=client.client_id if client.logo_sha256 else None,
+        logo_client_id=client.client_id if client.logo_sha256 else None,
         color=client.brand_color or base.color,
         logo_version=client.logo_sha256[:16] if client.logo_sha256 else base.logo_version,
         # The client's contact as a whole, or the organisation's: never a mix of the two.

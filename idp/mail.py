@@ -248,10 +248,10 @@ def _inline_logo(settings: Settings, brand: Brand) -> tuple[bytes, str] | None:
     """The brand's logo to attach (cid:), unless too big to send with every mail."""
     if brand.logo_version is None:
         return None
-    if brand.client_id:
+    if brand.logo_client_id:
         from idp.models.client_logo import ClientLogo
 
-        row = db.session.get(ClientLogo, brand.client_id)
+        row = db.session.get(ClientLogo, brand.logo_client_id)
         found = (row.data, row.content_type) if row is not None else None
     else:
         found = global_logo(settings)
