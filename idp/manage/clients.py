@@ -16,9 +16,12 @@ from sqlalchemy.exc import IntegrityError
 
 from idp import audit
 from idp.authn.state import MfaPolicy
+from idp.branding import check_color
 from idp.clock import now
+from idp.config import Settings
 from idp.database import commit_unless_in_request
 from idp.extensions import db
+from idp.manage import client_logos
 from idp.manage.actor import Actor
 from idp.manage.errors import Conflict, FieldError, Invalid, NotFound, Refused
 from idp.manage.payload import Payload
@@ -59,7 +62,13 @@ FIELDS = (
     "backchannel_logout_session_required",
     "frontchannel_logout_uri",
     "frontchannel_logout_session_required",
+    "brand_color",
+    "support_email",
+    "support_phone",
+    "support_url",
 )
+BRANDING = ("brand_color", "support_email", "support_phone", "support_url")
+PHONE = re.compile(r"\+?[0-9][0-9 ().-]{2,38}")
 LOGOUT_URIS = ("backchannel_logout_uri", "frontchannel_logout_uri")
 LOGOUT_FLAGS = ("backchannel_logout_session_required", "frontchannel_logout_session_required")
 DEFAULTS: dict[str, Any] = {
@@ -80,6 +89,10 @@ DEFAULTS: dict[str, Any] = {
     "backchannel_logout_session_required": False,
     "frontchannel_logout_uri": None,
     "frontchannel_logout_session_required": False,
+    "brand_color": None,
+    "support_email": None,
+    "support_phone": None,
+    "support_url": None,
 }
 
 
@@ -111,8 +124,12 @@ def _check_uris(payload: Payload, name: str, uris: list[str]) -> None:
             payload.fail(name, _("has %(uri)r, which %(problem)s", uri=uri[:80], problem=problem))
 
 
+def _settings() -> Settings:
+    return current_app.extensions["idp.settings"]
+
+
 def _ceiling() -> int:
-    return current_app.extensions["idp.settings"].trust_ceiling_days
+    return _settings().trust_ceiling_days
 
 
 def new_client_values() -> dict[str, Any]:
@@ -140,7 +157,8 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
         values["name"] = p.text("name", max_len=120, required=True)
     if wanted("logo_uri"):
         logo = p.text("logo_uri", max_len=500)
-        if logo and (check_redirect_uri(logo) or not logo.startswith("https://")):
+        schemes = ("https://", "http://") if _settings().logo_fetch_unsafe else ("https://",)
+        if logo and (check_redirect_uri(logo) or not logo.startswith(schemes)):
             p.fail("logo_uri", _("must be an https URL"))
         values["logo_uri"] = logo
     for name in ("redirect_uris", "post_logout_redirect_uris"):
@@ -184,10 +202,39 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
     for name in LOGOUT_FLAGS:
         if wanted(name):
             values[name] = p.boolean(name, False) if p.data.get(name) is not None else False
+    _read_branding(p, values, wanted)
     p.done()
     merged = {f: values[f] if f in values else getattr(current, f) for f in FIELDS}
     _check_consistent(merged)
     return values
+
+
+def _read_branding(p: Payload, values: dict[str, Any], wanted: Any) -> None:
+    """The client's own colour and support contact; empty or null means "the global one"."""
+    limits = {"brand_color": 7, "support_email": 320, "support_phone": 40, "support_url": 500}
+    for name in BRANDING:
+        if not wanted(name):
+            continue
+        value = p.text(name, max_len=limits[name]) if p.data.get(name) is not None else ""
+        problem = None
+        if name == "brand_color" and value:
+            value = value.lower()
+            problem = check_color(value)
+        elif name == "support_email" and value:
+            local, _at, domain = value.partition("@")
+            if not local or "." not in domain or any(c.isspace() or c in "<>,;" for c in value):
+                problem = _("must be an email address")
+        elif name == "support_phone" and value and not PHONE.fullmatch(value):
+            problem = _("must be a phone number: digits, spaces, + ( ) . -")
+        elif (
+            name == "support_url"
+            and value
+            and (not value.startswith("https://") or check_redirect_uri(value))
+        ):
+            problem = _("must be an https URL")
+        if problem:
+            p.fail(name, problem)
+        values[name] = value or None
 
 
 def _check_consistent(c: dict[str, Any]) -> None:
@@ -261,6 +308,7 @@ def create(data: Mapping[str, Any], *, actor: Actor) -> tuple[Client, str | None
     if db.session.scalar(select(Client.id).where(Client.client_id == values["client_id"])):
         raise Conflict(_("That client_id is taken."))
     client = Client(**{**DEFAULTS, **values})
+    _fetch_logo(client, values.get("logo_uri", ""), before="")
     secret = None if client.is_public else client.set_secret()
     db.session.add(client)
     audit.record("client.created", client_id=client.client_id, commit=False, **actor.detail())
@@ -272,9 +320,14 @@ def update(client: Client, data: Mapping[str, Any], *, actor: Actor) -> tuple[Cl
     """Change some fields; returns a new secret when the client just became confidential."""
     values = _read(data, current=client)
     before = {f: getattr(client, f) for f in FIELDS}
+    logo_before = client.logo_sha256
+    if "logo_uri" in values:
+        _fetch_logo(client, values["logo_uri"], before=before["logo_uri"])
     for name, value in values.items():
         setattr(client, name, value)
     changed = sorted(name for name in values if before[name] != values[name])
+    if client.logo_sha256 != logo_before:
+        changed.append("logo")
     secret = None
     if client.is_public:
         client.secret_hash = None
@@ -291,6 +344,57 @@ def update(client: Client, data: Mapping[str, Any], *, actor: Actor) -> tuple[Cl
     )
     _commit(_("The change clashes with another client."))
     return client, secret
+
+
+def _fetch_logo(client: Client, uri: str, *, before: str) -> None:
+    """A new logo URL is fetched now, once; clearing the URL drops the logo it brought."""
+    if uri and (uri != before or not client.logo_sha256):
+        settings = _settings()
+        try:
+            data = client_logos.fetch(
+                uri,
+                unsafe=settings.logo_fetch_unsafe,
+                timeout=settings.logo_fetch_timeout_seconds,
+            )
+        except client_logos.LogoRefused as exc:
+            raise client_logos.refused("logo_uri", exc) from exc
+        client_logos.store(client, data)
+    elif not uri and before:
+        client_logos.drop(client)
+
+
+def set_logo(client: Client, data: bytes, *, actor: Actor) -> None:
+    """An uploaded logo replaces the client's (and any URL it came from)."""
+    try:
+        client_logos.check_image(data)
+    except client_logos.LogoRefused as exc:
+        raise client_logos.refused("logo", exc) from exc
+    client_logos.store(client, data)
+    client.logo_uri = ""
+    audit.record(
+        "client.updated",
+        client_id=client.client_id,
+        commit=False,
+        changed=["logo"],
+        trusted_devices_revoked=0,
+        **actor.detail(),
+    )
+    db.session.commit()
+
+
+def remove_logo(client: Client, *, actor: Actor) -> None:
+    """The client's sign-in shows the global logo again."""
+    client_logos.drop(client)
+    client.logo_uri = ""
+    audit.record(
+        "client.updated",
+        client_id=client.client_id,
+        commit=False,
+        changed=["logo"],
+        trusted_devices_revoked=0,
+        **actor.detail(),
+    )
+    db.session.commit()
 
 
 def _limit_trust(client: Client, before: dict[str, Any], *, at: datetime) -> int:
@@ -345,6 +449,7 @@ def remove(client: Client, *, actor: Actor) -> None:
     )
     db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.client_id == client_id))
     db.session.execute(delete(Consent).where(Consent.client_id == client_id))
+    client_logos.drop(client)
     db.session.delete(client)
     audit.record(
         "client.deleted",
@@ -366,6 +471,12 @@ def as_dict(client: Client) -> dict[str, Any]:
         found[name] = list(found[name] or [])
     for name in LOGOUT_FLAGS:
         found[name] = bool(found[name])
+    found["logo_url"] = (
+        f"{current_app.extensions['idp.settings'].issuer}/branding/{client.client_id}/logo"
+        f"?v={client.logo_sha256[:16]}"
+        if client.logo_sha256
+        else None
+    )
     return found
 
 

@@ -20,7 +20,7 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; "
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
         "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
     )
     if response.mimetype == "text/html":
@@ -45,7 +45,18 @@ def _refuse_nul_bytes() -> None:
 
 def register_web(app: Flask, settings: Settings) -> None:
     """Sessions, blueprints, error pages and security headers."""
-    from idp.web import account, admin, admin_api, dev, health, help, metrics, provider, signin
+    from idp.web import (
+        account,
+        admin,
+        admin_api,
+        branding,
+        dev,
+        health,
+        help,
+        metrics,
+        provider,
+        signin,
+    )
     from idp.web.admin import activation
     from idp.web.tracing import init_tracing
 
@@ -55,9 +66,22 @@ def register_web(app: Flask, settings: Settings) -> None:
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    modules = (provider, signin, account, help, dev, admin, activation, admin_api, health, metrics)
+    modules = (
+        provider,
+        signin,
+        account,
+        help,
+        dev,
+        admin,
+        activation,
+        admin_api,
+        health,
+        metrics,
+        branding,
+    )
     for module in modules:
         app.register_blueprint(module.bp)
+    branding.init_branding(app)
     init_tracing(app)
     register_error_handlers(app)
     app.before_request(_refuse_nul_bytes)

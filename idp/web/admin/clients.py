@@ -8,7 +8,8 @@ from flask import flash, g, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
-from idp.manage import clients
+from idp.branding import MAX_LOGO_BYTES
+from idp.manage import client_logos, clients
 from idp.manage.errors import Invalid
 from idp.models.client import Client
 from idp.web.admin import back_to, bp, checkbox, lines
@@ -38,12 +39,36 @@ def _form_data(*, creating: bool) -> dict[str, Any]:
         "backchannel_logout_session_required": checkbox("backchannel_logout_session_required"),
         "frontchannel_logout_uri": form.get("frontchannel_logout_uri", ""),
         "frontchannel_logout_session_required": checkbox("frontchannel_logout_session_required"),
+        "brand_color": form.get("brand_color", ""),
+        "support_email": form.get("support_email", ""),
+        "support_phone": form.get("support_phone", ""),
+        "support_url": form.get("support_url", ""),
     }
     if "access_token_format" in form:  # a form from before the field leaves it unchanged
         data["access_token_format"] = form["access_token_format"]
     if creating:
         data["client_id"] = form.get("client_id", "")
     return data
+
+
+def _uploaded_logo() -> bytes | None:
+    """The uploaded logo file's bytes (checked), None without one; Invalid if refused."""
+    upload = request.files.get("logo_file")
+    if upload is None or not upload.filename:
+        return None
+    data = upload.stream.read(MAX_LOGO_BYTES + 1)
+    try:
+        client_logos.check_image(data)
+    except client_logos.LogoRefused as exc:
+        raise client_logos.refused("logo_file", exc) from exc
+    return data
+
+
+def _save_logo(client: Client, data: bytes | None) -> None:
+    if data is not None:
+        clients.set_logo(client, data, actor=g.actor)
+    elif checkbox("remove_logo"):
+        clients.remove_logo(client, actor=g.actor)
 
 
 def _render_form(
@@ -80,9 +105,11 @@ def client_new() -> Response | str | tuple[str, int]:
         )
     data = _form_data(creating=True)
     try:
+        logo = _uploaded_logo()
         client, secret = clients.create(data, actor=g.actor)
     except Invalid as exc:
         return _render_form(data, client=None, errors=exc)
+    _save_logo(client, logo)
     if secret is None:
         flash(_("Registered %(name)s (a public client: no secret).", name=client.name), "notice")
         return back_to("admin.client_view", client_id=client.client_id)
@@ -113,9 +140,11 @@ def client_update(client_id: str) -> Response | str | tuple[str, int]:
     client = clients.get(client_id)
     data = _form_data(creating=False)
     try:
+        logo = _uploaded_logo()
         client, secret = clients.update(client, data, actor=g.actor)
     except Invalid as exc:
         return _render_form(data, client=client, errors=exc)
+    _save_logo(client, logo)
     if secret:
         return _secret_page(client, secret, reason="confidential")
     flash(_("Saved."), "notice")

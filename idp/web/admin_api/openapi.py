@@ -207,6 +207,31 @@ def _paths() -> dict[str, Any]:
             }
         },
     }
+    image = {"schema": {"type": "string", "contentMediaType": "image/png", "maxLength": 262144}}
+    upload = _op(
+        "uploadClientLogo",
+        "Clients",
+        "Upload the logo (the image is the body)",
+        200,
+        "Client",
+        errors=(404, 415, 422),
+    )
+    upload["requestBody"] = {
+        "required": True,
+        "content": {kind: image for kind in ("image/png", "image/jpeg", "image/webp")},
+    }
+    paths["/clients/{client_id}/logo"] = {
+        "parameters": cid,
+        "put": upload,
+        "delete": _op(
+            "deleteClientLogo",
+            "Clients",
+            "Remove the logo (the global one shows)",
+            200,
+            "Client",
+            errors=(404,),
+        ),
+    }
     client_actions = {
         "rotate-secret": (
             "rotateClientSecret",

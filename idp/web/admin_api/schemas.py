@@ -30,7 +30,14 @@ def schemas(ceiling: int) -> dict[str, Any]:
     uri = text(500, format="uri")
     client_fields = {
         "name": text(120, minLength=1),
-        "logo_uri": text(500),
+        "logo_uri": {
+            **text(500),
+            "description": (
+                "An https URL the provider fetches the logo from once, when saved (PNG, JPEG "
+                "or WebP, at most 256 KiB; never a private address), then serves itself. "
+                "Empty removes a logo that came from a URL."
+            ),
+        },
         "redirect_uris": array(uri, clients.MAX_URIS),
         "post_logout_redirect_uris": array(uri, clients.MAX_URIS),
         "token_endpoint_auth_method": {"enum": list(clients.AUTH_METHODS)},
@@ -62,6 +69,18 @@ def schemas(ceiling: int) -> dict[str, Any]:
             "description": "OIDC Front-Channel Logout 1.0: framed on the signed-out page.",
         },
         "frontchannel_logout_session_required": {"type": "boolean"},
+        "brand_color": {
+            "type": ["string", "null"],
+            "pattern": "^(#[0-9a-fA-F]{6})?$",
+            "description": "Primary colour of its sign-in pages and mail; null: the global one.",
+        },
+        "support_email": {**text(320), "type": ["string", "null"]},
+        "support_phone": {
+            "type": ["string", "null"],
+            "maxLength": 40,
+            "pattern": "^(\\+?[0-9][0-9 ().-]{2,38})?$",
+        },
+        "support_url": {**text(500, format="uri"), "type": ["string", "null"]},
     }
     client = {
         "type": "object",
@@ -71,12 +90,16 @@ def schemas(ceiling: int) -> dict[str, Any]:
             "client_type": {"enum": ["public", "confidential"]},
             "disabled": {"type": "boolean"},
             "created_at": NULLABLE_TIME,
+            "logo_url": {
+                "type": ["string", "null"],
+                "description": "Where the provider serves the stored logo; null without one.",
+            },
             "client_secret": {
                 "type": ["string", "null"],
                 "description": "Only in answers that issue a secret; shown once.",
             },
         },
-        "required": ["client_id", *client_fields, "client_type", "disabled"],
+        "required": ["client_id", *client_fields, "client_type", "disabled", "logo_url"],
     }
     profile = {
         "name": text(200),
