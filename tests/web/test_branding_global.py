@@ -117,7 +117,7 @@ def test_the_cli_sets_a_logo_file_colour_and_contact(app, idp_cli, tmp_path):
     out = idp_cli("client", "update", "acme", "--logo-file", str(logo), ok=False)
     assert "PNG, JPEG or WebP" in out
     out = idp_cli("client", "update", "acme", "--brand-color", "teal", ok=False)
-    assert "brand_color" in out
+    assert "Primary colour must be a colour like #0b57d0" in out
 
 
 @pytest.fixture
