@@ -69,6 +69,8 @@ class Server(AuthorizationServer):
             oauth_request = OAuth2Request("GET", self.settings.issuer + "/authorize")
             oauth_request.payload = BasicOAuth2Payload(request)
             return oauth_request
+        if isinstance(request, OAuth2Request):
+            return request  # built once per request (its URL and transport check cost)
         return super().create_oauth2_request(request)
 
     def get_consent_grant(self, request: Any = None, end_user: Any = None) -> Any:
@@ -86,7 +88,7 @@ class Server(AuthorizationServer):
             refuse_repeated(oauth_request)
         except InvalidRequestError as error:
             return self.handle_error_response(oauth_request, error)
-        return super().create_token_response(request)
+        return super().create_token_response(oauth_request)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Persist issued tokens (hashed)."""
