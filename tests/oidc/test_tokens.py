@@ -483,3 +483,22 @@ def test_a_confidential_client_must_authenticate_to_refresh(app, client):
     )
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
+
+
+def test_protocol_endpoints_leave_the_browser_session_alone(app, client):
+    """/token, /userinfo, /introspect and /revoke neither read nor renew a browser session:
+    the cookie sent along (this test client is the signed-in browser) gets no Set-Cookie,
+    and the browser is still signed in afterwards."""
+    rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
+    assert client.get_cookie("idp_session") is not None
+
+    answers = [
+        rp.refresh(exchange.tokens["refresh_token"]),
+        rp.userinfo(exchange.tokens["access_token"]),
+        rp.introspect(exchange.tokens["access_token"]),
+        client.get("/token"),  # 405, not a 503 for a session that was never opened
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 405]
+    assert all("Set-Cookie" not in a.headers for a in answers)
+    assert "code" in query(client.get(rp.authorize_url()).headers["Location"])  # still signed in
