@@ -4,6 +4,7 @@ who they are; and RFC 7009 revocation and RFC 7662 introspection of what it issu
 from __future__ import annotations
 
 from idp.extensions import db
+from idp.models.token import Token
 from idp.models.user import User
 from tests.support import (
     RelyingParty,
@@ -464,6 +465,20 @@ def test_a_code_of_a_user_disabled_since_is_refused(app, client):
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_token_of_a_user_disabled_since_is_refused_and_stays_unspent(app, client):
+    rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
+    user_id = user_id_of(app, exchange.claims["sub"])
+    disable_user(app, user_id)
+
+    response = rp.refresh(exchange.tokens["refresh_token"])
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"  # Authlib's: no user for it
+    with app.app_context():
+        row = db.session.scalar(db.select(Token).filter_by(user_id=user_id))
+        assert row.refresh_revoked_at is None  # refused, not rotated
 
 
 def test_a_refresh_token_is_not_an_access_token(app, client):
