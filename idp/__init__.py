@@ -76,6 +76,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_oidc(app, settings, keys)
     init_i18n(app)
     register_web(app, settings)
+    from idp.web.published import install
+
+    install(app)  # discovery and JWKS, answered before Flask
 
     from idp.cli import register_cli
 

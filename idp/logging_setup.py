@@ -40,7 +40,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Format as usual, then mask; the request id goes last so columns stay aligned."""
         line = super().format(record)
-        rid = current_request_id()
+        rid = current_request_id() or (getattr(record, "fields", None) or {}).get("request_id")
         return mask_emails(f"{line} rid={rid}" if rid else line)
 
 

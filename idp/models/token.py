@@ -82,6 +82,24 @@ class Token(Model, TokenMixin):
         return db.session.scalar(select(cls).where(cls.refresh_token_hash == sha256_hex(value)))
 
     @classmethod
+    def for_rotation(cls, value: str) -> Token | None:
+        """The presented refresh token with its user, as copies outside the session.
+
+        One Core statement and two plain constructors: loading both as ORM objects cost
+        more than the statement, and the refresh grant only reads them (every change to the
+        row is a statement of its own: spend_refresh, withdraw, revoke_where).
+        """
+        found = db.session.connection().execute(_FOR_ROTATION, {"hash": sha256_hex(value)})
+        row = found.first()
+        if row is None:
+            return None
+        values = row._mapping
+        token = cls(**{c.key: values[c.key] for c in _TOKEN_COLUMNS})
+        if values["u_id"] is not None:
+            token.user = User(**{c.key: values["u_" + c.key] for c in _USER_COLUMNS})
+        return token
+
+    @classmethod
     def revoke_where(cls, *criteria: Any) -> int:
         """Revoke every access and refresh token matching the criteria."""
         at = now()
@@ -187,4 +205,16 @@ _SPEND = (
     update(_table)
     .where(_table.c.id == bindparam("spent_id"), _table.c.refresh_revoked_at.is_(None))
     .values(refresh_revoked_at=bindparam("spent_at"), refresh_rotated_at=bindparam("spent_at"))
+)
+
+_users = cast("Table", User.__table__)
+_TOKEN_COLUMNS = Token.__mapper__.column_attrs
+_USER_COLUMNS = User.__mapper__.column_attrs
+_FOR_ROTATION = (
+    select(
+        *(_table.c[c.columns[0].name].label(c.key) for c in _TOKEN_COLUMNS),
+        *(_users.c[c.columns[0].name].label("u_" + c.key) for c in _USER_COLUMNS),
+    )
+    .select_from(_table.outerjoin(_users, _users.c.id == _table.c.user_id))
+    .where(_table.c.refresh_token_hash == bindparam("hash"))
 )

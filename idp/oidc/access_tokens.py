@@ -129,8 +129,8 @@ def verify(
     value: str, *, keys: KeyStore, settings: Settings, clients: ClientCache
 ) -> JwtAccessToken | None:
     """The token if it is ours, unexpired, for an enabled client and not revoked; else None."""
-    claims = _checked_claims(value, keys=keys, settings=settings)
-    if claims is None or clients.get(claims["client_id"]) is None:
+    claims = verified_claims(value, keys=keys, settings=settings, clients=clients)
+    if claims is None:
         return None
     revoked = RevokedAccessToken.listed(claims["jti"])
     user: User | None = None
@@ -143,6 +143,17 @@ def verify(
             return None
         user, listed = row
     return None if listed else JwtAccessToken(claims, user)
+
+
+def verified_claims(
+    value: str, *, keys: KeyStore, settings: Settings, clients: ClientCache
+) -> dict[str, Any] | None:
+    """The claims if the token is ours, unexpired and for an enabled client (revocation is
+    the caller's question, asked in its own statement)."""
+    claims = _checked_claims(value, keys=keys, settings=settings)
+    if claims is None or clients.get(claims["client_id"]) is None:
+        return None
+    return claims
 
 
 def _checked_claims(value: str, *, keys: KeyStore, settings: Settings) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core import UserInfo
 
 from idp.clock import epoch
+from idp.models.bearer import UserClaims
 from idp.models.user import User
 
 # OIDC Core 5.4: claims released per scope.
@@ -41,7 +42,7 @@ CLAIMS_SUPPORTED = (
 )
 
 
-def all_claims(user: User) -> dict[str, Any]:
+def all_claims(user: User | UserClaims) -> dict[str, Any]:
     """Every claim the provider knows about the user (empty values left out)."""
     values: dict[str, Any] = {
         "name": user.name,
@@ -64,7 +65,7 @@ def covered_claims(scope: str) -> set[str]:
     return names
 
 
-def user_info(user: User, scope: str) -> UserInfo:
+def user_info(user: User | UserClaims, scope: str) -> UserInfo:
     """Claims for the userinfo response or ID token: those the granted scope covers.
 
     The `claims` parameter (OIDC Core 5.5) adds nothing: the user consents to scopes, so

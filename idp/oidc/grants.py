@@ -230,7 +230,7 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         """A usable refresh token, or a retry within the grace; a replayed one signals theft."""
-        item = Token.by_refresh_token(refresh_token)
+        item = Token.for_rotation(refresh_token)
         if item is None:
             return None
         if item.refresh_revoked_at is not None:

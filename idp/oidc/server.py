@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import string
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from authlib.consts import default_json_headers
@@ -28,7 +28,9 @@ from idp.clock import epoch, now
 from idp.config import Settings
 from idp.extensions import db
 from idp.metrics import count_token
+from idp.models import bearer
 from idp.models.authorization_code import AuthorizationCode
+from idp.models.bearer import AccessGrant, UserClaims
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
 from idp.models.revoked_access_token import RevokedAccessToken
@@ -67,6 +69,8 @@ class Server(AuthorizationServer):
             oauth_request = OAuth2Request("GET", self.settings.issuer + "/authorize")
             oauth_request.payload = BasicOAuth2Payload(request)
             return oauth_request
+        if isinstance(request, OAuth2Request):
+            return request  # built once per request (its URL and transport check cost)
         return super().create_oauth2_request(request)
 
     def get_consent_grant(self, request: Any = None, end_user: Any = None) -> Any:
@@ -84,7 +88,7 @@ class Server(AuthorizationServer):
             refuse_repeated(oauth_request)
         except InvalidRequestError as error:
             return self.handle_error_response(oauth_request, error)
-        return super().create_token_response(request)
+        return super().create_token_response(oauth_request)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Persist issued tokens (hashed)."""
@@ -183,6 +187,42 @@ class Validator(BearerTokenValidator):
         return Token.by_access_token(token_string)
 
 
+class UserInfoValidator(Validator):
+    """For /userinfo: the token and its user's claims as plain values, one Core statement.
+
+    The same checks as Validator (Authlib then checks expiry, revocation and scope); no ORM
+    objects, which cost more than the statement.
+    """
+
+    def authenticate_token(self, token_string: str) -> AccessGrant | None:
+        """The opaque token's row with its user, or the verified JWT with its user."""
+        if not access_tokens.looks_like_jwt(token_string):
+            return bearer.access_grant(token_string)
+        srv = self.server
+        claims = access_tokens.verified_claims(
+            token_string, keys=srv.keys, settings=srv.settings, clients=srv.clients
+        )
+        if claims is None:
+            return None
+        user: UserClaims | None = None
+        if claims["sub"] == claims["client_id"]:
+            listed = bearer.jti_listed(claims["jti"])
+        else:
+            found = bearer.user_unless_listed(claims["sub"], claims["jti"])
+            if found is None:
+                return None
+            user, listed = found
+        if listed:
+            return None
+        return AccessGrant(
+            client_id=claims["client_id"],
+            scope=claims.get("scope") or "",
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC).replace(tzinfo=None),
+            revoked=False,
+            user=user,
+        )
+
+
 class BearerProtector(ResourceProtector):
     """Bearer tokens in the Authorization header (RFC 6750 2.1) or a form body (2.2)."""
 
@@ -207,7 +247,7 @@ class UserInfo(UserInfoEndpoint):
         """The issuer, for signed responses."""
         return self.server.settings.issuer
 
-    def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
+    def generate_user_info(self, user: User | UserClaims, scope: str) -> dict[str, Any]:
         """Claims the token's scope covers (a `userinfo` claims request cannot widen it)."""
         return claims.user_info(user, scope)
 
@@ -446,7 +486,9 @@ def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
     server.register_extension(Issuer(settings.issuer))
     protector = BearerProtector()
     protector.register_token_validator(Validator(server))
-    server.register_endpoint(UserInfo(resource_protector=protector))
+    userinfo_protector = BearerProtector()
+    userinfo_protector.register_token_validator(UserInfoValidator(server))
+    server.register_endpoint(UserInfo(resource_protector=userinfo_protector))
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)
     server.register_endpoint(EndSession)

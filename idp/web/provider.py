@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable
-
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response  # what redirect() returns
 
@@ -15,44 +11,35 @@ from idp.clock import now
 from idp.errors import SignInExpired, error_page
 from idp.extensions import csrf, limiter
 from idp.oidc import frontchannel
-from idp.oidc.keys import JWKS_MAX_AGE
-from idp.oidc.metadata import discovery_document
 from idp.oidc.protocol import OAuth2Error
-from idp.web import authorization, browser, current
+from idp.web import authorization, browser, current, published
 from idp.web.limits import token_rate_key
+from idp.web.published import CACHE_PUBLIC
 
 bp = Blueprint("provider", __name__)
-# A staged key signs only after this long (idp keys activate), so no RP holds a stale JWKS.
-CACHE_PUBLIC = f"public, max-age={JWKS_MAX_AGE}"
 
 
-def _cached_json(name: str, build: Callable[[], object]) -> Response:
-    """The document as bytes built once per key set, with a strong ETag (RFC 9110 8.8.3)."""
-    srv = current.server()
-    version = srv.keys.version()
-    cache = srv.__dict__.setdefault("_doc_cache", {})
-    if cache.get(name, (None,))[0] != version:
-        body = json.dumps(build(), separators=(",", ":")).encode() + b"\n"
-        cache[name] = (version, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-    _, body, etag = cache[name]
+def _cached_json(path: str) -> Response:
+    """The document as idp.web.published serves it, for what that layer hands on (HEAD
+    through a test client, an app called without it)."""
+    document = current_app.extensions["idp.published"][path]
+    body, etag = document.current(current.server())
     headers = {"Cache-Control": CACHE_PUBLIC, "Access-Control-Allow-Origin": "*", "ETag": etag}
     if etag in request.headers.get("If-None-Match", ""):
         return Response(status=304, headers=headers)
     return Response(body, mimetype="application/json", headers=headers)
 
 
-@bp.get("/.well-known/openid-configuration")
+@bp.get(published.DISCOVERY_PATH)
 def discovery() -> Response:
     """OIDC Discovery 1.0; recomputed only when the keys change."""
-    return _cached_json(
-        "discovery", lambda: discovery_document(current.settings(), current.server().keys)
-    )
+    return _cached_json(published.DISCOVERY_PATH)
 
 
-@bp.get("/jwks.json")
+@bp.get(published.JWKS_PATH)
 def jwks() -> Response:
     """The public signing keys (RFC 7517)."""
-    return _cached_json("jwks", lambda: current.server().keys.public_jwks())
+    return _cached_json(published.JWKS_PATH)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])

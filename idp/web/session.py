@@ -40,6 +40,9 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 # Served from memory: they open no session, so they keep answering while the database is away.
 SESSIONLESS_ENDPOINTS = frozenset({"provider.discovery", "provider.jwks", "static"})
 SESSIONLESS_PATHS = frozenset({"/.well-known/openid-configuration", "/jwks.json"})  # and static
+# What relying parties call from their servers: no browser session is read, kept or renewed
+# there (a cookie sent along changes nothing), and a database outage is the view's own 503.
+PROTOCOL_PATHS = frozenset({"/token", "/userinfo", "/introspect", "/revoke"})
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +154,7 @@ class DatabaseSessionInterface(SessionInterface):
         None (Flask's null session) for sessionless endpoints and while the database is away;
         `require_session` then answers 503 wherever a session is needed.
         """
-        if _endpoint(app, request) in SESSIONLESS_ENDPOINTS:
+        if request.path in PROTOCOL_PATHS or _endpoint(app, request) in SESSIONLESS_ENDPOINTS:
             return None
         try:
             return self._open(request)
@@ -318,7 +321,7 @@ def commit_without_session(response: Response) -> Response:
 
 def require_session() -> None:
     """before_request: 503 when the session could not be opened (the database is away)."""
-    if request.endpoint in SESSIONLESS_ENDPOINTS:
+    if request.endpoint in SESSIONLESS_ENDPOINTS or request.path in PROTOCOL_PATHS:
         return
     if current_app.session_interface.is_null_session(session):
         raise Unavailable()

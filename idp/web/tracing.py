@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request, request_finished, request_started
 
-from idp.metrics import metrics
+from idp.metrics import Metrics, metrics
 
 log = logging.getLogger("idp.request")
 HEADER = "X-Request-ID"
@@ -24,8 +24,7 @@ QUIET_BLUEPRINTS = frozenset({"health", "metrics"})
 
 
 def _started(app: Flask, **_: Any) -> None:
-    incoming = request.headers.get(HEADER, "")
-    g.request_id = incoming if VALID_ID.fullmatch(incoming) else secrets.token_hex(8)
+    g.request_id = request_id(request.headers.get(HEADER))
     g.request_started = time.perf_counter()
 
 
@@ -34,24 +33,51 @@ def _finished(app: Flask, response: Response, **_: Any) -> None:
     if rid is None or started is None:
         return
     response.headers[HEADER] = rid
-    seconds = time.perf_counter() - started
     endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
-    status = response.status_code
-    if (found := metrics()) is not None:
-        labels = (endpoint, request.method, f"{status // 100}xx")
-        found.request_seconds.labels(*labels).observe(seconds)
-    if request.blueprint in QUIET_BLUEPRINTS and status < 400:
+    record(
+        metrics(),
+        rid=rid,
+        method=request.method,
+        path=loggable_path(),
+        endpoint=endpoint,
+        status=response.status_code,
+        seconds=time.perf_counter() - started,
+        quiet=request.blueprint in QUIET_BLUEPRINTS,
+    )
+
+
+def request_id(incoming: str | None) -> str:
+    """The proxy's id if it is safe to repeat, else a new one."""
+    return incoming if incoming and VALID_ID.fullmatch(incoming) else secrets.token_hex(8)
+
+
+def record(
+    found: Metrics | None,
+    *,
+    rid: str,
+    method: str,
+    path: str,
+    endpoint: str,
+    status: int,
+    seconds: float,
+    quiet: bool = False,
+) -> None:
+    """One latency observation and (unless quiet and fine) one log line; also for requests
+    answered before Flask (idp.web.published)."""
+    if found is not None:
+        found.request_seconds.labels(endpoint, method, f"{status // 100}xx").observe(seconds)
+    if quiet and status < 400:
         return
-    path, duration_ms = loggable_path(), round(seconds * 1000, 1)
+    duration_ms = round(seconds * 1000, 1)
     fields = {
         "request_id": rid,  # also on the record itself, for handlers that format later
-        "method": request.method,
+        "method": method,
         "path": path,
         "endpoint": endpoint,
         "status": status,
         "duration_ms": duration_ms,
     }
-    log.info("%s %s %s %sms", request.method, path, status, duration_ms, extra={"fields": fields})
+    log.info("%s %s %s %sms", method, path, status, duration_ms, extra={"fields": fields})
 
 
 def loggable_path() -> str:

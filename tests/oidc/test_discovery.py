@@ -85,3 +85,43 @@ def test_discovery_and_jwks_answer_304_to_their_etag(client):
         assert "max-age=" in again.headers["Cache-Control"]
         assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
         assert "Set-Cookie" not in first.headers
+
+
+def test_discovery_and_jwks_are_traced_like_every_request(app, client, caplog):
+    """Answered before Flask, they still carry the security headers and the request id, and
+    are logged and timed under their endpoint names."""
+    import logging
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    caplog.set_level(logging.INFO, logger="idp.request")
+    metrics = app.extensions["idp.metrics"]
+    for path, endpoint in (
+        ("/.well-known/openid-configuration", "provider.discovery"),
+        ("/jwks.json", "provider.jwks"),
+    ):
+        response = client.get(path, headers={"X-Request-ID": "rp-42"})
+        assert response.headers["X-Request-ID"] == "rp-42"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert int(response.headers["Content-Length"]) == len(response.data)
+        logged = [r.fields for r in caplog.records if getattr(r, "fields", None)]
+        assert logged[-1]["endpoint"] == endpoint
+        assert logged[-1]["request_id"] == "rp-42"
+        assert logged[-1]["status"] == 200
+        counts = {
+            sample.labels["endpoint"]: sample.value
+            for family in text_string_to_metric_families(metrics.exposition().decode())
+            for sample in family.samples
+            if sample.name == "idp_request_duration_seconds_count"
+        }
+        assert counts[endpoint] >= 1
+
+
+def test_discovery_and_jwks_refuse_other_methods_as_before(client):
+    assert client.post("/jwks.json").status_code == 405
+    head = client.head("/.well-known/openid-configuration")
+    assert head.status_code == 200
+    assert head.data == b""
+    assert head.headers["ETag"] == client.get("/.well-known/openid-configuration").headers["ETag"]

@@ -4,6 +4,7 @@ who they are; and RFC 7009 revocation and RFC 7662 introspection of what it issu
 from __future__ import annotations
 
 from idp.extensions import db
+from idp.models.token import Token
 from idp.models.user import User
 from tests.support import (
     RelyingParty,
@@ -466,6 +467,20 @@ def test_a_code_of_a_user_disabled_since_is_refused(app, client):
     assert response.get_json()["error"] == "invalid_grant"
 
 
+def test_a_refresh_token_of_a_user_disabled_since_is_refused_and_stays_unspent(app, client):
+    rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
+    user_id = user_id_of(app, exchange.claims["sub"])
+    disable_user(app, user_id)
+
+    response = rp.refresh(exchange.tokens["refresh_token"])
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"  # Authlib's: no user for it
+    with app.app_context():
+        row = db.session.scalar(db.select(Token).filter_by(user_id=user_id))
+        assert row.refresh_revoked_at is None  # refused, not rotated
+
+
 def test_a_refresh_token_is_not_an_access_token(app, client):
     rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
     assert rp.userinfo(exchange.tokens["refresh_token"]).status_code == 401
@@ -483,3 +498,22 @@ def test_a_confidential_client_must_authenticate_to_refresh(app, client):
     )
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
+
+
+def test_protocol_endpoints_leave_the_browser_session_alone(app, client):
+    """/token, /userinfo, /introspect and /revoke neither read nor renew a browser session:
+    the cookie sent along (this test client is the signed-in browser) gets no Set-Cookie,
+    and the browser is still signed in afterwards."""
+    rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
+    assert client.get_cookie("idp_session") is not None
+
+    answers = [
+        rp.refresh(exchange.tokens["refresh_token"]),
+        rp.userinfo(exchange.tokens["access_token"]),
+        rp.introspect(exchange.tokens["access_token"]),
+        client.get("/token"),  # 405, not a 503 for a session that was never opened
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 405]
+    assert all("Set-Cookie" not in a.headers for a in answers)
+    assert "code" in query(client.get(rp.authorize_url()).headers["Location"])  # still signed in
