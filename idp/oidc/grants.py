@@ -285,6 +285,10 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
         """
         item: Token = self.request.refresh_token
         at = now()
+        # Before anything is spent: a refused request's writes are committed with it (the
+        # family revocation below must be), so a token of a disabled user stays as it was.
+        if self.authenticate_user(item) is None:
+            raise InvalidGrantError(description="The token's user is disabled.")
         if self._lost_child is not None:
             if not Token.withdraw(self._lost_child.id, at):
                 db.session.rollback()

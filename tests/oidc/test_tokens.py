@@ -475,7 +475,7 @@ def test_a_refresh_token_of_a_user_disabled_since_is_refused_and_stays_unspent(a
     response = rp.refresh(exchange.tokens["refresh_token"])
 
     assert response.status_code == 400
-    assert response.get_json()["error"] == "invalid_request"  # Authlib's: no user for it
+    assert response.get_json()["error"] == "invalid_grant"  # RFC 6749 5.2: no longer valid
     with app.app_context():
         row = db.session.scalar(db.select(Token).filter_by(user_id=user_id))
         assert row.refresh_revoked_at is None  # refused, not rotated
