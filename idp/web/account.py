@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     flash,
@@ -60,25 +62,32 @@ def home() -> Response:
 @signin_required
 def security() -> str:
     """Factors, recovery codes, devices, sessions, connected apps, password."""
+    return _security_page()
+
+
+def _security_page(**extra: Any) -> str:
+    """The security page; `extra` replaces a form or names a field's error."""
     user = g.user
     left = factor_list.recovery_codes_left(user)
     devices = trusted_device.devices_by_client(user.id, at=now())
-    return render_template(
-        "account/security.html",
-        devices=devices,
-        sessions=signed_in_sessions(user),
-        apps=[(app, describe(app.scopes)) for app in consent.connected_apps(user.id)],
-        user=user,
-        rows=factor_list.factor_rows(user),
-        recovery_left=left,
-        low=left <= LOW_WATERMARK,
-        rename_form=RenameForm(),
-        confirm=ConfirmForm(),
-        password_form=PasswordChangeForm(),
-        email_enrolled=user.email_factor_at is not None,
+    context: dict[str, Any] = {
+        "devices": devices,
+        "sessions": signed_in_sessions(user),
+        "apps": [(app, describe(app.scopes)) for app in consent.connected_apps(user.id)],
+        "user": user,
+        "rows": factor_list.factor_rows(user),
+        "recovery_left": left,
+        "low": left <= LOW_WATERMARK,
+        "rename_form": RenameForm(),
+        "confirm": ConfirmForm(),
+        "password_form": PasswordChangeForm(),
+        "password_error": None,
+        "password_error_field": None,
+        "email_enrolled": user.email_factor_at is not None,
         # Nudge: with codes by email only, the mailbox alone is the second factor.
-        mailbox_only=policy.reset_path(enrolled_factors(user)) is ResetPath.COOLING_OFF,
-    )
+        "mailbox_only": policy.reset_path(enrolled_factors(user)) is ResetPath.COOLING_OFF,
+    }
+    return render_template("account/security.html", **(context | extra))
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -207,8 +216,8 @@ def change_password() -> Response | tuple[str, int]:
     """Change the password: the current one is required; other sessions end."""
     form = PasswordChangeForm()
     if not form.validate_on_submit():
-        flash(_("Please fill in both password fields."), "error")
-        return redirect(url_for("account.security"))
+        field = "new" if form.current.data else "current"
+        return _password_refused(form, _("Please fill in both password fields."), field)
     try:
         password.change(
             g.user,
@@ -218,11 +227,20 @@ def change_password() -> Response | tuple[str, int]:
             now=now(),
             keep_session=browser.current_session_hash(),
         )
-    except (password.WrongCurrentPassword, WeakPassword) as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("Your password was changed. You were signed out everywhere else."), "notice")
+    except password.WrongCurrentPassword as exc:
+        return _password_refused(form, exc.message, "current")
+    except WeakPassword as exc:
+        return _password_refused(form, exc.message, "new")
+    flash(_("Your password was changed. You were signed out everywhere else."), "notice")
     return redirect(url_for("account.security"))
+
+
+def _password_refused(form: PasswordChangeForm, message: str, field: str) -> tuple[str, int]:
+    """The page again, the error beside the field it is about, that field focused."""
+    page = _security_page(
+        password_form=form, password_error=str(message), password_error_field=field
+    )
+    return page, 400
 
 
 @bp.post("/devices/<int:device_id>/forget")

@@ -145,11 +145,25 @@ def test_regenerating_recovery_codes_voids_the_old_set(app, client, signed_in):
 
 def test_change_password_needs_the_current_one_and_passes_the_policy(app, client, signed_in):
     user, _ = signed_in
-    post(client, "/account/password", current="wrong-password", new="quiet-lantern-harbor-58")
-    assert "current password is not correct" in client.get("/account/security").text
-    post(client, "/account/password", current=PASSWORD, new="password1")
-    page = client.get("/account/security").text
-    assert "Please choose a different password" in page
+    wrong = post(
+        client, "/account/password", current="wrong-password", new="quiet-lantern-harbor-58"
+    )
+    assert wrong.status_code == 400
+    assert "current password is not correct" in wrong.text
+    # Said beside the field it is about, which gets the focus.
+    assert re.search(
+        r'<input id="current"[^>]*aria-describedby="password-error" aria-invalid="true" autofocus',
+        wrong.text,
+    )
+    weak = post(client, "/account/password", current=PASSWORD, new="password1")
+    assert weak.status_code == 400
+    assert "Please choose a different password" in weak.text
+    assert re.search(
+        r'<input id="new"[^>]*aria-describedby="password-error new-hint"\s+aria-invalid="true"',
+        weak.text,
+    )
+    empty = post(client, "/account/password", current="", new="")
+    assert empty.status_code == 400 and "fill in both" in empty.text
     post(client, "/account/password", current=PASSWORD, new="quiet-lantern-harbor-58")
     assert "Your password was changed" in client.get("/account/security").text
     assert "password" in latest_mail(app).lower()
