@@ -130,6 +130,12 @@ class Walk:
         self.app.extensions["idp.clock"].advance(seconds=30)
         return totp_now(secret, app=self.app)
 
+    def allows_the_app(self) -> None:
+        """A third-party app asks for consent at a user's first sign-in to it."""
+        self.page.wait_for_selector("button[name=allow]")
+        self.check()
+        self.page.click("button[name=allow]")
+
     def arrives_at_rp(self) -> None:
         self.page.wait_for_url(f"**{RP_CALLBACK_PATH}?**")
         assert "code=" in self.page.url and "state=xyz" in self.page.url, self.page.url
@@ -173,6 +179,7 @@ def enroll_with_an_app(walk: Walk, rp: RP, email: str) -> str:
     page.wait_for_url("**/signin/recovery-codes**")
     walk.check()
     walk.submit("main form")
+    walk.allows_the_app()
     walk.arrives_at_rp()
     return secret
 
@@ -191,6 +198,7 @@ def enroll_with_email(walk: Walk, rp: RP, email: str) -> None:
     walk.submit()
     page.wait_for_url("**/signin/recovery-codes**")
     walk.submit("main form")
+    walk.allows_the_app()
     walk.arrives_at_rp()
 
 
@@ -211,6 +219,7 @@ def enroll_a_key(walk: Walk, rp: RP, email: str) -> None:
     page.click("button[data-webauthn=register]")
     page.wait_for_url("**/signin/recovery-codes**")
     walk.submit("main form")
+    walk.allows_the_app()
     walk.arrives_at_rp()
 
 
@@ -224,6 +233,7 @@ def account_page(walk: Walk) -> None:
         "#factors tr[data-kind=totp] form button[type=submit]",
         "#factors tr[data-kind=totp] details.confirm > summary",
         ".devices details.confirm > summary",
+        "#apps details.confirm > summary",
         "#sessions form button[type=submit]",
     ):
         box = page.locator(control).first.bounding_box()
@@ -238,6 +248,21 @@ def account_page(walk: Walk) -> None:
     walk.check()
     summary.click()  # closes again: nothing removed
     assert page.locator("#factors tr[data-kind=totp]").count() == 2
+
+    # Rename: an empty name is refused on the spot, on the field; a new one is kept.
+    name = (
+        page.locator("#factors tr[data-kind=totp]")
+        .filter(has_text="Tablet")
+        .locator("input[name=name]")
+    )
+    name.fill("")
+    name.press("Enter")
+    assert page.evaluate("document.activeElement.validity.valueMissing"), "said on the field"
+    name.fill("Work tablet")
+    name.press("Enter")
+    page.wait_for_load_state()
+    walk.check()
+    assert page.locator("#factors tr[data-kind=totp]").filter(has_text="Work tablet").count() == 1
 
     # A wrong current password: said next to the field, which has the focus.
     page.fill("#current", "not the password")
@@ -264,11 +289,11 @@ def confirm_without_javascript(walk: Walk, chromium: Any) -> None:
         page.wait_for_load_state()
         assert page.locator("#no-devices").count() == 1, "device forgotten"
 
-        tablet = page.locator("#factors tr[data-kind=totp]").filter(has_text="Tablet")
+        tablet = page.locator("#factors tr[data-kind=totp]").filter(has_text="Work tablet")
         tablet.locator("details.confirm > summary").click()
         tablet.locator("button.danger").click()
         page.wait_for_load_state()
-        assert page.locator("#factors tr[data-kind=totp]").count() == 1, "Tablet removed"
+        assert page.locator("#factors tr[data-kind=totp]").count() == 1, "the tablet removed"
 
         everywhere = page.locator("details.confirm:has(form[action$='/sign-out-everywhere'])")
         everywhere.locator("summary").click()
@@ -358,7 +383,7 @@ def reset_then_back_to_the_app(walk: Walk, rp: RP, email: str, secret: str) -> N
 
 def test_the_walk(walk: Walk, chromium: Any) -> None:
     app = walk.app
-    rp = rp_client(app, walk.issuer)
+    rp = rp_client(app, walk.issuer, first_party=False)  # asks for consent
     ada = make_user(app, "ada@example.com")
     make_user(app, "mia@example.com")
     make_user(app, "kim@example.com")
