@@ -223,7 +223,7 @@ def enroll_a_key(walk: Walk, rp: RP, email: str) -> None:
     walk.arrives_at_rp()
 
 
-def account_page(walk: Walk) -> None:
+def account_page(walk: Walk, secret: str) -> None:
     """At any width, rename, remove and forget are on screen, and each removal asks first."""
     page = walk.page
     page.goto(walk.issuer + "/account/security")
@@ -269,6 +269,18 @@ def account_page(walk: Walk) -> None:
     page.fill("#new", NEW_PASSWORD)
     walk.submit("form:has(#current)")
     walk.check(focus="current")
+
+    # Ten minutes on, removing asks for the second step again, then comes back to this page.
+    walk.app.extensions["idp.clock"].advance(minutes=11)
+    tablet = page.locator("#factors tr[data-kind=totp]").filter(has_text="Work tablet")
+    tablet.locator("details.confirm > summary").click()
+    tablet.locator("button.danger").click()
+    page.wait_for_url("**/account/verify?**")
+    walk.check(focus="code")
+    page.fill("#code", walk.totp_code(secret))
+    walk.submit()
+    page.wait_for_url("**/account/security")
+    walk.check()
 
 
 def confirm_without_javascript(walk: Walk, chromium: Any) -> None:
@@ -390,7 +402,7 @@ def test_the_walk(walk: Walk, chromium: Any) -> None:
 
     secret = enroll_with_an_app(walk, rp, "ada@example.com")
     enroll_totp(app, ada.id, name="Tablet")
-    account_page(walk)
+    account_page(walk, secret)
     confirm_without_javascript(walk, chromium)
 
     walk.browser.context.clear_cookies()

@@ -206,3 +206,26 @@ def unused_codes(user_id: int) -> list[RecoveryCode]:
         RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
     )
     return list(db.session.scalars(query))
+
+
+def test_a_removal_that_needs_a_step_up_comes_back_to_the_account_page(
+    app, client, signed_in, clock
+):
+    user, secret = signed_in
+    enroll_totp(app, user.id, name="Tablet")
+    with app.app_context():
+        tablet = next(c for c in TotpCredential.of_user(user.id) if c.name == "Tablet").id
+    clock.advance(minutes=11)
+    removal = post(client, f"/account/factors/totp/{tablet}/remove")
+    assert removal.location.startswith("/account/verify")
+    clock.advance(seconds=30)
+    page = client.get(removal.location)
+    done = client.post(
+        removal.location, data={"csrf_token": csrf_of(page), "code": totp_now(secret, app=app)}
+    )
+    # A redirect cannot replay the form's POST (it would be a 405): back to the page instead.
+    assert done.location == "/account/security"
+    assert client.get(done.location).status_code == 200
+    assert post(client, f"/account/factors/totp/{tablet}/remove").location == "/account/security"
+    with app.app_context():
+        assert [c.name for c in TotpCredential.of_user(user.id)] == ["Phone"]
