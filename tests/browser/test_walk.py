@@ -215,7 +215,7 @@ def enroll_a_key(walk: Walk, rp: RP, email: str) -> None:
     page.fill("#code", code_in_mail(walk.app, email))
     walk.submit()
     page.wait_for_selector("button[data-webauthn=register]")
-    walk.check()
+    walk.check(focus="key-name")
     page.click("button[data-webauthn=register]")
     page.wait_for_url("**/signin/recovery-codes**")
     walk.submit("main form")
