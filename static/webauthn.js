@@ -108,6 +108,8 @@ ceremonies.passkey = ceremonies.authenticate;
 
 for (const element of document.querySelectorAll("[data-webauthn-only]")) element.hidden = !supported;
 for (const element of document.querySelectorAll("[data-webauthn-unsupported]")) element.hidden = supported;
+// A field revealed just now may miss the browser's own autofocus pass.
+if (document.activeElement === document.body) document.querySelector("[autofocus]:not([hidden] *)")?.focus();
 
 for (const button of document.querySelectorAll("[data-webauthn]")) {
   button.addEventListener("click", async () => {
