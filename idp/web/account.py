@@ -62,6 +62,9 @@ def home() -> Response:
 @signin_required
 def security() -> str:
     """Factors, recovery codes, devices, sessions, connected apps, password."""
+    if request.args.get("confirmed"):
+        # Back from the step-up a button's POST asked for: the change is one more press away.
+        flash(_("Thanks, it's you. Please press the button again to make the change."), "notice")
     return _security_page()
 
 

@@ -66,7 +66,9 @@ def strong_step_up_redirect(change: Change, enrolled: frozenset[Factor]) -> Resp
 def _after_step_up() -> str:
     """Where the step-up returns: this page, or for a form's POST (a redirect cannot replay it,
     it would answer 405) the account page the form was on, to press the button again."""
-    return request.full_path if request.method == "GET" else url_for("account.security")
+    if request.method == "GET":
+        return request.full_path
+    return url_for("account.security", confirmed=1)
 
 
 def local_next(default: str) -> str:

@@ -284,8 +284,9 @@ def account_page(walk: Walk, secret: str) -> None:
     walk.check(focus="code")
     page.fill("#code", walk.totp_code(secret))
     walk.submit()
-    page.wait_for_url("**/account/security")
+    page.wait_for_url("**/account/security?confirmed=1")
     walk.check()
+    assert page.locator("main .notice").count() == 1, "says to press the button again"
 
 
 def confirm_without_javascript(walk: Walk, chromium: Any) -> None:

@@ -224,8 +224,9 @@ def test_a_removal_that_needs_a_step_up_comes_back_to_the_account_page(
         removal.location, data={"csrf_token": csrf_of(page), "code": totp_now(secret, app=app)}
     )
     # A redirect cannot replay the form's POST (it would be a 405): back to the page instead.
-    assert done.location == "/account/security"
-    assert client.get(done.location).status_code == 200
+    assert done.location == "/account/security?confirmed=1"
+    back = client.get(done.location)
+    assert back.status_code == 200 and "press the button again" in back.text
     assert post(client, f"/account/factors/totp/{tablet}/remove").location == "/account/security"
     with app.app_context():
         assert [c.name for c in TotpCredential.of_user(user.id)] == ["Phone"]
