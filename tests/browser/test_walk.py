@@ -137,8 +137,15 @@ class Walk:
         self.page.click("button[name=allow]")
 
     def arrives_at_rp(self, rp: RP) -> None:
-        """Back at the app's callback with its state and a code it can redeem for an ID token."""
-        self.page.wait_for_url(f"**{RP_CALLBACK_PATH}?**")
+        """Back at the app's callback with its state and a code it can redeem for an ID token.
+
+        After a sign-in with a code the provider may first offer a passkey: checked, "Not now".
+        """
+        self.page.wait_for_url(lambda url: RP_CALLBACK_PATH in url or "/passkey-offer" in url)
+        if "/passkey-offer" in self.page.url:
+            self.check()
+            self.page.click("button[name=answer][value=later]")
+            self.page.wait_for_url(f"**{RP_CALLBACK_PATH}?**")
         assert "state=xyz" in self.page.url, self.page.url
         rp.finish(self.page.url)
 
