@@ -157,7 +157,6 @@ def walk(request, live_app, chromium) -> Any:
     app, issuer = live_app
     language, width, height = request.param
     browser = Browser(chromium, locale=language, viewport={"width": width, "height": height})
-    browser.page.set_default_timeout(5_000)
     yield Walk(browser, app, issuer, language, width)
     browser.close()
 
@@ -307,7 +306,7 @@ def confirm_without_javascript(walk: Walk, chromium: Any) -> None:
     )
     try:
         page = context.new_page()
-        page.set_default_timeout(5_000)
+        page.set_default_timeout(10_000)
         page.goto(walk.issuer + "/account/security")
         page.locator(".devices details.confirm > summary").first.click()
         page.locator(".devices button.danger").first.click()
