@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Response, has_request_context, request
+from flask import has_request_context, request
 
 from idp.clock import now
 from idp.extensions import db
@@ -27,9 +27,9 @@ def record(
     """Append one audit event; IP and user agent come from the current request, if any.
 
     In a request the event is committed with the request's own work, once, when the response
-    is ready (`commit_request`); outside one (CLI, worker) at once. `commit=True` forces it now
-    (a refusal that must be kept even if the request later fails), `False` leaves it to the
-    caller.
+    is ready (idp/web/session.py: `save_session`, or `commit_without_session`); outside one
+    (CLI, worker) at once. `commit=True` forces it now (a refusal that must be kept even if the
+    request later fails), `False` leaves it to the caller.
     """
     ip = ua = None
     if has_request_context():
@@ -70,13 +70,3 @@ def _loggable(detail: dict[str, Any]) -> dict[str, Any]:
         else value
         for key, value in detail.items()
     }
-
-
-def commit_request(response: Response) -> Response:
-    """after_request: commit what the request left pending (audit events with it); one commit.
-
-    A 5xx answer commits nothing: Flask-SQLAlchemy rolls the session back at teardown.
-    """
-    if response.status_code < 500 and (db.session.new or db.session.dirty or db.session.deleted):
-        db.session.commit()
-    return response

@@ -87,10 +87,23 @@ class Settings:
     logout_timeout_seconds: int = 5
     # The "This wasn't me" link in a new-browser email works this many hours, once.
     new_browser_link_hours: int = 72
-    support_email: str = "support@example.com"
-    support_phone: str = ""
+    # Global branding (docs/branding.md): pages and mail show these unless the client being
+    # signed in to has its own. No support contact set: they say "your help desk", no address.
     product_name: str = "Secure Sign-in"
+    primary_color: str = "#0b57d0"
+    logo_file: str = ""  # a PNG, JPEG or WebP file on this host, at most 256 KiB
+    support_email: str = ""
+    support_phone: str = ""
+    support_url: str = ""
+    # Client logos given as a URL are fetched once, over https, never from a private or
+    # loopback address. True lifts both rules: for tests only, refused in production.
+    logo_fetch_unsafe: bool = False
+    logo_fetch_timeout_seconds: int = 5
     passkey_signin: bool = True
+    # After a sign-in with a code, offer once to create a passkey (clients can turn it off too);
+    # "Not now" hides the offer for passkey_offer_snooze_days.
+    passkey_offer: bool = True
+    passkey_offer_snooze_days: int = 14
     # Audit events older than this many days are deleted by `idp audit prune` (run it daily
     # from cron or a systemd timer); 0 keeps them forever. Check your legal retention duty.
     audit_retention_days: int = 365
@@ -239,8 +252,31 @@ def _validate(s: Settings) -> None:
         raise ConfigError("IDP_SMTP_URL: scheme must be smtp, smtp+starttls or smtps")
     if s.geoip_database and not Path(s.geoip_database).is_file():
         raise ConfigError(f"IDP_GEOIP_DATABASE={s.geoip_database!r}: no such file")
+    _validate_branding(s)
     if not s.database_url.startswith(("sqlite:", "postgresql")):
         raise ConfigError("IDP_DATABASE_URL: sqlite:/// or postgresql+psycopg:// URL expected")
+
+
+def _validate_branding(s: Settings) -> None:
+    from idp.branding import MAX_LOGO_BYTES, check_color, image_type
+
+    if check_color(s.primary_color) or s.primary_color != s.primary_color.lower():
+        raise ConfigError(f"IDP_PRIMARY_COLOR={s.primary_color!r}: like #0b57d0 (lower case)")
+    if s.logo_file:
+        path = Path(s.logo_file)
+        if not path.is_file() or path.stat().st_size > MAX_LOGO_BYTES:
+            raise ConfigError(f"IDP_LOGO_FILE={s.logo_file!r}: no such file, or over 256 KiB")
+        if image_type(path.read_bytes()) is None:
+            raise ConfigError(f"IDP_LOGO_FILE={s.logo_file!r}: must be a PNG, JPEG or WebP image")
+    email = s.support_email
+    if email and ("@" not in email or any(c.isspace() for c in email)):
+        raise ConfigError(f"IDP_SUPPORT_EMAIL={s.support_email!r}: an email address, or empty")
+    if s.support_url and not s.support_url.startswith("https://"):
+        raise ConfigError(f"IDP_SUPPORT_URL={s.support_url!r}: an https URL, or empty")
+    if s.logo_fetch_unsafe and s.env == "production":
+        raise ConfigError("IDP_LOGO_FETCH_UNSAFE: only outside production (tests)")
+    if not 1 <= s.logo_fetch_timeout_seconds <= 30:
+        raise ConfigError("IDP_LOGO_FETCH_TIMEOUT_SECONDS: between 1 and 30")
 
 
 def _is_rate(text: str) -> bool:

@@ -6,6 +6,7 @@ import logging
 import select
 from typing import Any, cast
 
+from flask import has_request_context
 from sqlalchemy import CursorResult, Executable, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -24,7 +25,13 @@ def engine_options(settings: Settings) -> dict[str, Any]:
     connect = settings.db_connect_timeout_seconds
     # A checkout waits no longer for a pooled connection than for a new one. No pre-ping
     # (a round trip per checkout): `_drop_closed_connections` finds dropped ones for free.
-    options: dict[str, Any] = {"pool_pre_ping": False, "pool_timeout": connect}
+    # hide_parameters: a failed statement's error (logged, and in tracebacks) would otherwise
+    # carry its bound values: password hashes, token digests, emails.
+    options: dict[str, Any] = {
+        "pool_pre_ping": False,
+        "pool_timeout": connect,
+        "hide_parameters": True,
+    }
     url = make_url(settings.database_url)
     if url.get_backend_name() == "postgresql":
         # connect_args replace the URL's own `options` (tests set search_path there): keep both.
@@ -48,6 +55,15 @@ def changed_rows(statement: Executable) -> int:
 
     # Session.execute is typed as returning a Result; DML gives a CursorResult, with rowcount.
     return cast("CursorResult[Any]", db.session.execute(statement)).rowcount
+
+
+def commit_unless_in_request() -> None:
+    """End a service's unit of work: in a request, nothing (the request commits once, at the
+    end, with its audit events: `idp.web.session` save_session); outside one (CLI, worker), now."""
+    from idp.extensions import db
+
+    if not has_request_context():
+        db.session.commit()
 
 
 def rollback_quietly() -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+
+from idp.branding import global_brand
 
 log = logging.getLogger(__name__)
 # Refused, dropped or timed out (connect, statement, pool checkout): the database, not our code.
@@ -88,7 +90,9 @@ def unavailable_response() -> Response:
         response = jsonify(error=error.code, error_description=error.message)
     else:
         # Its own template: base.html reads the session (CSRF token, flashed messages).
-        response = Response(render_template("unavailable.html", message=error.message))
+        # The global branding, given: the sign-in's client would need the database.
+        brand = global_brand(current_app.extensions["idp.settings"])
+        response = Response(render_template("unavailable.html", message=error.message, brand=brand))
     response.status_code = error.status
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"

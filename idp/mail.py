@@ -1,5 +1,10 @@
 """Outgoing mail: send(to, template, **ctx) queues; `idp worker` delivers to the folder or SMTP.
 
+Every message is multipart/alternative: templates/mail/<template>.txt is the text/plain part,
+and templates/mail/_layout.html shows the same paragraphs, links and codes as text/html, in
+the branding of the sign-in it belongs to. The HTML loads nothing remote: no scripts, no
+stylesheets, and the logo, when there is one, is attached (multipart/related, cid:).
+
 send() renders the message and inserts it into the outbox table, in the caller's transaction: a
 request never waits for, or fails because of, a mail server, so neither its time nor its status
 says whether an account exists. deliver() is the transport the worker (idp/worker.py) calls.
@@ -16,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import smtplib
 import ssl
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -29,11 +36,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from babel.dates import format_date
 from flask import current_app, has_app_context, render_template
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from idp import local_time
+from idp.branding import Brand, global_brand, global_logo
 from idp.clock import now
 from idp.config import Settings
 from idp.errors import IdpError
@@ -41,10 +49,14 @@ from idp.extensions import db
 from idp.logging_setup import mask_email
 from idp.metrics import count_mail
 from idp.models.mail_message import QUEUED, MailMessage
+from idp.models.user import User
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+# The HTML part loads nothing remote: the logo travels with the mail, if it is small enough.
+LOGO_CID = "logo@idp"
+MAX_INLINE_LOGO_BYTES = 100 * 1024
 
 
 class MailNotSent(IdpError):
@@ -66,10 +78,17 @@ class OutboxMessage:
     body: str
 
 
-def written_time(at: datetime) -> str:
-    """A naive-UTC time as mail prose says it, in the message's language (`30 de noviembre…`)."""
+def written_time(at: datetime, zone: str | None = None) -> str:
+    """A naive-UTC time as mail prose says it, in the message's language (`30 de noviembre…`)
+    and the reader's time zone, named (UTC when unknown)."""
     locale = get_locale() if has_app_context() else None
-    return f"{format_date(at.date(), 'long', locale=locale or 'en')}, {at:%H:%M} UTC"
+    return local_time.written_long(at, zone=zone, locale=str(locale or "en"))
+
+
+def recipient_zone(to: str) -> str | None:
+    """The time zone saved for the account this address belongs to, if any."""
+    user = User.by_email(to)
+    return user.time_zone if user is not None else None
 
 
 def send(to: str, template: str, *, commit: bool = True, **ctx: Any) -> None:
@@ -122,6 +141,13 @@ def parse(raw: str | bytes) -> EmailMessage:
     return BytesParser(policy=policy.default).parsebytes(data)
 
 
+def text_of(message: EmailMessage) -> str:
+    """The plain-text part of a message (every message we send has one)."""
+    part = message.get_body(preferencelist=("plain",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
 def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
     """The newest `limit` messages in the outbox folder, newest first."""
     folder = Path(current_app.extensions["idp.settings"].outbox_dir)
@@ -137,7 +163,7 @@ def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
                 to=str(parsed["To"]),
                 subject=str(parsed["Subject"]),
                 date=str(parsed["Date"]),
-                body=str(parsed.get_content()),
+                body=text_of(parsed),
             )
         )
     return messages
@@ -145,7 +171,7 @@ def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
 
 def _compose(settings: Settings, to: str, template: str, ctx: dict[str, Any]) -> EmailMessage:
     at = now()
-    sent_at = written_time(at)
+    sent_at = written_time(at, recipient_zone(to))
     text = render_template(f"mail/{template}.txt", **{"sent_at": sent_at, **ctx})
     head, _, body = text.partition("\n\n")
     if not head.startswith("Subject:") or "\n" in head.strip():
@@ -158,8 +184,88 @@ def _compose(settings: Settings, to: str, template: str, ctx: dict[str, Any]) ->
     message["Date"] = format_datetime(at.replace(tzinfo=UTC))
     # An explicit domain: make_msgid() would otherwise look up this host's FQDN on every send.
     message["Message-ID"] = make_msgid(domain=domain)
-    message.set_content(body.strip() + "\n")
+    plain = body.strip() + "\n"
+    message.set_content(plain)
+    brand = _brand(ctx)
+    logo = _inline_logo(settings, brand)
+    html = render_template(
+        "mail/_layout.html",
+        **{
+            **ctx,
+            "brand": brand,
+            "subject": message["Subject"],
+            "blocks": blocks(plain),
+            "logo_cid": LOGO_CID if logo else None,
+        },
+    )
+    message.add_alternative(html, subtype="html")
+    if logo:
+        data, content_type = logo
+        html_part = message.get_body(preferencelist=("html",))
+        assert isinstance(html_part, EmailMessage)
+        html_part.add_related(
+            data, "image", content_type.partition("/")[2], cid=f"<{LOGO_CID}>", filename="logo"
+        )
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One paragraph of a mail's text as its HTML part shows it: prose with links, or verbatim."""
+
+    verbatim: bool
+    parts: tuple[tuple[str, bool], ...]  # (text, is_link)
+
+
+URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def blocks(text: str) -> list[Block]:
+    """The plain text's paragraphs, each with its links marked: the HTML says the same."""
+    found = []
+    for paragraph in re.split(r"\n\s*\n", text.strip("\n")):
+        lines = paragraph.split("\n")
+        verbatim = all(line.startswith("  ") for line in lines if line.strip())
+        if verbatim:
+            paragraph = textwrap.dedent(paragraph)
+        parts: list[tuple[str, bool]] = []
+        at = 0
+        for match in URL.finditer(paragraph):
+            link = match.group(0).rstrip(".,;:)")
+            parts.append((paragraph[at : match.start()], False))
+            parts.append((link, True))
+            at = match.start() + len(link)
+        parts.append((paragraph[at:], False))
+        found.append(Block(verbatim=verbatim, parts=tuple(p for p in parts if p[0])))
+    return found
+
+
+def _brand(ctx: dict[str, Any]) -> Brand:
+    given = ctx.get("brand")
+    if isinstance(given, Brand):
+        return given
+    # idp.web.branding sets this: the branding of the sign-in the current request serves.
+    for_request = current_app.extensions.get("idp.brand")
+    if for_request is not None:
+        found: Brand = for_request()
+        return found
+    return global_brand(current_app.extensions["idp.settings"])
+
+
+def _inline_logo(settings: Settings, brand: Brand) -> tuple[bytes, str] | None:
+    """The brand's logo to attach (cid:), unless too big to send with every mail."""
+    if brand.logo_version is None:
+        return None
+    if brand.logo_client_id:
+        from idp.models.client_logo import ClientLogo
+
+        row = db.session.get(ClientLogo, brand.logo_client_id)
+        found = (row.data, row.content_type) if row is not None else None
+    else:
+        found = global_logo(settings)
+    if found is None or len(found[0]) > MAX_INLINE_LOGO_BYTES:
+        return None
+    return found
 
 
 def _deliver_outbox(folder: Path, message: EmailMessage) -> str:

@@ -1,6 +1,8 @@
 // Security keys and passkeys: the page's buttons, the browser's WebAuthn API, our JSON endpoints.
 // No build step and no CDN; without WebAuthn support the options stay hidden.
 
+import { browserZone } from "./time_zone.js";
+
 const supported = typeof window.PublicKeyCredential === "function";
 
 export function toBase64url(buffer) {
@@ -101,7 +103,11 @@ const ceremonies = {
   async authenticate(button) {
     const options = await post(button.dataset.optionsUrl);
     const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
-    return post(button.dataset.finishUrl, { credential: credentialJSON(credential), remember: remembered() });
+    return post(button.dataset.finishUrl, {
+      credential: credentialJSON(credential),
+      remember: remembered(),
+      time_zone: browserZone(),
+    });
   },
 };
 ceremonies.passkey = ceremonies.authenticate;
@@ -111,8 +117,60 @@ for (const element of document.querySelectorAll("[data-webauthn-unsupported]")) 
 // A field revealed just now may miss the browser's own autofocus pass.
 if (document.activeElement === document.body) document.querySelector("[autofocus]:not([hidden] *)")?.focus();
 
+// Passkey autofill (WebAuthn conditional mediation): the email field's suggestions list the
+// passkeys this browser holds; choosing one signs in like the "Sign in with a passkey" button.
+// The challenge lives 5 minutes, so a waiting request is renewed every 4; submitting the
+// password form or pressing a passkey button ends it.
+const RENEW_MS = 240_000;
+let autofill = null;
+let failures = 0;
+
+async function conditionalAvailable() {
+  if (!supported || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return false;
+  try {
+    return await PublicKeyCredential.isConditionalMediationAvailable();
+  } catch {
+    return false;
+  }
+}
+
+function startAutofill(field) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort("renew"), RENEW_MS);
+  autofill = controller;
+  (async () => {
+    const options = await post(field.dataset.optionsUrl);
+    const credential = await navigator.credentials.get({
+      mediation: "conditional",
+      publicKey: requestOptions(options),
+      signal: controller.signal,
+    });
+    const result = await post(field.dataset.finishUrl, {
+      credential: credentialJSON(credential),
+      time_zone: browserZone(),
+    });
+    window.location.assign(result.redirect);
+  })().catch((error) => {
+    clearTimeout(timer);
+    if (controller.signal.aborted && controller.signal.reason !== "renew") return;
+    if (!controller.signal.aborted) {
+      showError(friendly(error));
+      failures += 1;
+    }
+    // After a refusal the next passkey chosen needs a fresh challenge; give up after three.
+    if (autofill === controller && failures < 3) startAutofill(field);
+  });
+}
+
+function stopAutofill() {
+  const controller = autofill;
+  autofill = null;
+  controller?.abort("stopped");
+}
+
 for (const button of document.querySelectorAll("[data-webauthn]")) {
   button.addEventListener("click", async () => {
+    stopAutofill();
     button.disabled = true;
     try {
       const result = await ceremonies[button.dataset.webauthn](button);
@@ -121,5 +179,14 @@ for (const button of document.querySelectorAll("[data-webauthn]")) {
       showError(friendly(error));
       button.disabled = false;
     }
+  });
+}
+
+const autofillField = document.querySelector("[data-passkey-autofill]");
+if (autofillField) {
+  conditionalAvailable().then((available) => {
+    if (!available) return;
+    autofillField.form?.addEventListener("submit", stopAutofill);
+    startAutofill(autofillField);
   });
 }

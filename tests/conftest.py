@@ -43,6 +43,9 @@ def base_overrides(tmp: Path, database_url: str, keys_dir: Path) -> dict[str, An
         "argon2_memory_kib": 1024,
         "ratelimit_enabled": False,
         "support_email": "help@insurer.example",
+        # The passkey offer after a code sign-in would stand between most flows and the RP;
+        # its own tests (tests/web/test_passkey_offer.py) turn it on.
+        "passkey_offer": False,
     }
 
 
@@ -153,7 +156,9 @@ def _not_ready(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 
 @pytest.fixture
-def live_server(_environment: dict[str, Any], tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(
+    _environment: dict[str, Any], tmp_path: Path, overrides: dict[str, Any]
+) -> Iterator[LiveServer]:
     """The provider behind werkzeug's threaded server, for real HTTP clients (RPs, browsers).
 
     The socket is bound first so the issuer can name the port; the app is built for it.
@@ -161,6 +166,7 @@ def live_server(_environment: dict[str, Any], tmp_path: Path) -> Iterator[LiveSe
     server = make_server("localhost", 0, _not_ready, threaded=True)
     url = f"http://localhost:{server.server_port}"
     settings = base_overrides(tmp_path, _environment["url"], _environment["keys_dir"])
+    settings.update(overrides)
     settings["issuer"] = url
     application = _build(settings)
     with application.app_context():

@@ -119,7 +119,7 @@ def test_user_import_all_or_nothing(app, idp, tmp_path):
     bad = tmp_path / "more.json"
     bad.write_text('[\n{"email": "cal@example.com"},\n{"email": "ann@example.com"}\n]\n')
     out = idp("user", "import", str(bad), ok=False)
-    assert "line 3: email: already has an account" in out and "nothing was imported" in out
+    assert "Line 3: Email address already has an account" in out and "nothing was imported" in out
     assert user_row(app, "cal@example.com") is None
 
 
@@ -205,7 +205,7 @@ def test_audit_export_and_prune(app, idp, clock, tmp_path):
     target = tmp_path / "all.jsonl"
     idp("audit", "export", "--output", str(target))
     assert len(target.read_text().splitlines()) == 6  # four user events, two exports
-    assert "use YYYY-MM-DD" in idp("audit", "export", "--since", "last week", ok=False)
+    assert "From must be YYYY-MM-DD" in idp("audit", "export", "--since", "last week", ok=False)
     assert "deleted 2 event(s) older than 365 days" in idp("audit", "prune")
     remaining = [e.event for e in events(app)]
     assert remaining == [

@@ -63,3 +63,21 @@ def test_a_connection_the_server_dropped_is_replaced_at_checkout(app, client):
         assert client.get("/readyz").status_code == 200
     with app.app_context():
         assert db.session.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+def test_a_failed_statement_does_not_carry_its_values_into_logs(app):
+    """Errors end up in logs and tracebacks: the values bound to the statement stay out."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from idp.extensions import db
+
+    with app.app_context():
+        with pytest.raises(DBAPIError) as failure:
+            db.session.execute(
+                text("SELECT * FROM no_such_table WHERE x = :secret"),
+                {"secret": "hunter2-token-digest"},
+            )
+        db.session.rollback()
+    assert "no_such_table" in str(failure.value)
+    assert "hunter2-token-digest" not in str(failure.value)

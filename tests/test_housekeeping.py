@@ -120,3 +120,31 @@ def test_logout_deliveries_done_a_week_ago_go(app, clock):
     assert "logout_deliveries: 1" in app.test_cli_runner().invoke(args=["prune"]).output
     with app.app_context():
         assert db.session.scalars(select(LogoutDelivery.status)).all() == [QUEUED]
+
+
+def test_browsers_unseen_for_a_year_go_but_each_users_latest_stays(app, clock):
+    """Known browsers don't pile up, yet the next sign-in is never mistaken for the first ever."""
+    from idp.clock import now
+    from idp.models.known_browser import KnownBrowser
+
+    ada, bob = make_user(app, "ada@example.com"), make_user(app, "bob@example.com")
+    with app.app_context():
+        start = now()
+        for user, age_in_days in ((ada, 3), (ada, 2), (ada, 1), (bob, 5)):
+            seen = start - timedelta(days=age_in_days)
+            db.session.add(
+                KnownBrowser(
+                    user_id=user.id,
+                    device_hash=f"{user.id}-{age_in_days}".ljust(64, "0"),
+                    first_seen_at=seen,
+                    last_seen_at=seen,
+                )
+            )
+        db.session.commit()
+    clock.advance(days=300)
+    assert "known_browsers: 0" in app.test_cli_runner().invoke(args=["prune"]).output
+    clock.advance(days=101)
+    assert "known_browsers: 2" in app.test_cli_runner().invoke(args=["prune"]).output
+    with app.app_context():
+        left = db.session.scalars(select(KnownBrowser.device_hash).order_by(KnownBrowser.id))
+        assert [digest[:3] for digest in left] == [f"{ada.id}-1", f"{bob.id}-5"]

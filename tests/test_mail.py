@@ -83,7 +83,7 @@ def test_send_queues_and_the_worker_writes_one_eml_file_to_the_outbox(
     assert message["From"] == "no-reply@localhost"
     assert message["Subject"] == "Your code to sign in"
     assert message["Date"] and message["Message-ID"]
-    body = message.get_content()
+    body = message.get_body(preferencelist=("plain",)).get_content()
     assert "042137" in body and "10 minutes" in body
     assert "help@insurer.example" in body and "Secure Sign-in" in body
     assert [r.getMessage() for r in caplog.records if r.name == "idp.mail"] == [
@@ -119,7 +119,8 @@ def test_every_template_renders_a_subject_support_and_no_foreign_link(
     assert message.subject and "\n" not in message.subject
     prose = " ".join(message.body.split())
     assert "If this wasn't you" in prose
-    assert re.search(r"contact support (straight away )?at help@insurer\.example", prose)
+    assert re.search(r"contact your help desk( straight away)?\.", prose)
+    assert "Help desk: help@insurer.example The Secure Sign-in team" in prose
     assert " UTC" in prose  # says when
     assert message.body.rstrip().endswith("The Secure Sign-in team")
     for link in re.findall(r"https?://\S+", message.body):
@@ -305,7 +306,7 @@ def test_smtp_delivers_with_the_transport_the_url_names(
     [received] = relay.collector.received
     assert received.rcpt_tos == ["ada@example.com"]
     assert received.message["Subject"] == "Your code to sign in"
-    assert "042137" in received.message.get_content()
+    assert "042137" in received.message.get_body(preferencelist=("plain",)).get_content()
     assert received.tls is tls
     assert relay.collector.logins == logins
     assert received.authenticated is bool(logins)

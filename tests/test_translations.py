@@ -35,10 +35,6 @@ ALLOWED = {"Subject:"}
 # Elements whose text is code or data, not prose.
 VERBATIM = {"script", "style", "code", "pre"}
 VISIBLE_ATTRIBUTES = {"alt", "title", "placeholder", "aria-label"}
-# The staff console (issue 14 item 8); admin/activate.html is for invited users: translated.
-NOT_YET = tuple(
-    f"admin/{p.name}" for p in (TEMPLATES / "admin").glob("*.html") if p.name != "activate.html"
-)
 
 
 class _Text(HTMLParser):
@@ -75,12 +71,7 @@ def unmarked(source: str, *, html: bool) -> list[str]:
 
 
 def _templates() -> list[Path]:
-    # The staff console (admin/) is English for now: not a page end users see.
-    return sorted(
-        p
-        for p in TEMPLATES.rglob("*")
-        if p.suffix in {".html", ".txt"} and not str(p.relative_to(TEMPLATES)).startswith(NOT_YET)
-    )
+    return sorted(p for p in TEMPLATES.rglob("*") if p.suffix in {".html", ".txt"})
 
 
 @pytest.mark.parametrize("path", _templates(), ids=lambda p: str(p.relative_to(TEMPLATES)))

@@ -9,6 +9,7 @@ account, and the count only goes back to zero on a success.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from idp import audit, mail
@@ -28,23 +29,30 @@ def _key(email: str) -> str:
     return sha256_hex("password:" + email.strip().lower())
 
 
+@dataclass(frozen=True, slots=True)
+class PasswordStreak:
+    """Whether a password attempt is held back, and whether a success has a streak to end."""
+
+    held: Throttled | None
+    counted: bool
+
+
 def password_throttled(
     email: str, source: str, *, backoff: Backoff, now: datetime, trusted: bool
-) -> Throttled | None:
-    """How a password attempt for `email` from `source` is held back, if at all.
+) -> PasswordStreak:
+    """How a password attempt for `email` from `source` is held back, if at all (one query).
 
     A browser trusted for the account skips both counters: an attacker has no such cookie.
     """
     if trusted:
-        return None
-    key = _key(email)
-    account = SignInFailure.find(key, ANY_SOURCE)
+        return PasswordStreak(held=None, counted=True)  # not read: a success clears them anyway
+    found = SignInFailure.of_sources(_key(email), (ANY_SOURCE, source[:64]))
+    account, here = found.get(ANY_SOURCE), found.get(source[:64])
     if account is not None and account.count >= backoff.cap:
-        return Throttled(timedelta(0), capped=True)
-    here = SignInFailure.find(key, source[:64])
+        return PasswordStreak(held=Throttled(timedelta(0), capped=True), counted=True)
     if here is None:
-        return None
-    return throttled(here.count, here.last_at, backoff, now=now)
+        return PasswordStreak(held=None, counted=account is not None)
+    return PasswordStreak(held=throttled(here.count, here.last_at, backoff, now=now), counted=True)
 
 
 def password_failed(
@@ -100,6 +108,8 @@ def code_failed(user: User, *, now: datetime) -> None:
         audit.record("second_factor.capped", user_id=user.id, commit=False, failures=total)
     if total in (WARN_AT, CODES.cap):
         _warn(user, "code", total, capped=total >= CODES.cap)
+    # Now, not with the request: the count must outlive the failed request (its caller rolls
+    # back the verification), or each guess would be free.
     db.session.commit()
 
 

@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
 
 from idp import audit, mail
 from idp.authn.errors import (
@@ -15,6 +16,7 @@ from idp.authn.errors import (
     ResendTooSoon,
     TooManyAttempts,
 )
+from idp.database import changed_rows, commit_unless_in_request
 from idp.extensions import db
 from idp.models.email_code import EmailCode
 from idp.models.hashing import keyed_hash, keyed_matches
@@ -59,7 +61,7 @@ def send_code(user: User, purpose: str, *, now: datetime, app_secret: str) -> Em
         minutes=int(LIFETIME.total_seconds() // 60),
         purpose=PURPOSES[purpose],
     )
-    db.session.commit()  # the code and its mail, together or not at all
+    commit_unless_in_request()  # the code and its mail, together or not at all
     return entry
 
 
@@ -83,14 +85,22 @@ def verify_code(user: User, purpose: str, code: str, *, now: datetime, app_secre
         raise TooManyAttempts()
     if not keyed_matches(code, entry.code_hash, app_secret):
         entry.attempts += 1
+        # Now, not with the request: the caller rolls back a failed verification, and the
+        # count of wrong guesses must outlive it.
         db.session.commit()
         if entry.attempts >= MAX_ATTEMPTS:
             raise TooManyAttempts()
         if _matches_an_older_code(user, purpose, code, entry, app_secret):
             raise CodeExpired()  # a newer code was sent since: say so, not "wrong code"
         raise InvalidCode()
-    entry.used_at = now
-    db.session.commit()
+    # Single use under concurrency: only one request's UPDATE finds the code unused.
+    if not changed_rows(
+        update(EmailCode)
+        .where(EmailCode.id == entry.id, EmailCode.used_at.is_(None))
+        .values(used_at=now)
+    ):
+        raise InvalidCode()
+    commit_unless_in_request()
 
 
 def _matches_an_older_code(
@@ -116,7 +126,7 @@ def activate(user: User, *, at: datetime) -> None:
     user.activated_at = at
     user.email_verified = True
     audit.record("user.activated", user_id=user.id, commit=False, via="email_code")
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def turn_on(user: User, *, at: datetime) -> None:

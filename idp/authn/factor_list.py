@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from idp import audit, mail
 from idp.authn import recovery_code
 from idp.authn.factors import Factor
+from idp.database import commit_unless_in_request
 from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.recovery_code import RecoveryCode
@@ -88,7 +89,7 @@ def rename(user: User, kind: Factor, factor_id: int, name: str) -> FactorRow:
         raise UnknownFactor()
     credential.name = name
     audit.record("factor.renamed", user_id=user.id, commit=False, factor=str(kind))
-    db.session.commit()
+    commit_unless_in_request()
     return next(r for r in factor_rows(user) if r.kind == kind and r.id == factor_id)
 
 
@@ -113,7 +114,7 @@ def remove(user: User, kind: Factor, factor_id: int, *, at: datetime) -> FactorR
     # DESIGN.md: trust ends early on the removal of a factor; the user hears of it.
     TrustedDevice.revoke_where(TrustedDevice.user_id == user.id, at=at, reason="factor_removed")
     mail.send(user.email, "factor_removed", commit=False, method_name=row.name)
-    db.session.commit()
+    commit_unless_in_request()
     return row
 
 
@@ -129,7 +130,7 @@ def enrolled(user: User, factor: Factor, name: str, *, at: datetime, app_secret:
     """
     audit.record("factor.enrolled", user_id=user.id, commit=False, factor=str(factor), name=name)
     mail.send(user.email, "factor_added", commit=False, method_name=name)
-    db.session.commit()
+    commit_unless_in_request()
     if RecoveryCode.remaining(user.id):
         return []
     codes = recovery_code.issue(user.id, now=at, app_secret=app_secret)

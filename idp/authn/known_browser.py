@@ -16,7 +16,7 @@ from sqlalchemy import delete
 
 from idp import audit, mail
 from idp.authn import password_reset, sign_out
-from idp.database import changed_rows
+from idp.database import changed_rows, commit_unless_in_request
 from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
@@ -51,13 +51,13 @@ def recognise(
 ) -> bool:
     """Remember this browser for the user; True if it was new and the user was emailed."""
     digest = sha256_hex(device_token)
-    known = KnownBrowser.find(user.id, digest)
-    if known is not None:
-        known.last_seen_at = at
-        known.ip = place.ip[:45]
-        db.session.commit()
+    found = KnownBrowser.this_or_any(user.id, digest)
+    if found is not None and found.device_hash == digest:
+        found.last_seen_at = at
+        found.ip = place.ip[:45]
+        commit_unless_in_request()
         return False
-    first_ever = not KnownBrowser.any_for(user.id)
+    first_ever = found is None
     record = KnownBrowser(
         user_id=user.id,
         device_hash=digest,
@@ -68,7 +68,7 @@ def recognise(
     )
     db.session.add(record)
     if first_ever:
-        db.session.commit()
+        commit_unless_in_request()
         return False
     token = secrets.token_urlsafe(32)
     record.notice_hash = sha256_hex(token)
@@ -80,14 +80,14 @@ def recognise(
         app=place.app,
         agent=place.agent,
         ip=place.ip or "unknown",
-        when=mail.written_time(at),
+        when=mail.written_time(at, user.time_zone),
         link=f"{issuer}/account/not-me/{token}",
         hours=link_hours,
     )
     audit.record(
         "new_browser.noticed", user_id=user.id, commit=False, agent=place.agent, app=place.app
     )
-    db.session.commit()
+    commit_unless_in_request()  # the browser, its notice mail and the audit event, together
     return True
 
 

@@ -20,8 +20,8 @@ from idp.authn.password_policy import check_new_password
 from idp.authn.policy import Backoff, Throttled
 from idp.authn.sign_out import sign_out_everywhere
 from idp.authn.trusted_device import known_browser
+from idp.database import commit_unless_in_request
 from idp.errors import IdpError
-from idp.extensions import db
 from idp.models.user import User
 
 
@@ -108,20 +108,23 @@ class Passwords:
         """
         user = User.by_email(email)
         trusted = user is not None and known_browser(user.id, device_token, at=now)
-        held = attempts.password_throttled(email, source, backoff=backoff, now=now, trusted=trusted)
-        if held is not None:
-            raise SignInThrottled(held)
+        streak = attempts.password_throttled(
+            email, source, backoff=backoff, now=now, trusted=trusted
+        )
+        if streak.held is not None:
+            raise SignInThrottled(streak.held)
         ok = self.check(user.password_hash if user else None, password)
         if user is None or not user.is_active or not ok:
             attempts.password_failed(email, source, user, backoff=backoff, now=now)
             raise InvalidCredentials()
-        attempts.password_succeeded(email, source)
+        if streak.counted:  # no streak, nothing to delete: no statement
+            attempts.password_succeeded(email, source)
         user.failed_logins = 0
         user.locked_until = None
         if self.needs_rehash(user.password_hash or ""):
             # Imported from another system, or parameters changed: upgrade transparently.
             user.password_hash = self.hash(password)
-        # No commit: the request commits once, with its audit event (audit.commit_request).
+        # No commit: the request commits once, with its audit event (idp.web.session.save_session).
         return user
 
     def set_password(self, user: User, password: str, *, now: datetime) -> None:
@@ -266,5 +269,5 @@ def change(
     passwords.set_password(user, new, now=now)
     audit.record("password.changed", user_id=user.id, commit=False)
     mail.send(user.email, "password_changed", commit=False)
-    db.session.commit()
+    commit_unless_in_request()
     after_password_change(user, now=now, keep_session=keep_session)

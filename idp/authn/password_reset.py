@@ -13,7 +13,7 @@ from idp import mail
 from idp.authn import attempts
 from idp.authn.password import Passwords, after_password_change
 from idp.authn.password_policy import check_new_password
-from idp.database import changed_rows
+from idp.database import changed_rows, commit_unless_in_request
 from idp.errors import IdpError
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
@@ -51,7 +51,7 @@ def request_reset(email: str, *, now: datetime, issuer: str, rid: str | None = N
         mail.compose("unknown@invalid", "password_reset", link=link, minutes=minutes).as_bytes()
     # One commit on both paths, holding the caller's audit event too, and no mail server
     # in the request: neither time nor status says whether the account exists.
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def _queue_link(user: User, token: str, *, now: datetime, link: str, minutes: int) -> None:
@@ -90,11 +90,11 @@ def start_cooling_off(
     reset.cooling_until = now + wait
     reset.cancel_hash = sha256_hex(cancel)
     reset.expires_at = reset.cooling_until + AFTER_COOLING_OFF
-    db.session.commit()
+    commit_unless_in_request()
     mail.send(
         user.email,
         "password_reset_waiting",
-        ready_at=mail.written_time(reset.cooling_until),
+        ready_at=mail.written_time(reset.cooling_until, user.time_zone),
         hours=int(wait.total_seconds() // 3600),
         cancel_link=f"{issuer}/signin/reset/cancel/{cancel}",
     )
@@ -112,7 +112,7 @@ def open_cancel(token: str, *, now: datetime) -> PasswordReset:
 def cancel_reset(reset: PasswordReset, *, now: datetime) -> None:
     """The owner said no: the link stops working."""
     reset.used_at = now
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def complete_reset(
@@ -137,6 +137,6 @@ def complete_reset(
     attempts.password_reset(user.email)
     user.failed_logins, user.locked_until = 0, None
     mail.send(user.email, "password_changed", commit=False)
-    db.session.commit()
+    commit_unless_in_request()
     after_password_change(user, now=now, reason="password_reset")
     return user

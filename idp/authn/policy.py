@@ -360,6 +360,32 @@ def first_key_needs_confirmation(
     return not confirmed
 
 
+_CODES = (Factor.TOTP, Factor.EMAIL_CODE, Factor.RECOVERY_CODE)
+
+
+def passkey_offer_due(
+    *,
+    used: Factor,
+    enrolled: frozenset[Factor],
+    offer_on: bool,
+    prompt_none: bool,
+    declined: bool,
+    snoozed_until: datetime | None,
+    now: datetime,
+) -> bool:
+    """After a sign-in with a code, is "Sign in faster with a passkey" shown?
+
+    Not to a user who has a key already, said "Don't ask again", or said "Not now" recently;
+    not when the client or the provider turned it off; never under prompt=none. A first key
+    made from the offer still needs the mailbox or a trusted browser (first_key_needs_confirmation).
+    """
+    if used not in _CODES or Factor.WEBAUTHN in enrolled:
+        return False
+    if not offer_on or prompt_none or declined:
+        return False
+    return snoozed_until is None or now >= snoozed_until
+
+
 class ResetPath(StrEnum):
     """How a password reset link goes on once opened."""
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from idp import audit, mail
 from idp.authn.errors import InvalidCode
-from idp.database import changed_rows
+from idp.database import changed_rows, commit_unless_in_request
 from idp.extensions import db
 from idp.models import sealing
 from idp.models.hashing import keyed_hash
@@ -44,7 +44,7 @@ def issue(user_id: int, *, now: datetime, app_secret: str) -> list[str]:
                 user_id=user_id, code_hash=keyed_hash(_normalize(code), app_secret), created_at=now
             )
         )
-    db.session.commit()
+    commit_unless_in_request()
     return codes
 
 
@@ -75,7 +75,7 @@ def use(user_id: int, code: str, *, now: datetime, app_secret: str) -> Spent:
             RecoveryCode.user_id == user_id, RecoveryCode.code_hash == wanted
         )
     )
-    db.session.commit()
+    commit_unless_in_request()
     return Spent(remaining=RecoveryCode.remaining(user_id), issued_at=issued_at or now)
 
 
@@ -102,5 +102,5 @@ def regenerate(user: User, *, now: datetime, app_secret: str) -> list[str]:
     codes = issue(user.id, now=now, app_secret=app_secret)
     audit.record("recovery_codes.issued", user_id=user.id, commit=False, regenerated=True)
     mail.send(user.email, "factor_added", commit=False, method_name="A new set of recovery codes")
-    db.session.commit()
+    commit_unless_in_request()
     return codes

@@ -134,7 +134,7 @@ def _succeeded(attempt: Attempt, verified: Verified, **detail: str) -> None:
         mail.send(
             user.email, "recovery_code_used", commit=False, remaining=verified.recovery_codes_left
         )
-    # No commit: the request commits once, with its audit events (audit.commit_request).
+    # No commit: the request commits once, with its audit events (idp.web.session.save_session).
 
 
 def _audit(

@@ -10,8 +10,7 @@ from sqlalchemy import delete
 
 from idp import audit
 from idp.authn import session_end
-from idp.database import changed_rows
-from idp.extensions import db
+from idp.database import changed_rows, commit_unless_in_request
 from idp.models.session import SessionRecord
 from idp.models.token import Token
 from idp.models.trusted_device import TrustedDevice
@@ -66,5 +65,5 @@ def sign_out_everywhere(
         reason=reason,
         **ended.detail(),
     )
-    db.session.commit()
+    commit_unless_in_request()
     return ended

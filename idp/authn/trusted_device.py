@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from idp import audit
 from idp.authn.state import TrustedDeviceState
+from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
@@ -76,7 +77,7 @@ def after_challenge(
     if record is not None and record.agent == agent:
         # Periodic re-verification keeps the trust but never moves its end (DESIGN.md).
         record.last_verified_at = at
-        db.session.commit()
+        commit_unless_in_request()
         return record
     if not remember:
         return record
@@ -103,7 +104,7 @@ def after_challenge(
         device_id=record.id,
         expires_at=record.expires_at.isoformat(),
     )
-    db.session.commit()
+    commit_unless_in_request()  # the trust and its audit event, together
     return record
 
 
@@ -120,7 +121,7 @@ def used(record: TrustedDevice, *, at: datetime) -> None:
         device_id=record.id,
     )
     record.last_used_at = at
-    db.session.commit()
+    commit_unless_in_request()  # with the audit event
 
 
 def note_agent_mismatch(record: TrustedDevice, *, agent: str) -> None:
@@ -138,7 +139,7 @@ def note_agent_mismatch(record: TrustedDevice, *, agent: str) -> None:
 def revoke_user(user_id: int, *, at: datetime, reason: str) -> int:
     """End all of a user's trusted devices (password change, factor reset, sign out everywhere)."""
     count = TrustedDevice.revoke_where(TrustedDevice.user_id == user_id, at=at, reason=reason)
-    db.session.commit()
+    commit_unless_in_request()
     return count
 
 
@@ -149,7 +150,7 @@ def forget(user_id: int, device_id: int, *, at: datetime) -> bool:
     )
     if count == 1:
         audit.record("trusted_device.forgotten", user_id=user_id, commit=False, device_id=device_id)
-    db.session.commit()
+    commit_unless_in_request()
     return count == 1
 
 
@@ -157,7 +158,7 @@ def forget_all(user_id: int, *, at: datetime) -> int:
     """The user's "forget all devices"; how many were trusted."""
     count = TrustedDevice.revoke_where(TrustedDevice.user_id == user_id, at=at, reason="forgotten")
     audit.record("trusted_device.forgotten_all", user_id=user_id, commit=False, count=count)
-    db.session.commit()
+    commit_unless_in_request()
     return count
 
 

@@ -28,6 +28,7 @@ from webauthn.helpers.structs import (
 
 from idp import untrusted_json
 from idp.authn.errors import FactorError
+from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.models.user import User
 from idp.models.webauthn_credential import WebAuthnCredential
@@ -176,7 +177,7 @@ def register(
         last_used_at=now,
     )
     db.session.add(row)
-    db.session.commit()
+    commit_unless_in_request()
     return row
 
 
@@ -221,7 +222,7 @@ def authenticate(
     row.backed_up = verified.credential_backed_up
     row.user_verified = verified.user_verified
     row.last_used_at = now
-    db.session.commit()
+    commit_unless_in_request()
     return Asserted(row, verified.user_verified, row.backup_eligible)
 
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, delete, select
 
 from idp import audit
-from idp.database import changed_rows
+from idp.database import changed_rows, commit_unless_in_request
 from idp.extensions import db
 from idp.manage.actor import Actor
 from idp.manage.payload import Payload, iso
@@ -53,18 +54,20 @@ def read_filter(args: Mapping[str, Any]) -> AuditFilter:
     client_id = p.text("client", max_len=64) or None
     event = p.text("event", max_len=65) or None
     if event and not EVENT.fullmatch(event):
-        p.fail("event", "use an event name such as user.disabled, or a prefix such as user.*")
+        p.fail(
+            "event", _("must be an event name such as user.disabled, or a prefix such as user.*")
+        )
     times = {}
     for name in ("since", "until"):
         raw = p.text(name, max_len=40)
         times[name] = parse_time(raw) if raw else None
         if raw and times[name] is None:
-            p.fail(name, "use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+            p.fail(name, _("must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"))
     user_id = None
     if user_text:
         user = User.by_email(user_text) if "@" in user_text else User.by_subject(user_text)
         if user is None:
-            p.fail("user", "no user with that email or id")
+            p.fail("user", _("matches no user's email or id"))
         else:
             user_id = user.id
     p.done()
@@ -158,5 +161,5 @@ def prune(*, days: int, at: datetime, actor: Actor) -> int:
     cutoff = at - timedelta(days=days)
     count = changed_rows(delete(AuditEvent).where(AuditEvent.at < cutoff))
     audit.record("audit.pruned", commit=False, deleted=count, before=iso(cutoff), **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
     return count

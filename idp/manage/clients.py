@@ -10,13 +10,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from idp import audit
 from idp.authn.state import MfaPolicy
+from idp.branding import check_color
 from idp.clock import now
+from idp.config import Settings
+from idp.database import commit_unless_in_request
 from idp.extensions import db
+from idp.manage import client_logos
 from idp.manage.actor import Actor
 from idp.manage.errors import Conflict, FieldError, Invalid, NotFound, Refused
 from idp.manage.payload import Payload
@@ -50,13 +55,20 @@ FIELDS = (
     "remember_device",
     "remember_days",
     "passkey_signin",
+    "passkey_offer",
     "id_token_signed_response_alg",
     "access_token_format",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
     "frontchannel_logout_uri",
     "frontchannel_logout_session_required",
+    "brand_color",
+    "support_email",
+    "support_phone",
+    "support_url",
 )
+BRANDING = ("brand_color", "support_email", "support_phone", "support_url")
+PHONE = re.compile(r"\+?[0-9][0-9 ().-]{2,38}")
 LOGOUT_URIS = ("backchannel_logout_uri", "frontchannel_logout_uri")
 LOGOUT_FLAGS = ("backchannel_logout_session_required", "frontchannel_logout_session_required")
 DEFAULTS: dict[str, Any] = {
@@ -70,12 +82,17 @@ DEFAULTS: dict[str, Any] = {
     "mfa_policy": "any",
     "remember_device": True,
     "passkey_signin": True,
+    "passkey_offer": True,
     "id_token_signed_response_alg": "RS256",
     "access_token_format": "opaque",
     "backchannel_logout_uri": None,
     "backchannel_logout_session_required": False,
     "frontchannel_logout_uri": None,
     "frontchannel_logout_session_required": False,
+    "brand_color": None,
+    "support_email": None,
+    "support_phone": None,
+    "support_url": None,
 }
 
 
@@ -85,30 +102,39 @@ def check_redirect_uri(uri: str) -> str | None:
         parts = urlsplit(uri)
         parts.port  # noqa: B018  (raises ValueError for a malformed port)
     except ValueError:
-        return "is not a valid URL"
+        return _("is not a valid URL")
     if any(ch.isspace() for ch in uri):
-        return "must not contain spaces"
+        return _("must not contain spaces")
     if "#" in uri:
-        return "must not contain a fragment (OAuth 2.0 3.1.2)"
+        return _("must not contain a fragment (OAuth 2.0 3.1.2)")
     if not parts.hostname:
-        return "must be an absolute URL with a host"
+        return _("must be an absolute URL with a host")
     if parts.username is not None or parts.password is not None:
-        return "must not contain a user name or password"
+        return _("must not contain a user name or password")
     # RFC 8252 7.3: plain http only on the loopback interface, for native apps and development.
     if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
         return None
-    return "must use https (http only on localhost, 127.0.0.1 or [::1])"
+    return _("must use https (http only on localhost, 127.0.0.1 or [::1])")
 
 
 def _check_uris(payload: Payload, name: str, uris: list[str]) -> None:
     for uri in uris:
         problem = check_redirect_uri(uri)
         if problem:
-            payload.fail(name, f"{uri[:80]!r} {problem}")
+            payload.fail(name, _("has %(uri)r, which %(problem)s", uri=uri[:80], problem=problem))
+
+
+def _settings() -> Settings:
+    return current_app.extensions["idp.settings"]
 
 
 def _ceiling() -> int:
-    return current_app.extensions["idp.settings"].trust_ceiling_days
+    return _settings().trust_ceiling_days
+
+
+def new_client_values() -> dict[str, Any]:
+    """What a new client starts with, remember_days included (it depends on the ceiling)."""
+    return {**DEFAULTS, "remember_days": min(30, _ceiling())}
 
 
 def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
@@ -125,14 +151,15 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
     if creating:
         client_id = p.text("client_id", max_len=64)
         if client_id and not CLIENT_ID.fullmatch(client_id):
-            p.fail("client_id", "use 3 to 64 letters, digits, '.', '_', '~' or '-'")
+            p.fail("client_id", _("must be 3 to 64 letters, digits, '.', '_', '~' or '-'"))
         values["client_id"] = client_id or secrets.token_urlsafe(16)
     if wanted("name"):
         values["name"] = p.text("name", max_len=120, required=True)
     if wanted("logo_uri"):
         logo = p.text("logo_uri", max_len=500)
-        if logo and (check_redirect_uri(logo) or not logo.startswith("https://")):
-            p.fail("logo_uri", "must be an https URL")
+        schemes = ("https://", "http://") if _settings().logo_fetch_unsafe else ("https://",)
+        if logo and (check_redirect_uri(logo) or not logo.startswith(schemes)):
+            p.fail("logo_uri", _("must be an https URL"))
         values["logo_uri"] = logo
     for name in ("redirect_uris", "post_logout_redirect_uris"):
         if wanted(name):
@@ -148,7 +175,7 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
         )
     if wanted("scopes"):
         values["scopes"] = p.strings("scopes", DEFAULTS["scopes"], max_items=10, choices=SCOPES)
-    for name in ("first_party", "remember_device", "passkey_signin"):
+    for name in ("first_party", "remember_device", "passkey_signin", "passkey_offer"):
         if wanted(name):
             values[name] = p.boolean(name, DEFAULTS[name])
     if wanted("mfa_policy"):
@@ -170,15 +197,44 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
             uri = p.text(name, max_len=500) if p.data.get(name) is not None else ""
             problem = check_redirect_uri(uri) if uri else None
             if problem:
-                p.fail(name, f"{uri[:80]!r} {problem}")
+                p.fail(name, _("has %(uri)r, which %(problem)s", uri=uri[:80], problem=problem))
             values[name] = uri or None
     for name in LOGOUT_FLAGS:
         if wanted(name):
             values[name] = p.boolean(name, False) if p.data.get(name) is not None else False
+    _read_branding(p, values, wanted)
     p.done()
     merged = {f: values[f] if f in values else getattr(current, f) for f in FIELDS}
     _check_consistent(merged)
     return values
+
+
+def _read_branding(p: Payload, values: dict[str, Any], wanted: Any) -> None:
+    """The client's own colour and support contact; empty or null means "the global one"."""
+    limits = {"brand_color": 7, "support_email": 320, "support_phone": 40, "support_url": 500}
+    for name in BRANDING:
+        if not wanted(name):
+            continue
+        value = p.text(name, max_len=limits[name]) if p.data.get(name) is not None else ""
+        problem = None
+        if name == "brand_color" and value:
+            value = value.lower()
+            problem = check_color(value)
+        elif name == "support_email" and value:
+            local, _at, domain = value.partition("@")
+            if not local or "." not in domain or any(c.isspace() or c in "<>,;" for c in value):
+                problem = _("must be an email address")
+        elif name == "support_phone" and value and not PHONE.fullmatch(value):
+            problem = _("must be a phone number: digits, spaces, + ( ) . -")
+        elif (
+            name == "support_url"
+            and value
+            and (not value.startswith("https://") or check_redirect_uri(value))
+        ):
+            problem = _("must be an https URL")
+        if problem:
+            p.fail(name, problem)
+        values[name] = value or None
 
 
 def _check_consistent(c: dict[str, Any]) -> None:
@@ -187,19 +243,31 @@ def _check_consistent(c: dict[str, Any]) -> None:
     grants, scopes = set(c["grant_types"]), set(c["scopes"])
     public = c["token_endpoint_auth_method"] == "none"
     if not grants:
-        errors.append(FieldError("grant_types", "choose at least one grant type"))
+        errors.append(FieldError("grant_types", _("must include at least one grant type")))
     if "authorization_code" in grants and not c["redirect_uris"]:
-        errors.append(FieldError("redirect_uris", "the authorization code flow needs one"))
+        errors.append(
+            FieldError("redirect_uris", _("must have one for the authorization code flow"))
+        )
     if "refresh_token" in grants and "authorization_code" not in grants:
-        errors.append(FieldError("grant_types", "refresh_token needs authorization_code"))
+        errors.append(
+            FieldError("grant_types", _("must include authorization_code to use refresh_token"))
+        )
     if public and "client_credentials" in grants:
-        errors.append(FieldError("grant_types", "a public client cannot use client_credentials"))
+        errors.append(
+            FieldError("grant_types", _("cannot include client_credentials for a public client"))
+        )
     if ADMIN_SCOPE in scopes and (public or "client_credentials" not in grants):
         errors.append(
-            FieldError("scopes", f"{ADMIN_SCOPE} is for confidential client_credentials clients")
+            FieldError(
+                "scopes",
+                _(
+                    "can include %(scope)s only for confidential client_credentials clients",
+                    scope=ADMIN_SCOPE,
+                ),
+            )
         )
     if errors:
-        raise Invalid("The client settings contradict each other.", errors)
+        raise Invalid(_("The client settings contradict each other."), errors)
 
 
 def get(client_id: str) -> Client:
@@ -208,7 +276,7 @@ def get(client_id: str) -> Client:
     if 0 < len(client_id) <= 64 and "\x00" not in client_id:
         found = db.session.scalar(select(Client).where(Client.client_id == client_id))
     if found is None:
-        raise NotFound("No client with that client_id.")
+        raise NotFound(_("No client with that client_id."))
     return found
 
 
@@ -225,23 +293,26 @@ def search(query: str = "") -> list[Client]:
 
 
 def _commit(message: str) -> None:
+    # Flushed now so a taken client_id is a Conflict, not a failed commit at the request's end.
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict(message) from exc
+    commit_unless_in_request()
 
 
 def create(data: Mapping[str, Any], *, actor: Actor) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret (shown once, only its hash is stored)."""
     values = _read(data, current=None)
     if db.session.scalar(select(Client.id).where(Client.client_id == values["client_id"])):
-        raise Conflict("That client_id is taken.")
+        raise Conflict(_("That client_id is taken."))
     client = Client(**{**DEFAULTS, **values})
+    _fetch_logo(client, values.get("logo_uri", ""), before="")
     secret = None if client.is_public else client.set_secret()
     db.session.add(client)
     audit.record("client.created", client_id=client.client_id, commit=False, **actor.detail())
-    _commit("That client_id is taken.")
+    _commit(_("That client_id is taken."))
     return client, secret
 
 
@@ -249,9 +320,14 @@ def update(client: Client, data: Mapping[str, Any], *, actor: Actor) -> tuple[Cl
     """Change some fields; returns a new secret when the client just became confidential."""
     values = _read(data, current=client)
     before = {f: getattr(client, f) for f in FIELDS}
+    logo_before = client.logo_sha256
+    if "logo_uri" in values:
+        _fetch_logo(client, values["logo_uri"], before=before["logo_uri"])
     for name, value in values.items():
         setattr(client, name, value)
     changed = sorted(name for name in values if before[name] != values[name])
+    if client.logo_sha256 != logo_before:
+        changed.append("logo")
     secret = None
     if client.is_public:
         client.secret_hash = None
@@ -266,8 +342,59 @@ def update(client: Client, data: Mapping[str, Any], *, actor: Actor) -> tuple[Cl
         trusted_devices_revoked=trust,
         **actor.detail(),
     )
-    _commit("The change clashes with another client.")
+    _commit(_("The change clashes with another client."))
     return client, secret
+
+
+def _fetch_logo(client: Client, uri: str, *, before: str) -> None:
+    """A new logo URL is fetched now, once; clearing the URL drops the logo it brought."""
+    if uri and (uri != before or not client.logo_sha256):
+        settings = _settings()
+        try:
+            data = client_logos.fetch(
+                uri,
+                unsafe=settings.logo_fetch_unsafe,
+                timeout=settings.logo_fetch_timeout_seconds,
+            )
+        except client_logos.LogoRefused as exc:
+            raise client_logos.refused("logo_uri", exc) from exc
+        client_logos.store(client, data)
+    elif not uri and before:
+        client_logos.drop(client)
+
+
+def set_logo(client: Client, data: bytes, *, actor: Actor) -> None:
+    """An uploaded logo replaces the client's (and any URL it came from)."""
+    try:
+        client_logos.check_image(data)
+    except client_logos.LogoRefused as exc:
+        raise client_logos.refused("logo", exc) from exc
+    client_logos.store(client, data)
+    client.logo_uri = ""
+    audit.record(
+        "client.updated",
+        client_id=client.client_id,
+        commit=False,
+        changed=["logo"],
+        trusted_devices_revoked=0,
+        **actor.detail(),
+    )
+    db.session.commit()
+
+
+def remove_logo(client: Client, *, actor: Actor) -> None:
+    """The client's sign-in shows the global logo again."""
+    client_logos.drop(client)
+    client.logo_uri = ""
+    audit.record(
+        "client.updated",
+        client_id=client.client_id,
+        commit=False,
+        changed=["logo"],
+        trusted_devices_revoked=0,
+        **actor.detail(),
+    )
+    db.session.commit()
 
 
 def _limit_trust(client: Client, before: dict[str, Any], *, at: datetime) -> int:
@@ -293,12 +420,12 @@ def _limit_trust(client: Client, before: dict[str, Any], *, at: datetime) -> int
 def rotate_secret(client: Client, *, actor: Actor) -> str:
     """A new secret; the old one stops working at once."""
     if client.is_public:
-        raise Refused("A public client has no secret.")
+        raise Refused(_("A public client has no secret."))
     secret = client.set_secret()
     audit.record(
         "client.secret_rotated", client_id=client.client_id, commit=False, **actor.detail()
     )
-    db.session.commit()
+    commit_unless_in_request()
     return secret
 
 
@@ -310,7 +437,7 @@ def set_disabled(client: Client, disabled: bool, *, actor: Actor) -> None:
     audit.record(
         event, client_id=client.client_id, commit=False, tokens_revoked=revoked, **actor.detail()
     )
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def remove(client: Client, *, actor: Actor) -> None:
@@ -322,6 +449,7 @@ def remove(client: Client, *, actor: Actor) -> None:
     )
     db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.client_id == client_id))
     db.session.execute(delete(Consent).where(Consent.client_id == client_id))
+    client_logos.drop(client)
     db.session.delete(client)
     audit.record(
         "client.deleted",
@@ -330,7 +458,7 @@ def remove(client: Client, *, actor: Actor) -> None:
         tokens_revoked=revoked,
         **actor.detail(),
     )
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def as_dict(client: Client) -> dict[str, Any]:
@@ -343,6 +471,12 @@ def as_dict(client: Client) -> dict[str, Any]:
         found[name] = list(found[name] or [])
     for name in LOGOUT_FLAGS:
         found[name] = bool(found[name])
+    found["logo_url"] = (
+        f"{current_app.extensions['idp.settings'].issuer}/branding/{client.client_id}/logo"
+        f"?v={client.logo_sha256[:16]}"
+        if client.logo_sha256
+        else None
+    )
     return found
 
 

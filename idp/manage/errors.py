@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask_babel import LazyString
+from flask_babel import LazyString, gettext
 
 from idp.errors import IdpError
+from idp.manage.fields import label
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +19,21 @@ class FieldError:
     message: str
     line: int | None = None
 
+    @property
+    def label(self) -> str:
+        """The field's name as a person reads it ("Remember devices for (days)")."""
+        return label(self.field)
+
+    @property
+    def text(self) -> str:
+        """The whole sentence: "Remember devices for (days) must be between 1 and 30"."""
+        sentence = gettext("%(field)s %(problem)s", field=self.label, problem=self.message)
+        if self.line is not None:
+            return gettext("Line %(line)s: %(error)s", line=self.line, error=sentence)
+        return sentence
+
     def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line is not None else ""
-        return f"{where}{self.field}: {self.message}"
+        return self.text
 
 
 class ManageError(IdpError):

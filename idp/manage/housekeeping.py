@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, inspect, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, inspect, or_, select
+from sqlalchemy.orm import aliased
 
 from idp.authn import session_end
 from idp.config import Settings
@@ -17,6 +18,7 @@ from idp.database import changed_rows
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.email_code import EmailCode
+from idp.models.known_browser import KnownBrowser
 from idp.models.logout_delivery import LogoutDelivery
 from idp.models.mail_message import QUEUED, MailMessage
 from idp.models.password_reset import PasswordReset
@@ -38,6 +40,21 @@ KEEP_MAIL = timedelta(days=7)
 # counts consecutive failures, not failures forever).
 KEEP_SOURCE_STREAK = timedelta(days=1)
 KEEP_ACCOUNT_STREAK = timedelta(days=30)
+# A browser unseen for over a year is forgotten (its next sign-in is announced as new), except
+# each user's most recent one: with none left, the next sign-in would count as the first ever,
+# which is never announced.
+KEEP_KNOWN_BROWSER = timedelta(days=400)
+
+
+def _stale_known_browsers(now: datetime) -> ColumnElement[bool]:
+    newer = aliased(KnownBrowser)
+    return and_(
+        KnownBrowser.last_seen_at < now - KEEP_KNOWN_BROWSER,
+        exists().where(
+            newer.user_id == KnownBrowser.user_id,
+            newer.last_seen_at > KnownBrowser.last_seen_at,
+        ),
+    )
 
 
 def _expired_sessions(settings: Settings, now: datetime) -> ColumnElement[bool]:
@@ -80,6 +97,7 @@ def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnEl
             LogoutDelivery,
             and_(LogoutDelivery.status != QUEUED, LogoutDelivery.created_at < now - KEEP_MAIL),
         ),
+        "known_browsers": (KnownBrowser, _stale_known_browsers(now)),
         "sign_in_failures": (
             SignInFailure,
             or_(

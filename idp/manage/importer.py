@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -67,8 +69,12 @@ def parse_csv(text: str) -> list[Row]:
     header = [name.strip() for name in reader.fieldnames or []]
     unknown = [name for name in header if name not in COLUMNS]
     if "email" not in header or unknown:
-        detail = f"unknown columns: {', '.join(unknown)}" if unknown else "no email column"
-        raise Invalid("The header line is wrong.", [FieldError("header", detail, 1)])
+        detail = (
+            _("has unknown columns: %(columns)s", columns=", ".join(unknown))
+            if unknown
+            else _("has no email column")
+        )
+        raise Invalid(_("The header line is wrong."), [FieldError("header", detail, 1)])
     reader.fieldnames = header
     rows, line = [], 2
     try:
@@ -81,7 +87,8 @@ def parse_csv(text: str) -> list[Row]:
             rows.append(Row(line, data))
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise Invalid("The file is not valid CSV.", [FieldError("file", str(exc), line)]) from exc
+        problem = _("is not valid CSV: %(reason)s", reason=str(exc))
+        raise Invalid(_("The file is not valid CSV."), [FieldError("file", problem, line)]) from exc
     return rows
 
 
@@ -90,7 +97,8 @@ def parse_json(text: str) -> list[Row]:
     decoder, rows = json.JSONDecoder(), []
     # One level more than a body: the array of rows holds the documents.
     if untrusted_json.depth(text) > untrusted_json.MAX_DEPTH + 1:
-        raise Invalid("The file is not valid JSON.", [FieldError("file", "nested too deeply", 1)])
+        problem = _("is nested too deeply")
+        raise Invalid(_("The file is not valid JSON."), [FieldError("file", problem, 1)])
     stripped = text.lstrip()
     at = len(text) - len(stripped)
     in_array = stripped.startswith("[")
@@ -104,8 +112,9 @@ def parse_json(text: str) -> list[Row]:
         try:
             value, at = decoder.raw_decode(text, at)
         except json.JSONDecodeError as exc:
+            problem = _("is not valid JSON: %(reason)s", reason=exc.msg)
             raise Invalid(
-                "The file is not valid JSON.", [FieldError("file", exc.msg, exc.lineno)]
+                _("The file is not valid JSON."), [FieldError("file", problem, exc.lineno)]
             ) from exc
         if isinstance(value, dict):
             # null in an export means "no value": the same as leaving the key out.
@@ -114,7 +123,8 @@ def parse_json(text: str) -> list[Row]:
             rows.append(Row(line, {"_value": value}))
     if in_array and (at >= len(text) or text[at:].strip() != "]"):
         line = text.count("\n", 0, at) + 1
-        raise Invalid("The file is not valid JSON.", [FieldError("file", "expected ']'", line)])
+        problem = _("is not valid JSON: %(reason)s", reason="expected ']'")
+        raise Invalid(_("The file is not valid JSON."), [FieldError("file", problem, line)])
     return rows
 
 
@@ -123,28 +133,36 @@ def parse(filename: str, text: str) -> list[Row]:
     text = text.removeprefix("\ufeff")  # a byte-order mark from spreadsheet exports
     rows = parse_json(text) if detect_format(filename, text) == "json" else parse_csv(text)
     if not rows:
-        raise Invalid("The file has no users.", [FieldError("file", "no rows", None)])
+        raise Invalid(_("The file has no users."), [FieldError("file", _("has no rows"), None)])
     if len(rows) > MAX_ROWS:
-        raise Invalid("Too many rows.", [FieldError("file", f"at most {MAX_ROWS} per file")])
+        problem = _("must have at most %(count)d rows", count=MAX_ROWS)
+        raise Invalid(_("Too many rows."), [FieldError("file", problem)])
     return rows
 
 
 def _check(row: Row, seen: dict[str, int]) -> tuple[dict[str, Any], list[FieldError]]:
     p = Payload(row.data, allowed=COLUMNS, line=row.line)
     if "_value" in row.data or "_extra" in row.data:
-        p.errors = [FieldError("row", "must be an object with known keys", row.line)]
+        p.errors = [FieldError("row", _("must be an object with known keys"), row.line)]
         return {}, p.errors
     email = read_email(p)
     values = {"email": email, **read_profile(p, creating=True)}
     stored = p.text("password_hash", max_len=255)
     if stored and (too_costly := cost_problem(stored)):
         # Each wrong password would cost a worker seconds: leave it out and have them reset it.
-        p.fail("password_hash", f"{too_costly}; import the row without it (the user resets)")
+        p.fail(
+            "password_hash",
+            _(
+                "is too costly to check (%(problem)s); import the row without it "
+                "(the user resets the password)",
+                problem=too_costly,
+            ),
+        )
     elif stored and hash_scheme(stored) is None:
-        p.fail("password_hash", "is not an argon2, bcrypt or pbkdf2-sha256 hash we can verify")
+        p.fail("password_hash", _("is not an argon2, bcrypt or pbkdf2-sha256 hash we can verify"))
     values["password_hash"] = stored or None
     if email in seen:
-        p.fail("email", f"also on line {seen[email]}")
+        p.fail("email", _("is also on line %(line)d", line=seen[email]))
     seen.setdefault(email, row.line)
     return values, p.errors
 
@@ -165,13 +183,18 @@ def import_users(rows: list[Row], *, actor: Actor) -> ImportResult:
         )
     for row, values, found in checked:
         if not found and values["email"] in taken:
-            errors.append(FieldError("email", "already has an account", row.line))
+            errors.append(FieldError("email", _("already has an account"), row.line))
     if errors:
         errors.sort(key=lambda e: e.line or 0)
-        raise Invalid(f"{len(errors)} problem(s); nothing was imported.", errors[:MAX_ERRORS])
+        summary = ngettext(
+            "%(num)d problem; nothing was imported.",
+            "%(num)d problems; nothing was imported.",
+            len(errors),
+        )
+        raise Invalid(summary, errors[:MAX_ERRORS])
     counts: dict[str, int] = {}
     at = now()
-    for _, values, _ in checked:
+    for _row, values, _found in checked:
         scheme = hash_scheme(values["password_hash"]) if values["password_hash"] else "none"
         counts[scheme or "none"] = counts.get(scheme or "none", 0) + 1
         db.session.add(User(**values, email_verified=False, created_at=at))
@@ -183,7 +206,7 @@ def import_users(rows: list[Row], *, actor: Actor) -> ImportResult:
     except IntegrityError as exc:
         db.session.rollback()
         raise Invalid(
-            "Another change clashed with the import; nothing was imported.",
-            [FieldError("file", "an email was taken meanwhile; try again")],
+            _("Another change clashed with the import; nothing was imported."),
+            [FieldError("file", _("has an email that was taken meanwhile; try again"))],
         ) from exc
     return ImportResult(created=len(checked), by_scheme=counts)

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from idp import audit, mail
 from idp.authn.password import Passwords
 from idp.authn.password_policy import check_new_password
+from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.manage.actor import Actor
 from idp.manage.errors import ManageError, Refused
@@ -70,7 +71,7 @@ def send(user: User, *, actor: Actor, at: datetime) -> None:
         days=settings.invitation_days,
         name=user.name,
     )
-    db.session.commit()  # the invitation, its audit event and its mail, together
+    commit_unless_in_request()  # the invitation, its audit event and its mail, together
 
 
 def find(token: str, *, at: datetime) -> tuple[Invitation, User]:
@@ -103,5 +104,5 @@ def accept(token: str, password: str, *, passwords: Passwords, at: datetime) -> 
     user.failed_logins, user.locked_until = 0, None
     SessionRecord.end_all_for(user.id)
     audit.record("user.activated", user_id=user.id, commit=False, via="invitation")
-    db.session.commit()
+    commit_unless_in_request()
     return user

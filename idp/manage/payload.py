@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
+
 from idp.manage.errors import FieldError, Invalid
 
 # Control characters (NUL above all: PostgreSQL refuses it in text) are never valid input.
@@ -22,12 +24,12 @@ class Payload:
         self.line = line
         if not isinstance(data, Mapping):
             self.data: Mapping[str, Any] = {}
-            self.fail("body", "must be a JSON object")
+            self.fail("body", _("must be a JSON object"))
             return
         self.data = data
         for key in data:
             if key not in set(allowed):
-                self.fail(str(key)[:64], "is not a known field")
+                self.fail(str(key)[:64], _("is not a known field"))
 
     def __contains__(self, name: str) -> bool:
         return name in self.data
@@ -39,32 +41,32 @@ class Payload:
     def done(self) -> None:
         """Raise Invalid with every error found, if any."""
         if self.errors:
-            raise Invalid("The input is not valid.", self.errors)
+            raise Invalid(_("The input is not valid."), self.errors)
 
     def text(self, name: str, *, max_len: int, required: bool = False, default: str = "") -> str:
         """A single-line string, stripped; required means non-empty."""
         value = self.data.get(name, _MISSING)
         if value is _MISSING:
             if required:
-                self.fail(name, "is required")
+                self.fail(name, _("is required"))
             return default
         if not isinstance(value, str):
-            self.fail(name, "must be a string")
+            self.fail(name, _("must be a string"))
             return default
         # Judged as sent, then stripped: what the OpenAPI document promises to refuse is refused.
         if _CONTROL.search(value):
-            self.fail(name, "must not contain control characters")
+            self.fail(name, _("must not contain control characters"))
         elif len(value) > max_len:
-            self.fail(name, f"must be at most {max_len} characters")
+            self.fail(name, _("must be at most %(count)d characters", count=max_len))
         elif required and not value.strip():
-            self.fail(name, "is required")
+            self.fail(name, _("is required"))
         return value.strip()
 
     def boolean(self, name: str, default: bool) -> bool:
         """A JSON boolean."""
         value = self.data.get(name, default)
         if not isinstance(value, bool):
-            self.fail(name, "must be true or false")
+            self.fail(name, _("must be true or false"))
             return default
         return value
 
@@ -72,10 +74,10 @@ class Payload:
         """A JSON integer within [low, high]."""
         value = self.data.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(name, "must be an integer")
+            self.fail(name, _("must be a whole number"))
             return default
         if not low <= value <= high:
-            self.fail(name, f"must be between {low} and {high}")
+            self.fail(name, _("must be between %(low)d and %(high)d", low=low, high=high))
             return default
         return value
 
@@ -84,7 +86,7 @@ class Payload:
         options = tuple(choices)
         value = self.data.get(name, default)
         if not isinstance(value, str) or value not in options:
-            self.fail(name, f"must be one of: {', '.join(options)}")
+            self.fail(name, _("must be one of: %(choices)s", choices=", ".join(options)))
             return default
         return value
 
@@ -103,20 +105,29 @@ class Payload:
         if value is _MISSING:
             return list(default or [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(name, "must be a list of strings")
+            self.fail(name, _("must be a list of strings"))
             return list(default or [])
         if len(value) > max_items:
-            self.fail(name, f"must have at most {max_items} items")
+            self.fail(name, _("must have at most %(count)d items", count=max_items))
             return list(default or [])
         options = tuple(choices) if choices is not None else None
         found: list[str] = []
         for item in value:
             if not item.strip() or _CONTROL.search(item) or len(item) > max_len:
-                self.fail(name, f"has an empty, too long or unprintable item: {item[:60]!r}")
+                self.fail(
+                    name, _("has an empty, too long or unprintable item: %(item)r", item=item[:60])
+                )
             elif options is not None and item not in options:
-                self.fail(name, f"{item[:60]!r} is not one of: {', '.join(options)}")
+                self.fail(
+                    name,
+                    _(
+                        "has %(item)r, which is not one of: %(choices)s",
+                        item=item[:60],
+                        choices=", ".join(options),
+                    ),
+                )
             elif pattern is not None and not pattern.fullmatch(item):
-                self.fail(name, f"{item[:60]!r} is not allowed")
+                self.fail(name, _("has %(item)r, which is not allowed", item=item[:60]))
             elif item not in found:
                 found.append(item)
         return found

@@ -32,8 +32,8 @@ class UserDetail:
     sessions: list[BrowserSession]
 
 
-def detail(user: User, *, events: int = 20) -> UserDetail:
-    """Factors, trusted devices and recent audit events of a user."""
+def detail(user: User, *, events: int = 20, language: str = "en") -> UserDetail:
+    """Factors, trusted devices, sessions (places named in `language`) and recent events."""
     at = now()
     recent = db.session.scalars(
         select(AuditEvent)
@@ -48,7 +48,7 @@ def detail(user: User, *, events: int = 20) -> UserDetail:
         recovery_codes_left=RecoveryCode.remaining(user.id),
         trusted_devices=TrustedDevice.of_user(user.id, at),
         events=list(recent),
-        sessions=browser_sessions(user),
+        sessions=browser_sessions(user, language=language),
     )
 
 
@@ -91,16 +91,21 @@ def as_dict(user: User, *, with_detail: bool = False) -> dict[str, Any]:
             }
             for d in info.trusted_devices
         ]
-        found["sessions"] = [
-            {
-                "sid": s.sid,
-                "browser": s.agent,
-                "ip": s.ip,
-                "place": s.place,
-                "signed_in_at": iso(s.signed_in_at),
-                "last_active_at": iso(s.last_active_at),
-                "apps": list(s.apps),
-            }
-            for s in info.sessions
-        ]
+        found["sessions"] = sessions_as_dicts(info.sessions)
     return found
+
+
+def sessions_as_dicts(sessions: list[BrowserSession]) -> list[dict[str, Any]]:
+    """The API's view of where a user is signed in."""
+    return [
+        {
+            "sid": s.sid,
+            "browser": s.agent,
+            "ip": s.ip,
+            "place": s.place,
+            "signed_in_at": iso(s.signed_in_at),
+            "last_active_at": iso(s.last_active_at),
+            "apps": list(s.apps),
+        }
+        for s in sessions
+    ]

@@ -8,15 +8,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from idp import audit, geoip, mail
+from idp import audit, geoip, local_time, mail
 from idp.authn import attempts, sessions, sign_out
 from idp.authn.password_policy import WeakPassword, check_new_password
 from idp.authn.sessions import BrowserSession
 from idp.clock import now
-from idp.database import changed_rows
+from idp.database import changed_rows, commit_unless_in_request
 from idp.extensions import db
 from idp.manage import invitations
 from idp.manage.actor import Actor
@@ -25,6 +26,7 @@ from idp.manage.payload import Payload
 from idp.models.email_code import EmailCode
 from idp.models.invitation import Invitation
 from idp.models.recovery_code import RecoveryCode
+from idp.models.token import Token
 from idp.models.trusted_device import TrustedDevice
 from idp.models.user import User, normalize_email
 
@@ -40,7 +42,7 @@ def read_email(p: Payload, name: str = "email") -> str:
     """A required, plausible email address, normalized."""
     email = normalize_email(p.text(name, max_len=320, required=True))
     if email and not EMAIL.fullmatch(email):
-        p.fail(name, "is not an email address")
+        p.fail(name, _("is not an email address"))
     return email
 
 
@@ -83,7 +85,7 @@ def get(subject: str) -> User:
     """A user by their `sub`."""
     user = User.by_subject(subject) if 0 < len(subject) <= 64 and "\x00" not in subject else None
     if user is None:
-        raise NotFound("No user with that id.")
+        raise NotFound(_("No user with that id."))
     return user
 
 
@@ -110,14 +112,14 @@ def create(
     invite = p.boolean("send_invitation", password is None and not activated)
     p.done()
     if User.by_email(email):
-        raise Conflict(f"A user with email {email} already exists.")
+        raise Conflict(_("A user with email %(email)s already exists.", email=email))
     at = now()
     user = User(email=email, is_admin=admin, **profile)
     if password is not None:
         try:
             check_new_password(password, user_inputs=[email, profile["name"]])
         except WeakPassword as exc:
-            raise Invalid("Password refused.", [FieldError("password", exc.reason)]) from exc
+            raise Invalid(_("Password refused."), [FieldError("password", exc.reason)]) from exc
         current_app.extensions["idp.passwords"].set_password(user, password, now=at)
     if activated:
         user.activated_at, user.email_verified = at, True
@@ -126,9 +128,9 @@ def create(
         db.session.flush()
     except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict(f"A user with email {email} already exists.") from exc
+        raise Conflict(_("A user with email %(email)s already exists.", email=email)) from exc
     audit.record("user.created", user_id=user.id, commit=False, admin=admin, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
     if invite:
         invitations.send(user, actor=actor, at=at)
     return user
@@ -143,13 +145,30 @@ def update(user: User, data: Mapping[str, Any], *, actor: Actor) -> User:
     for name, value in values.items():
         setattr(user, name, value)
     audit.record("user.updated", user_id=user.id, commit=False, changed=changed, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
     return user
 
 
+def _refusals(what: str) -> tuple[str, str]:
+    """Why an admin may not act on their own account, or on the last admin, in words."""
+    if what == "disable":
+        return _("You cannot disable your own account."), _(
+            "You cannot disable the last active admin."
+        )
+    if what == "delete":
+        return _("You cannot delete your own account."), _(
+            "You cannot delete the last active admin."
+        )
+    return (
+        _("You cannot remove the admin role from your own account."),
+        _("You cannot remove the admin role from the last active admin."),
+    )
+
+
 def _not_self_or_last_admin(user: User, actor: Actor, what: str) -> None:
+    own, last = _refusals(what)
     if actor.admin_id == user.id:
-        raise Refused(f"You cannot {what} your own account.")
+        raise Refused(own)
     if user.is_admin:
         others = db.session.scalar(
             select(func.count())
@@ -157,7 +176,7 @@ def _not_self_or_last_admin(user: User, actor: Actor, what: str) -> None:
             .where(User.is_admin.is_(True), User.disabled_at.is_(None), User.id != user.id)
         )
         if not others:
-            raise Refused(f"You cannot {what} the last active admin.")
+            raise Refused(last)
 
 
 def _sign_out_everywhere(user: User, *, at: datetime, reason: str) -> dict[str, Any]:
@@ -176,14 +195,14 @@ def set_disabled(user: User, disabled: bool, *, actor: Actor) -> None:
         user.disabled_at = None
     event = "user.disabled" if disabled else "user.enabled"
     audit.record(event, user_id=user.id, commit=False, **counts, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def unlock(user: User, *, actor: Actor) -> None:
     """Lift password and second-factor lock-outs."""
     attempts.unlock(user)
     audit.record("user.unlocked", user_id=user.id, commit=False, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def reset_mfa(user: User, *, actor: Actor) -> None:
@@ -193,7 +212,7 @@ def reset_mfa(user: User, *, actor: Actor) -> None:
     (DESIGN.md rule 2): a stolen password alone cannot bind the attacker's authenticator.
     """
     if actor.admin_id == user.id:
-        raise Refused("You cannot reset your own second factors here: use your account page.")
+        raise Refused(_("You cannot reset your own second factors here: use your account page."))
     at = now()
     removed = 0
     for name in FACTOR_TABLES:
@@ -216,7 +235,7 @@ def reset_mfa(user: User, *, actor: Actor) -> None:
         **actor.detail(),
     )
     mail.send(user.email, "mfa_reset", commit=False, name=user.name)
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def revoke_trust(user: User, *, actor: Actor, device_id: int | None = None) -> int:
@@ -227,7 +246,7 @@ def revoke_trust(user: User, *, actor: Actor, device_id: int | None = None) -> i
     count = TrustedDevice.revoke_where(*criteria, at=now(), reason="admin_revoked")
     if device_id is not None and count == 0:
         db.session.rollback()
-        raise NotFound("No such trusted device for this user.")
+        raise NotFound(_("No such trusted device for this user."))
     audit.record(
         "trusted_device.revoked",
         user_id=user.id,
@@ -236,7 +255,7 @@ def revoke_trust(user: User, *, actor: Actor, device_id: int | None = None) -> i
         count=count,
         **actor.detail(),
     )
-    db.session.commit()
+    commit_unless_in_request()
     return count
 
 
@@ -256,33 +275,72 @@ def browser_sessions(
     )
 
 
-def end_session(user: User, sid: str, *, actor: Actor) -> None:
-    """An admin signs the user out of one browser; the apps it served are told."""
+def end_session(user: User, sid: str, *, actor: Actor) -> int:
+    """An admin signs the user out of one browser: the apps it served are told (logout
+    tokens) and the tokens issued in it are revoked. Returns how many tokens were revoked."""
     if not sessions.end_one(user.id, sid, reason="admin_ended", at=now()):
         db.session.rollback()
-        raise NotFound("No such session for this user.")
-    audit.record("session.ended", user_id=user.id, commit=False, sid=sid, **actor.detail())
-    db.session.commit()
+        raise NotFound(_("No such session for this user."))
+    revoked = Token.revoke_where(Token.user_id == user.id, Token.sid == sid)
+    audit.record(
+        "session.ended",
+        user_id=user.id,
+        commit=False,
+        sid=sid,
+        tokens_revoked=revoked,
+        **actor.detail(),
+    )
+    commit_unless_in_request()
+    return revoked
+
+
+def sign_out_everywhere(user: User, *, actor: Actor) -> dict[str, Any]:
+    """An admin signs the user out of every browser, as the user's own "sign out everywhere"
+    does: sessions end (their apps get logout tokens), tokens are revoked, device trust ends."""
+    counts = _sign_out_everywhere(user, at=now(), reason="admin_signed_out")
+    audit.record(
+        "session.signed_out_everywhere",
+        user_id=user.id,
+        commit=False,
+        reason="admin_signed_out",
+        **counts,
+        **actor.detail(),
+    )
+    commit_unless_in_request()
+    return counts
 
 
 def set_admin(user: User, admin: bool, *, actor: Actor) -> None:
     """Grant or revoke the admin role (never your own, never the last admin's)."""
     if not admin and user.is_admin:
-        _not_self_or_last_admin(user, actor, "remove the admin role from")
+        _not_self_or_last_admin(user, actor, "demote")
     user.is_admin = admin
     event = "user.admin_granted" if admin else "user.admin_revoked"
     audit.record(event, user_id=user.id, commit=False, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def remove(user: User, *, actor: Actor) -> None:
     """Delete the account and everything that hangs off it; its audit events stay."""
     _not_self_or_last_admin(user, actor, "delete")
     user_id, email = user.id, user.email
+    # The apps the user is signed in to hear of it (back-channel logout tokens outlive the user:
+    # their rows keep the subject, not a foreign key).
+    sign_out.end_everything(user_id, at=now(), reason="user_deleted")
     for table in reversed(db.metadata.sorted_tables):
         for fk in table.foreign_keys:
             if fk.column.table.name == "users" and table.name != "users":
                 db.session.execute(delete(table).where(fk.parent == user_id))
     db.session.delete(user)
     audit.record("user.deleted", user_id=user_id, commit=False, email=email, **actor.detail())
-    db.session.commit()
+    commit_unless_in_request()
+
+
+def set_time_zone(user: User, name: object) -> bool:
+    """Save the IANA time zone the user's browser reported; an unknown one changes nothing."""
+    zone = local_time.valid_zone(name)
+    if zone is None or zone == user.time_zone:
+        return False
+    user.time_zone = zone
+    commit_unless_in_request()
+    return True

@@ -4,6 +4,7 @@ from idp.models.audit_event import AuditEvent
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.cache_version import CacheVersion
 from idp.models.client import Client
+from idp.models.client_logo import ClientLogo
 from idp.models.consent import Consent
 from idp.models.email_code import EmailCode
 from idp.models.invitation import Invitation
@@ -27,6 +28,7 @@ __all__ = [
     "AuthorizationCode",
     "CacheVersion",
     "Client",
+    "ClientLogo",
     "Consent",
     "EmailCode",
     "Invitation",

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, select
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, select, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
@@ -24,6 +24,7 @@ class Client(Model, ClientMixin):
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     secret_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     name: Mapped[str] = mapped_column(String(120))
+    # Where the stored logo was fetched from (never shown to browsers: no hot-linking).
     logo_uri: Mapped[str] = mapped_column(String(500), default="")
     token_endpoint_auth_method: Mapped[str] = mapped_column(
         String(40), default="client_secret_basic"
@@ -42,6 +43,8 @@ class Client(Model, ClientMixin):
     remember_days: Mapped[int] = mapped_column(Integer, default=30)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     passkey_signin: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The "Sign in faster with a passkey" page after a sign-in with a code.
+    passkey_offer: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # OIDC Back-Channel Logout 1.0 section 2.2 and Front-Channel Logout 1.0 section 2.
     # Nullable (added later): None reads as "not registered" / False.
@@ -58,6 +61,13 @@ class Client(Model, ClientMixin):
     access_token_format: Mapped[str | None] = mapped_column(
         String(10), nullable=True, default="opaque", server_default="opaque"
     )
+    # Branding on this client's sign-in pages and mail (None: the global branding). The logo's
+    # bytes live in client_logos; its SHA-256 here versions the URL and moves the client cache.
+    brand_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    support_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    support_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    support_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    logo_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
     @property

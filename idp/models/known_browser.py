@@ -27,16 +27,15 @@ class KnownBrowser(Model):
     notice_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     @classmethod
-    def find(cls, user_id: int, device_hash: str) -> KnownBrowser | None:
-        """The user's record of this browser, if it was seen before."""
+    def this_or_any(cls, user_id: int, device_hash: str) -> KnownBrowser | None:
+        """In one query: the user's record of this browser if there is one, else any of
+        theirs (the caller tells them apart by `device_hash`), else None (never signed in)."""
         return db.session.scalar(
-            select(cls).where(cls.user_id == user_id, cls.device_hash == device_hash)
+            select(cls)
+            .where(cls.user_id == user_id)
+            .order_by((cls.device_hash == device_hash).desc(), cls.id)
+            .limit(1)
         )
-
-    @classmethod
-    def any_for(cls, user_id: int) -> bool:
-        """True once the user has signed in from any browser."""
-        return db.session.scalar(select(cls.id).where(cls.user_id == user_id).limit(1)) is not None
 
     @classmethod
     def by_notice(cls, notice_hash: str) -> KnownBrowser | None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, Exists, event, exists, select
+from sqlalchemy.orm import ORMExecuteState, QueryableAttribute, Session, UOWTransaction
 
 from idp.extensions import db
 from idp.models.recovery_code import RecoveryCode
 from idp.models.totp_credential import TotpCredential
 from idp.models.webauthn_credential import WebAuthnCredential
+
+# Where a request keeps the answer it read with the session row (Session.info dies with it).
+_KNOWN = "idp.stored_factors"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +26,41 @@ class StoredFactors:
     recovery_code: bool
 
 
+def stored_factor_columns(
+    user_id: ColumnElement[Any] | QueryableAttribute[Any] | int,
+) -> tuple[Exists, Exists, Exists]:
+    """The three EXISTS, to select on their own or beside the row that names the user."""
+    return (
+        exists().where(TotpCredential.user_id == user_id),
+        exists().where(WebAuthnCredential.user_id == user_id),
+        exists().where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)),
+    )
+
+
+def remember_stored_factors(user_id: int, row: tuple[Any, Any, Any]) -> StoredFactors:
+    """Keep what a query read beside the session row, until this database session writes."""
+    found = StoredFactors(totp=bool(row[0]), webauthn=bool(row[1]), recovery_code=bool(row[2]))
+    db.session.info[_KNOWN] = (user_id, found)
+    return found
+
+
 def stored_factors(user_id: int) -> StoredFactors:
-    """One SELECT of three EXISTS: the policy asks on every sign-in page."""
-    row = db.session.execute(
-        select(
-            exists().where(TotpCredential.user_id == user_id),
-            exists().where(WebAuthnCredential.user_id == user_id),
-            exists().where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)),
-        )
-    ).one()
+    """The policy asks on every sign-in page: read with the session row when it could be
+    (idp/web/session.py), else one SELECT of three EXISTS."""
+    known = db.session.info.get(_KNOWN)
+    if known is not None and known[0] == user_id:
+        return known[1]
+    row = db.session.execute(select(*stored_factor_columns(user_id))).one()
     return StoredFactors(totp=bool(row[0]), webauthn=bool(row[1]), recovery_code=bool(row[2]))
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_after_flush(session: Session, _flush: UOWTransaction) -> None:
+    # Any write may add or remove a factor: the next question reads them afresh.
+    session.info.pop(_KNOWN, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_after_write(state: ORMExecuteState) -> None:
+    if not state.is_select:  # bulk UPDATE / DELETE / INSERT (a recovery code spent, a reset)
+        state.session.info.pop(_KNOWN, None)

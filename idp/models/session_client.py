@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import Model, db
@@ -27,18 +28,21 @@ class SessionClient(Model):
 
     @classmethod
     def note(cls, *, sid: str, user_id: int, client_id: str, at: datetime) -> None:
-        """Record that the session `sid` was issued a code for `client_id` (idempotent)."""
-        found = db.session.scalar(select(cls).where(cls.sid == sid, cls.client_id == client_id))
-        if found is not None:
-            found.last_at = at
-            return
-        try:
-            with db.session.begin_nested():
-                db.session.add(
-                    cls(sid=sid, user_id=user_id, client_id=client_id, first_at=at, last_at=at)
-                )
-        except IntegrityError:
-            pass  # a concurrent request of the same session recorded it first
+        """Record that the session `sid` was issued a code for `client_id` (idempotent).
+
+        One statement, safe under concurrency: INSERT ... ON CONFLICT (sid, client_id) DO
+        UPDATE (PostgreSQL and SQLite alike), instead of a SELECT, a savepoint and an INSERT.
+        """
+        dialect = db.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(cls).values(
+            sid=sid, user_id=user_id, client_id=client_id, first_at=at, last_at=at
+        )
+        db.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["sid", "client_id"], set_={"last_at": statement.excluded.last_at}
+            )
+        )
 
     @classmethod
     def of_sessions(cls, user_id: int, sids: list[str]) -> list[SessionClient]:

@@ -32,6 +32,14 @@ class SignInFailure(Model):
         return db.session.scalar(select(cls).where(cls.key_hash == key_hash, cls.source == source))
 
     @classmethod
+    def of_sources(cls, key_hash: str, sources: tuple[str, ...]) -> dict[str, SignInFailure]:
+        """The counters for this key from these sources, in one query, by source."""
+        rows = db.session.scalars(
+            select(cls).where(cls.key_hash == key_hash, cls.source.in_(sources))
+        )
+        return {row.source: row for row in rows}
+
+    @classmethod
     def add(cls, key_hash: str, source: str, at: datetime) -> int:
         """One more failure (atomic increment, row created on first use); the new count."""
         bumped = changed_rows(

@@ -50,6 +50,11 @@ class User(Model):
     # Second-factor lock-out, separate from the password's.
     mfa_failures: Mapped[int] = mapped_column(Integer, default=0)
     mfa_locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The passkey offer after a code sign-in: "Don't ask again" (declined), "Not now" (snoozed).
+    passkey_offer_declined_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    passkey_offer_snoozed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The browser's IANA time zone (e.g. America/New_York); None shows times in UTC.
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=now, onupdate=now)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, abort, request
 
-from idp import audit
 from idp.authn.password import Passwords
 from idp.config import Settings
 from idp.errors import register_error_handlers
 from idp.web.browser import set_device_cookie
-from idp.web.session import DatabaseSessionInterface
+from idp.web.session import DatabaseSessionInterface, commit_without_session
 from idp.web.sweeper import Sweeper
 
 
@@ -21,7 +20,7 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; "
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
         "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
     )
     if response.mimetype == "text/html":
@@ -46,7 +45,18 @@ def _refuse_nul_bytes() -> None:
 
 def register_web(app: Flask, settings: Settings) -> None:
     """Sessions, blueprints, error pages and security headers."""
-    from idp.web import account, admin, admin_api, dev, health, help, metrics, provider, signin
+    from idp.web import (
+        account,
+        admin,
+        admin_api,
+        branding,
+        dev,
+        health,
+        help,
+        metrics,
+        provider,
+        signin,
+    )
     from idp.web.admin import activation
     from idp.web.tracing import init_tracing
 
@@ -56,15 +66,29 @@ def register_web(app: Flask, settings: Settings) -> None:
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    modules = (provider, signin, account, help, dev, admin, activation, admin_api, health, metrics)
+    modules = (
+        provider,
+        signin,
+        account,
+        help,
+        dev,
+        admin,
+        activation,
+        admin_api,
+        health,
+        metrics,
+        branding,
+    )
     for module in modules:
         app.register_blueprint(module.bp)
+    branding.init_branding(app)
     init_tracing(app)
     register_error_handlers(app)
     app.before_request(_refuse_nul_bytes)
-    # Registered first, so it runs last of the after_request hooks (Flask runs them in reverse):
-    # whatever the request left pending, audit events included, is committed once.
-    app.after_request(audit.commit_request)
+    # One commit per request, at its end: whatever it left pending (its audit events too) goes
+    # with the session row when the session is saved (DatabaseSessionInterface.save_session),
+    # or here, registered first so it runs last of the after_request hooks, when there is none.
+    app.after_request(commit_without_session)
     app.after_request(_security_headers)
     if settings.issuer.startswith("https://"):
         app.after_request(_strict_transport)

@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response  # what redirect() returns
 
-from idp import audit
+from idp import audit, local_time
 from idp.authn import (
     factor_list,
     known_browser,
@@ -35,7 +35,8 @@ from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.sessions import BrowserSession
 from idp.authn.sign_out import sign_out_everywhere as end_sessions_everywhere
 from idp.clock import now
-from idp.extensions import db, limiter
+from idp.errors import IdpError, Unavailable, error_page, unavailable_response
+from idp.extensions import limiter
 from idp.manage import users
 from idp.models.user import User
 from idp.oidc import consent
@@ -50,6 +51,18 @@ from idp.web.guards import (
 from idp.web.scopes import describe
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+@bp.errorhandler(IdpError)
+def refused(error: IdpError) -> Response | tuple[str, int]:
+    """The account surface's one error handler: a refused change (a POST) is told on the
+    security page it was made from; anything else is the error page, an outage a 503."""
+    if isinstance(error, Unavailable):
+        return unavailable_response()
+    if request.method == "POST" and error.status < 500:
+        flash(error.message, "error")
+        return redirect(url_for("account.security"))
+    return error_page(error.title, error.message, error.status, error.code)
 
 
 @bp.get("")
@@ -87,10 +100,24 @@ def _security_page(**extra: Any) -> str:
         "password_error": None,
         "password_error_field": None,
         "email_enrolled": user.email_factor_at is not None,
+        "time_zone": local_time.valid_zone(user.time_zone) or "UTC",
         # Nudge: with codes by email only, the mailbox alone is the second factor.
         "mailbox_only": policy.reset_path(enrolled_factors(user)) is ResetPath.COOLING_OFF,
     }
     return render_template("account/security.html", **(context | extra))
+
+
+@bp.post("/time-zone")
+@signin_required
+@limiter.limit("30/minute")
+def time_zone() -> tuple[str, int]:
+    """The browser's IANA time zone (JSON, CSRF header), for times shown on pages and in mail."""
+    body = request.get_json(silent=True)
+    name = body.get("time_zone") if isinstance(body, dict) else None
+    if local_time.valid_zone(name) is None:
+        return "", 400
+    users.set_time_zone(g.user, name)
+    return "", 204
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -151,12 +178,8 @@ def rename(kind: str, factor_id: int) -> Response:
     """Rename an authenticator app."""
     form = RenameForm()
     if form.validate_on_submit():
-        try:
-            factor_list.rename(g.user, _factor(kind), factor_id, form.name.data or "")
-        except factor_list.UnknownFactor as exc:
-            flash(exc.message, "error")
-        else:
-            flash(_("Renamed."), "notice")
+        factor_list.rename(g.user, _factor(kind), factor_id, form.name.data or "")
+        flash(_("Renamed."), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -170,12 +193,8 @@ def remove(kind: str, factor_id: int) -> Response:
     if step_up is not None:
         return step_up
     if ConfirmForm().validate_on_submit():
-        try:
-            row = factor_list.remove(g.user, _factor(kind), factor_id, at=now())
-        except (factor_list.LastFactor, factor_list.UnknownFactor) as exc:
-            flash(exc.message, "error")
-        else:
-            flash(_("Removed %(name)s.", name=row.name), "notice")
+        row = factor_list.remove(g.user, _factor(kind), factor_id, at=now())
+        flash(_("Removed %(name)s.", name=row.name), "notice")
     return redirect(url_for("account.security"))
 
 
@@ -230,6 +249,7 @@ def change_password() -> Response | tuple[str, int]:
             now=now(),
             keep_session=browser.current_session_hash(),
         )
+    # Field errors are said beside their field; other refusals go to `refused`.
     except password.WrongCurrentPassword as exc:
         return _password_refused(form, exc.message, "current")
     except WeakPassword as exc:
@@ -292,8 +312,7 @@ def end_session(sid: str) -> Response:
         audit.record("session.signed_out", user_id=g.user.id, from_account=True)
         return redirect(url_for("signin.password"))
     if sessions.end_one(g.user.id, sid, reason="signed_out_elsewhere", at=now()):
-        audit.record("session.ended", user_id=g.user.id, commit=False, sid=sid)
-        db.session.commit()
+        audit.record("session.ended", user_id=g.user.id, sid=sid)
         flash(_("Signed out of that browser."), "notice")
     return redirect(url_for("account.security"))
 

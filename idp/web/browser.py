@@ -12,12 +12,10 @@ from typing import Any
 
 from flask import Response, current_app, g, request, session
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import inspect
 
 from idp.authn import session_end
 from idp.authn.state import SessionState, VerifiedFactor
 from idp.clock import now
-from idp.extensions import db
 from idp.web.session import cookie_name, read_cookie
 
 # The sign-in -----------------------------------------------------------------------
@@ -151,7 +149,6 @@ def end_sign_in(reason: str = "signed_out") -> list[session_end.EndedFor]:
     ended = []
     if uid is not None and sid:
         ended = session_end.announce(uid, reason=reason, at=now(), sids=[sid])
-        db.session.commit()
     session.clear()
     return ended
 
@@ -228,8 +225,8 @@ def pending_flag(rid: str, name: str) -> Any:
 
 def current_session_hash() -> str | None:
     """The stored id of this browser's session (never the cookie value itself)."""
-    record = getattr(session, "record", None)
-    return inspect(record).identity[0] if record is not None else None
+    id_hash = getattr(session, "id_hash", None)
+    return id_hash if isinstance(id_hash, str) else None
 
 
 # The device cookie: which browser this is, for trusted devices ------------------------
@@ -295,6 +292,21 @@ def recovery_codes() -> str | None:
 def forget_recovery_codes() -> None:
     """The user has seen (and saved) them."""
     session.pop("recovery_codes", None)
+
+
+def open_passkey_offer(rid: str | None) -> None:
+    """This sign-in (request `rid`, or the account's) shows the passkey offer next."""
+    session["passkey_offer"] = rid or ""
+
+
+def passkey_offer_open(rid: str | None) -> bool:
+    """True while this sign-in's passkey offer waits for an answer (or a key being made)."""
+    return session.get("passkey_offer") == (rid or "")
+
+
+def close_passkey_offer() -> None:
+    """Answered, or the key was made: the offer is not shown again in this sign-in."""
+    session.pop("passkey_offer", None)
 
 
 def keep_totp_secret(sealed: str) -> None:

@@ -19,6 +19,7 @@ def after_second_factor(user: User, client: Client | None, *, remember: bool) ->
     token = browser.ensure_device_token() if remember else browser.device_token()
     if token is None:
         return
+    gating.forget_trusted_device_lookups()
     trusted_device.after_challenge(
         user.id,
         client.client_id,

@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from idp.errors import IdpError
+
 
 class PasswordForm(FlaskForm):
     email = EmailField("Email address", validators=[DataRequired(), Length(max=320)])
@@ -54,3 +56,12 @@ class ForgotForm(FlaskForm):
 class NewPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
     submit = SubmitField("Set new password")
+
+
+def refusal(error: IdpError) -> tuple[str, int]:
+    """A refused form's message and status, for a page that shows it again next to its field.
+
+    The one hand translation left in the views: every other refusal goes to the surface's
+    error handler (idp/errors.py, the account and admin blueprints).
+    """
+    return error.message, error.status

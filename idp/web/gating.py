@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import g
+
 from idp.authn import policy, trusted_device
 from idp.authn.inputs import account_policy, client_policy, global_policy, user_state
 from idp.authn.state import Decision, Requirements, Step
@@ -97,10 +99,22 @@ def decide(user: User | None, client: Client | None, requirements: Requirements)
 
 
 def trusted_device_for(user: User | None, client: Client | None) -> TrustedDevice | None:
-    """The trust record for (user, client, this browser), if any."""
+    """The trust record for (user, client, this browser), if any; read once per request (the
+    policy, the copied-cookie check and the skip's audit all ask)."""
     if user is None or client is None:
         return None
-    return trusted_device.find(user.id, client.client_id, browser.device_token(), at=now())
+    key = (user.id, client.client_id, browser.device_token())
+    known: dict[tuple[int, str, str | None], TrustedDevice | None] = g.setdefault(
+        "idp_trusted_devices", {}
+    )
+    if key not in known:
+        known[key] = trusted_device.find(user.id, client.client_id, key[2], at=now())
+    return known[key]
+
+
+def forget_trusted_device_lookups() -> None:
+    """Trust was just given or renewed in this request: the next question reads it afresh."""
+    g.pop("idp_trusted_devices", None)
 
 
 def agent() -> str:

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, current_app, g, has_request_context, redirec
 from flask_babel import Babel, get_locale
 from werkzeug.wrappers import Response  # what redirect() returns
 
+from idp import local_time
 from idp.clock import epoch, now
 from idp.translations import LANGUAGES, compile_catalogues
 from idp.web import browser, current
@@ -97,6 +98,24 @@ def language() -> str:
     return str(get_locale() or LANGUAGES[0])
 
 
+def viewer_zone() -> str | None:
+    """The signed-in viewer's saved time zone (None: times read in UTC)."""
+    if not has_request_context() or g.get("idp_unavailable"):
+        return None
+    user = current.user()
+    return user.time_zone if user is not None else None
+
+
+def local_datetime(at: datetime) -> str:
+    """Template filter: `30 Nov 2026, 16:05 EST`, in the viewer's zone and language."""
+    return local_time.written(at, zone=viewer_zone(), locale=language())
+
+
+def local_date(at: datetime) -> str:
+    """Template filter: `30 Nov 2026`, the day it was in the viewer's zone."""
+    return local_time.written_date(at, zone=viewer_zone(), locale=language())
+
+
 def this_page() -> str:
     """Where the switch comes back to: this path and the sign-in it serves (`rid`), nothing
     else from the query (an error page's query may hold a URL we refused to follow)."""
@@ -132,6 +151,9 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     Babel(app, locale_selector=choose_locale, default_translation_directories="translations")
     app.register_blueprint(bp)
+
+    app.add_template_filter(local_datetime)
+    app.add_template_filter(local_date)
 
     @app.context_processor
     def inject_languages() -> dict[str, object]:

@@ -169,7 +169,7 @@ def _signed_out_page(
     if iframes:
         origins = " ".join(sorted({frame.origin for frame in iframes}))
         response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data: https:; style-src 'self'; "
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
             f"script-src 'self'; frame-src {origins}; frame-ancestors 'none'; "
             "form-action 'self' http: https:"
         )

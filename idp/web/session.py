@@ -13,19 +13,20 @@ from typing import Any
 from flask import Flask, Request, Response, current_app, g, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, inspect, select
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import delete, inspect, select, update
 from werkzeug.datastructures import CallbackDict
 from werkzeug.exceptions import HTTPException
 
 from idp.authn import session_end
 from idp.clock import now
 from idp.config import Settings
-from idp.database import rollback_quietly
+from idp.database import changed_rows, rollback_quietly
 from idp.errors import DATABASE_UNAVAILABLE, Unavailable, first_line, unavailable_response
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
+from idp.models.second_factor import remember_stored_factors, stored_factor_columns
 from idp.models.session import SessionRecord
+from idp.models.user import User
 
 COOKIE_NAME = "idp_session"
 # Keys a visitor who has not started a sign-in may hold: kept in a signed cookie, never a row.
@@ -51,6 +52,7 @@ class ServerSession(CallbackDict, SessionMixin):
         initial: dict[str, Any] | None = None,
         cookie: str | None = None,
         record: SessionRecord | None = None,
+        user: User | None = None,
     ) -> None:
         def on_update(_: Any) -> None:
             self.modified = True
@@ -60,6 +62,12 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = False
         self.rotate_requested = False
         self.record = record
+        # Held so the identity map keeps it: `db.session.get(User, uid)` then costs no query.
+        self.user = user
+        # Kept apart from the row: another commit in the request expires the row's attributes,
+        # and saving must not read them back (one UPDATE by key, no SELECT first).
+        self.id_hash = sha256_hex(cookie) if record is not None and cookie else None
+        self.last_seen_at = record.last_seen_at if record is not None else None
 
     def rotate(self) -> None:
         """Issue a new session id at the next save (at sign-in: no session fixation)."""
@@ -94,7 +102,6 @@ class DatabaseSessionInterface(SessionInterface):
         if record in db.session:
             db.session.expunge(record)
         db.session.execute(delete(SessionRecord).where(SessionRecord.id_hash == id_hash))
-        db.session.commit()
 
     def _anonymous_data(self, request: Request) -> dict[str, Any]:
         raw = read_cookie(request, ANONYMOUS_COOKIE, secure=self.secure)
@@ -155,9 +162,18 @@ class DatabaseSessionInterface(SessionInterface):
 
     def _open(self, request: Request) -> ServerSession:
         cookie = read_cookie(request, COOKIE_NAME, secure=self.secure)
-        record = None
+        record = user = None
         if cookie and len(cookie) <= 100:
-            record = db.session.get(SessionRecord, sha256_hex(cookie))
+            # The signed-in user comes with the row, in one statement: every page reads both.
+            # So do the kinds of factor the user has, which the sign-in policy asks on every page.
+            row = db.session.execute(
+                select(SessionRecord, User, *stored_factor_columns(SessionRecord.user_id))
+                .outerjoin(User, User.id == SessionRecord.user_id)
+                .where(SessionRecord.id_hash == sha256_hex(cookie))
+            ).first()
+            record, user = (row[0], row[1]) if row is not None else (None, None)
+            if row is not None and user is not None:
+                remember_stored_factors(user.id, (row[2], row[3], row[4]))
         if record is None:
             return ServerSession(self._anonymous_data(request))
         if not self._alive(record, now()):
@@ -168,7 +184,7 @@ class DatabaseSessionInterface(SessionInterface):
                 )
             self._forget(record)
             return ServerSession()
-        return ServerSession(dict(record.data), cookie, record)
+        return ServerSession(dict(record.data), cookie, record, user)
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
         """Persist changes; rotate the id when asked; clear the cookies when emptied.
@@ -179,7 +195,12 @@ class DatabaseSessionInterface(SessionInterface):
         if g.get("idp_unavailable"):
             return  # already a 503 for the database: saving would only wait on it again
         try:
+            if response.status_code >= 500:
+                db.session.rollback()  # the request failed: none of its own work is kept
             self._save(session, response)
+            # The request's one commit: its work, its audit events and the session row together
+            # (services leave it to the request: idp.database.commit_unless_in_request).
+            db.session.commit()
         except DATABASE_UNAVAILABLE as error:
             rollback_quietly()
             log.warning("session not saved, database unavailable: %s", first_line(error))
@@ -201,32 +222,46 @@ class DatabaseSessionInterface(SessionInterface):
             if session.modified:
                 self._set_cookie(response, ANONYMOUS_COOKIE, self.anonymous.dumps(dict(session)))
             return
-        if record is not None and session.rotate_requested:
-            self._forget(record)
-            record = None
-        if record is None:
+        if record is None or session.id_hash is None:
             uid = session.get("uid")
             # The address is kept only for unfinished sign-ins, to bound them per address.
             ip = None if uid else (request.remote_addr or "")[:45]
             if ip is not None:
                 self._make_room(ip)
             session.cookie = secrets.token_urlsafe(32)
-            record = SessionRecord(id_hash=sha256_hex(session.cookie), created_at=at, created_ip=ip)
+            id_hash = sha256_hex(session.cookie)
+            record = SessionRecord(
+                id_hash=id_hash,
+                created_at=at,
+                created_ip=ip,
+                data=dict(session),
+                user_id=session.get("uid"),
+                last_seen_at=at,
+            )
             db.session.add(record)
-            session.modified = True
-        if session.modified:
-            record.data = dict(session)
-            record.user_id = session.get("uid")
-        if session.modified or at - record.last_seen_at >= TOUCH_INTERVAL:
-            record.last_seen_at = at
-            try:
-                db.session.commit()
-            except StaleDataError:
+            session.id_hash, session.record = id_hash, record
+        elif session.modified or at - (session.last_seen_at or at) >= TOUCH_INTERVAL:
+            values: dict[str, Any] = {"last_seen_at": at}
+            if session.modified:
+                values.update(data=dict(session), user_id=session.get("uid"))
+            if session.rotate_requested:
+                # A new id for the same row (at sign-in: no session fixation), in the same UPDATE.
+                session.cookie = secrets.token_urlsafe(32)
+                values["id_hash"] = sha256_hex(session.cookie)
+            if record in db.session:
+                db.session.expunge(record)  # written here by key; the ORM copy would be stale
+            updated = changed_rows(
+                update(SessionRecord)
+                .where(SessionRecord.id_hash == session.id_hash)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if updated != 1:
                 # Ended elsewhere meanwhile ("sign out everywhere"): stay signed out.
-                db.session.rollback()
                 self._delete_cookie(response, COOKIE_NAME)
                 return
-            session.rotate_requested = False
+            session.id_hash = values.get("id_hash", session.id_hash)
+        session.rotate_requested = False
         if had_anonymous:
             self._delete_cookie(response, ANONYMOUS_COOKIE)  # its content moved into the row
         self._set_cookie(response, COOKIE_NAME, session.cookie or "")
@@ -270,6 +305,15 @@ def _become_unavailable(response: Response) -> None:
     for name, value in replacement.headers.items():
         if name.lower() != "content-length":
             response.headers[name] = value
+
+
+def commit_without_session(response: Response) -> Response:
+    """after_request: the one commit of a request that has no session to save (sessionless
+    endpoints; every other request commits in `save_session`). A 5xx commits nothing:
+    Flask-SQLAlchemy rolls the session back at teardown."""
+    if current_app.session_interface.is_null_session(session) and response.status_code < 500:
+        db.session.commit()
+    return response
 
 
 def require_session() -> None:

@@ -98,6 +98,16 @@ class Browser:
             },
         )
 
+    def without_passkey_autofill(self) -> None:
+        """Pages loaded from now on see a browser without conditional mediation.
+
+        The virtual authenticator answers a conditional request at once with its resident
+        passkey (as if the user picked it), which would pre-empt a test that types a password.
+        """
+        self.context.add_init_script(
+            "PublicKeyCredential.isConditionalMediationAvailable = async () => false;"
+        )
+
     def close(self) -> None:
         self.context.close()
 

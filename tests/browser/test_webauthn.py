@@ -124,8 +124,9 @@ def test_enroll_a_key_at_first_sign_in_then_sign_in_with_it(live_app, browser):
         [key] = db.session.scalars(select(WebAuthnCredential)).all()
         assert key.name == "Laptop" and key.user_verified
 
-    # Sign out, then sign in again: password, then the key.
+    # Sign out, then sign in again: password, then the key (autofill would offer the passkey).
     browser.context.clear_cookies()
+    browser.without_passkey_autofill()
     page = browser.page
     rp = RP(issuer, "rp", rp.secret)
     page.goto(rp.authorize_url())
@@ -142,6 +143,7 @@ def test_passkey_sign_in_without_a_password(live_app, browser):
     secret = rp_client(app, issuer).secret
     enroll_key_at_first_sign_in(browser, RP(issuer, "rp", secret), app)
     browser.context.clear_cookies()
+    browser.without_passkey_autofill()  # the button, not the email field's suggestion
     rp = RP(issuer, "rp", secret)
     page = browser.page
     page.goto(rp.authorize_url())
@@ -194,6 +196,7 @@ def test_a_cloned_key_whose_counter_goes_back_is_refused_and_audited(live_app, b
     enroll_key_at_first_sign_in(browser, RP(issuer, "rp", secret), app)
     page = browser.page
     browser.context.clear_cookies()
+    browser.without_passkey_autofill()
     rp = RP(issuer, "rp", secret)
     page.goto(rp.authorize_url())
     type_password(page)

@@ -182,3 +182,23 @@ def test_an_unreachable_rp_is_given_up_on_and_the_admin_sees_it(
     with app.app_context():
         client = db.session.scalar(select(Client).where(Client.client_id == "portal"))
         assert [d.status for d in logout_deliveries(client)] == [FAILED]
+
+
+def test_deleting_a_user_logs_them_out_of_every_app(
+    live_server: LiveServer, portal: RPState
+) -> None:
+    """An admin deletes the account: the apps it was signed in to are told, then the rows go."""
+    app = live_server.app
+    user = make_user(app)
+    secret = enroll_totp(app, user.id)
+    ada = LiveBrowser(app)
+    sign_in_at(portal, ada, secret)
+    [sid] = portal.signed_in
+
+    result = app.test_cli_runner().invoke(args=["user", "delete", "ada@example.com", "--yes"])
+    assert result.exit_code == 0, result.output
+
+    assert worker(app) == backchannel.Delivered(sent=1)
+    [claims] = portal.received
+    assert claims["sid"] == sid and claims["aud"] == "portal"
+    assert ada.http.get(f"{portal.url}/me").status_code == 401

@@ -254,7 +254,7 @@ def test_reset_mfa_removes_everything_emails_and_forces_email_proof_then_enrollm
     page = client.get(f"/admin/users/{user.subject}")
     assert "Phone" in page.text and "Codes by email" in page.text
     assert "10 unused recovery codes" in page.text and "rp" in page.text
-    post_form(client, f"/admin/users/{user.subject}/reset-mfa")
+    post_form(client, f"/admin/users/{user.subject}/reset-mfa", {"confirmed": "yes"})
     assert _state(app, user.id) == {
         "sessions": 0,
         "live_tokens": 0,
@@ -322,7 +322,12 @@ def test_admin_role_granted_and_revoked_never_your_own_or_the_last(app, client, 
     own = post_form(client, f"/admin/users/{admin.subject}/revoke-admin")
     assert own.status_code == 409 and "your own account" in own.text
     assert post_form(client, f"/admin/users/{admin.subject}/disable").status_code == 409
-    assert post_form(client, f"/admin/users/{admin.subject}/reset-mfa").status_code == 409
+    assert (
+        post_form(
+            client, f"/admin/users/{admin.subject}/reset-mfa", {"confirmed": "yes"}
+        ).status_code
+        == 409
+    )
     assert user_row(app, admin.email).is_admin
     assert [e.event for e in events(app) if e.event.startswith("user.admin")] == [
         "user.admin_granted",
@@ -348,12 +353,18 @@ def test_an_admin_revokes_one_trusted_device_or_all(app, client, admin):
         (device,) = TrustedDevice.of_user(user.id, now())
         device_id = device.id
     missing = post_form(
-        client, f"/admin/users/{user.subject}/trusted-devices/{device_id + 99}/revoke"
+        client,
+        f"/admin/users/{user.subject}/trusted-devices/{device_id + 99}/revoke",
+        {"confirmed": "yes"},
     )
     assert missing.status_code == 404
-    post_form(client, f"/admin/users/{user.subject}/trusted-devices/{device_id}/revoke")
+    post_form(
+        client,
+        f"/admin/users/{user.subject}/trusted-devices/{device_id}/revoke",
+        {"confirmed": "yes"},
+    )
     assert _state(app, user.id)["trust"] == 0
-    post_form(client, f"/admin/users/{user.subject}/trusted-devices/revoke")
+    post_form(client, f"/admin/users/{user.subject}/trusted-devices/revoke", {"confirmed": "yes"})
     revoked = events(app, "trusted_device.revoked")
     assert [(e.detail["device_id"], e.detail["count"]) for e in revoked] == [
         (device_id, 1),

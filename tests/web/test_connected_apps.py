@@ -60,7 +60,7 @@ def test_the_account_page_lists_an_allowed_app_with_what_it_may_see(
     assert "SHOP Portal" in row
     assert re.findall(r'data-scope="([^"]+)"', row) == ["email", "offline_access", "openid"]
     assert "Your email address" in row and "Confirm who you are" in row
-    assert re.search(r"\d{4}-\d{2}-\d{2}", row)
+    assert re.search(r"\d{1,2} [A-Za-z]{3,4} \d{4}", row)  # when, e.g. "30 Nov 2026"
     assert "Remove access" in row and "<details" in row
 
 

@@ -92,6 +92,19 @@ def test_the_admin_sees_the_place_too(app: Flask) -> None:
     assert (session["ip"], session["place"]) == ("127.0.0.1", "Springfield, United States")
 
 
+@pytest.mark.parametrize("overrides", ["geoip"], indirect=True)
+def test_the_admin_sees_the_place_in_the_consoles_language(app: Flask) -> None:
+    admin_browser = app.test_client()
+    signed_in_admin(app, admin_browser)
+    admin_browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    user = make_user(app, "bob@example.com", name="Bob Baker")
+    sign_in(app.test_client(), "bob@example.com", enroll_totp(app, user.id))
+
+    [row] = session_cells(admin_browser.get(f"/admin/users/{user.subject}").text)
+
+    assert "Springfield, Estados Unidos (127.0.0.1)" in row
+
+
 def test_without_a_database_the_ip_is_shown(app: Flask) -> None:
     user = make_user(app)
     secret = enroll_totp(app, user.id)

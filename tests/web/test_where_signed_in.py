@@ -68,7 +68,9 @@ def test_the_admin_sees_a_users_sessions_and_ends_one(app: Flask) -> None:
 
     page = admin_browser.get(f"/admin/users/{user.subject}")
     [sid] = re.findall(r'<tr data-sid="([^"]+)">', page.text)
-    post_form(admin_browser, f"/admin/users/{user.subject}/sessions/{sid}/end")
+    post_form(
+        admin_browser, f"/admin/users/{user.subject}/sessions/{sid}/end", {"confirmed": "yes"}
+    )
 
     assert bob.get("/account/security").status_code == 302
     assert 'data-sid="' not in admin_browser.get(f"/admin/users/{user.subject}").text

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from io import BufferedIOBase
+from typing import BinaryIO
 
 import click
 from flask.cli import with_appcontext
 
+from idp.branding import MAX_LOGO_BYTES
 from idp.manage import clients
 from idp.manage.actor import CLI
 from idp.manage.commands import echo_json, reported
@@ -50,7 +53,21 @@ def _client_options(command: Callable[..., None]) -> Callable[..., None]:
     """The settings `client create` and `client update` share; unset ones are left alone."""
     options = [
         click.option("--name", default=None),
-        click.option("--logo-uri", default=None),
+        click.option(
+            "--logo-uri",
+            default=None,
+            help="https URL of the logo, fetched once now and served by us; '' removes it.",
+        ),
+        click.option(
+            "--logo-file",
+            type=click.File("rb"),
+            default=None,
+            help="A PNG, JPEG or WebP file (at most 256 KiB) as the logo.",
+        ),
+        click.option("--brand-color", default=None, help="#rrggbb; '' for the global colour."),
+        click.option("--support-email", default=None, help="'' for the global contact."),
+        click.option("--support-phone", default=None),
+        click.option("--support-url", default=None, help="https URL of the app's help desk."),
         click.option("--redirect-uri", "redirect_uris", multiple=True, help="Repeatable."),
         click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True),
         click.option(
@@ -70,6 +87,12 @@ def _client_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--remember-device/--no-remember-device", "remember_device", default=None),
         click.option("--remember-days", type=int, default=None),
         click.option("--passkey-signin/--no-passkey-signin", "passkey_signin", default=None),
+        click.option(
+            "--passkey-offer/--no-passkey-offer",
+            "passkey_offer",
+            default=None,
+            help="After a sign-in with a code, offer to create a passkey.",
+        ),
         click.option(
             "--alg",
             "id_token_signed_response_alg",
@@ -116,6 +139,13 @@ def _client_data(values: dict[str, object]) -> dict[str, object]:
     }
 
 
+def _logo_bytes(file: object) -> bytes | None:
+    """The --logo-file's first bytes (enough to refuse one too large), or None."""
+    if not isinstance(file, BufferedIOBase | BinaryIO):
+        return None
+    return file.read(MAX_LOGO_BYTES + 1)
+
+
 def _print_credentials(client: Client, secret: str | None) -> None:
     click.echo(f"client_id:     {client.client_id}")
     if secret:
@@ -129,6 +159,7 @@ def _print_credentials(client: Client, secret: str | None) -> None:
 @with_appcontext
 def client_create(client_id: str | None, public: bool, **values: object) -> None:
     """Register a client and print its credentials (the secret only this once)."""
+    logo = _logo_bytes(values.pop("logo_file"))
     data = _client_data(values)
     if public:
         data["token_endpoint_auth_method"] = "none"
@@ -136,6 +167,8 @@ def client_create(client_id: str | None, public: bool, **values: object) -> None
         data["client_id"] = client_id
     with reported():
         client, secret = clients.create(data, actor=CLI)
+        if logo is not None:
+            clients.set_logo(client, logo, actor=CLI)
     _print_credentials(client, secret)
 
 
@@ -150,8 +183,11 @@ def _client(client_id: str) -> Client:
 @with_appcontext
 def client_update(client_id: str, **values: object) -> None:
     """Change the settings given; others stay as they are."""
+    logo = _logo_bytes(values.pop("logo_file"))
     with reported():
         client, secret = clients.update(_client(client_id), _client_data(values), actor=CLI)
+        if logo is not None:
+            clients.set_logo(client, logo, actor=CLI)
     click.echo(f"updated {client.client_id}")
     if secret:
         _print_credentials(client, secret)

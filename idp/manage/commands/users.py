@@ -150,11 +150,36 @@ _user_action(
     "trusted devices revoked",
 )
 _user_action(
+    "sign-out-everywhere",
+    "End every session, revoke tokens and trusted devices; the apps get logout tokens.",
+    lambda u: users.sign_out_everywhere(u, actor=CLI),
+    "signed out everywhere",
+)
+_user_action(
     "invite",
     "Email a fresh activation link (the older one stops working).",
     lambda u: invitations.send(u, actor=CLI, at=now()),
     "invitation sent",
 )
+
+
+@user_cli.command("sessions")
+@click.argument("email")
+@with_appcontext
+def user_sessions(email: str) -> None:
+    """Where the user is signed in, as JSON (sid, browser, place, times, apps)."""
+    echo_json(user_detail.sessions_as_dicts(users.browser_sessions(_user(email))))
+
+
+@user_cli.command("end-session")
+@click.argument("email")
+@click.argument("sid")
+@with_appcontext
+def user_end_session(email: str, sid: str) -> None:
+    """Sign the user out of one browser (its sid from `idp user sessions`)."""
+    with reported():
+        revoked = users.end_session(_user(email), sid, actor=CLI)
+    click.echo(f"{email}: signed out of session {sid[:8]}…, {revoked} token(s) revoked")
 
 
 @user_cli.command("delete")

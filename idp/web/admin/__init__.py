@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
@@ -15,6 +16,7 @@ from idp.manage.actor import Actor
 from idp.manage.errors import ManageError
 from idp.models.client import Client
 from idp.models.user import User
+from idp.web.admin.confirmations import confirmation
 from idp.web.guards import signin_required, stepped_up
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -51,6 +53,23 @@ def manage_error(error: ManageError) -> tuple[str, int]:
     ), error.status
 
 
+STATUS_LABELS = {
+    "active": _l("active"),
+    "pending": _l("pending (never signed in)"),
+    "locked": _l("locked"),
+    "disabled": _l("disabled"),
+}
+
+
+@bp.context_processor
+def console_helpers() -> dict[str, Any]:
+    """What every console page may call: a status in words, a destructive action's words."""
+    return {
+        "status_label": lambda status: str(STATUS_LABELS.get(status, status)),
+        "confirmation": confirmation,
+    }
+
+
 @bp.get("")
 def home() -> str:
     """Counts and the way to each section."""
@@ -60,14 +79,6 @@ def home() -> str:
         users=count(select(func.count()).select_from(User)) or 0,
         clients=count(select(func.count()).select_from(Client)) or 0,
     )
-
-
-@bp.get("/api-docs")
-def api_docs() -> Response:
-    """The admin API's OpenAPI document, for an admin in a browser."""
-    from idp.web.admin_api.openapi import document_response
-
-    return document_response()
 
 
 def checkbox(name: str) -> bool:
@@ -85,4 +96,4 @@ def back_to(endpoint: str, **values: Any) -> Response:
     return redirect(url_for(endpoint, **values))
 
 
-from idp.web.admin import audit_log, clients, users  # noqa: E402, F401
+from idp.web.admin import api_docs, audit_log, clients, users  # noqa: E402, F401

@@ -18,6 +18,7 @@ from idp.authn.password_policy import WeakPassword
 from idp.clock import now
 from idp.extensions import limiter
 from idp.manage import invitations
+from idp.web.forms import refusal
 
 bp = Blueprint("activation", __name__)
 
@@ -27,12 +28,7 @@ bp = Blueprint("activation", __name__)
 def activate(token: str) -> Response | str | tuple[str, int]:
     """Set the first password; then sign in (and enroll a second factor) as usual."""
     at = now()
-    try:
-        _, user = invitations.find(token, at=at)
-    except invitations.InvitationInvalid as exc:
-        return render_template(
-            "error.html", title=exc.title, message=exc.message, code=exc.code
-        ), 400
+    _, user = invitations.find(token, at=at)  # a dead link: the error page (idp/errors.py)
     error, status = None, 200
     if request.method == "POST":
         password = request.form.get("password", "")
@@ -44,9 +40,7 @@ def activate(token: str) -> Response | str | tuple[str, int]:
                     token, password, passwords=current_app.extensions["idp.passwords"], at=at
                 )
             except WeakPassword as exc:
-                error, status = exc.message, 400
-            except invitations.InvitationInvalid as exc:
-                error, status = exc.message, 400
+                error, status = refusal(exc)
             else:
                 flash(gettext("Your account is ready. Sign in with your new password."), "notice")
                 return redirect(url_for("signin.password"))

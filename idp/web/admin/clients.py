@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, g, render_template, request
+from flask import flash, g, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response  # what redirect() returns; flask's is a subclass
 
-from idp.manage import clients
+from idp.branding import MAX_LOGO_BYTES
+from idp.manage import client_logos, clients
 from idp.manage.errors import Invalid
 from idp.models.client import Client
 from idp.web.admin import back_to, bp, checkbox, lines
+from idp.web.admin.confirmations import ask, confirmation, confirmed, typed_matches
 
 
 def _form_data(*, creating: bool) -> dict[str, Any]:
@@ -30,17 +33,42 @@ def _form_data(*, creating: bool) -> dict[str, Any]:
         "remember_device": checkbox("remember_device"),
         "remember_days": int(days) if days.isdigit() and len(days) < 6 else days,
         "passkey_signin": checkbox("passkey_signin"),
+        "passkey_offer": checkbox("passkey_offer"),
         "id_token_signed_response_alg": form.get("id_token_signed_response_alg", ""),
         "backchannel_logout_uri": form.get("backchannel_logout_uri", ""),
         "backchannel_logout_session_required": checkbox("backchannel_logout_session_required"),
         "frontchannel_logout_uri": form.get("frontchannel_logout_uri", ""),
         "frontchannel_logout_session_required": checkbox("frontchannel_logout_session_required"),
+        "brand_color": form.get("brand_color", ""),
+        "support_email": form.get("support_email", ""),
+        "support_phone": form.get("support_phone", ""),
+        "support_url": form.get("support_url", ""),
     }
     if "access_token_format" in form:  # a form from before the field leaves it unchanged
         data["access_token_format"] = form["access_token_format"]
     if creating:
         data["client_id"] = form.get("client_id", "")
     return data
+
+
+def _uploaded_logo() -> bytes | None:
+    """The uploaded logo file's bytes (checked), None without one; Invalid if refused."""
+    upload = request.files.get("logo_file")
+    if upload is None or not upload.filename:
+        return None
+    data = upload.stream.read(MAX_LOGO_BYTES + 1)
+    try:
+        client_logos.check_image(data)
+    except client_logos.LogoRefused as exc:
+        raise client_logos.refused("logo_file", exc) from exc
+    return data
+
+
+def _save_logo(client: Client, data: bytes | None) -> None:
+    if data is not None:
+        clients.set_logo(client, data, actor=g.actor)
+    elif checkbox("remove_logo"):
+        clients.remove_logo(client, actor=g.actor)
 
 
 def _render_form(
@@ -72,14 +100,18 @@ def client_list() -> str:
 def client_new() -> Response | str | tuple[str, int]:
     """Register a client; its secret is shown once."""
     if request.method == "GET":
-        return _render_form({"client_id": "", "name": "", **clients.DEFAULTS}, client=None)
+        return _render_form(
+            {"client_id": "", "name": "", **clients.new_client_values()}, client=None
+        )
     data = _form_data(creating=True)
     try:
+        logo = _uploaded_logo()
         client, secret = clients.create(data, actor=g.actor)
     except Invalid as exc:
         return _render_form(data, client=None, errors=exc)
+    _save_logo(client, logo)
     if secret is None:
-        flash(f"Registered {client.name} (a public client: no secret).", "notice")
+        flash(_("Registered %(name)s (a public client: no secret).", name=client.name), "notice")
         return back_to("admin.client_view", client_id=client.client_id)
     return _secret_page(client, secret, reason="created")
 
@@ -108,19 +140,24 @@ def client_update(client_id: str) -> Response | str | tuple[str, int]:
     client = clients.get(client_id)
     data = _form_data(creating=False)
     try:
+        logo = _uploaded_logo()
         client, secret = clients.update(client, data, actor=g.actor)
     except Invalid as exc:
         return _render_form(data, client=client, errors=exc)
+    _save_logo(client, logo)
     if secret:
         return _secret_page(client, secret, reason="confidential")
-    flash("Saved.", "notice")
+    flash(_("Saved."), "notice")
     return back_to("admin.client_view", client_id=client.client_id)
 
 
 @bp.post("/clients/<client_id>/rotate-secret")
-def client_rotate_secret(client_id: str) -> str:
-    """A new secret; the old one stops working now."""
+def client_rotate_secret(client_id: str) -> str | tuple[str, int]:
+    """A new secret; the old one stops working now (after the admin confirmed)."""
     client = clients.get(client_id)
+    if not confirmed():
+        c = confirmation("rotate_secret", client=client.name)
+        return ask(c, back=url_for("admin.client_view", client_id=client_id), title=client.name)
     secret = clients.rotate_secret(client, actor=g.actor)
     return _secret_page(client, secret, reason="rotated")
 
@@ -129,7 +166,7 @@ def client_rotate_secret(client_id: str) -> str:
 def client_disable(client_id: str) -> Response:
     """Stop the client signing anyone in; its tokens stop working."""
     clients.set_disabled(clients.get(client_id), True, actor=g.actor)
-    flash("Disabled. Its tokens were revoked.", "notice")
+    flash(_("Disabled. Its tokens were revoked."), "notice")
     return back_to("admin.client_view", client_id=client_id)
 
 
@@ -137,18 +174,21 @@ def client_disable(client_id: str) -> Response:
 def client_enable(client_id: str) -> Response:
     """Let a disabled client sign people in again."""
     clients.set_disabled(clients.get(client_id), False, actor=g.actor)
-    flash("Enabled.", "notice")
+    flash(_("Enabled."), "notice")
     return back_to("admin.client_view", client_id=client_id)
 
 
 @bp.post("/clients/<client_id>/delete")
-def client_delete(client_id: str) -> Response:
-    """Delete, after the admin typed the client_id to confirm."""
+def client_delete(client_id: str) -> Response | tuple[str, int]:
+    """Delete, after the admin confirmed by typing the client_id."""
     client = clients.get(client_id)
-    if request.form.get("confirm", "").strip() != client.client_id:
-        flash("Type the client_id to confirm the deletion.", "error")
-        return back_to("admin.client_view", client_id=client_id)
+    if not typed_matches(client.client_id, fold_case=False):  # typing it is the confirmation
+        c = confirmation("delete_client", client=client.name, client_id=client.client_id)
+        typed = "confirm" in request.form
+        wrong = _("Type the client_id exactly as shown.") if typed else None
+        back = url_for("admin.client_view", client_id=client_id)
+        return ask(c, back=back, title=client.name, error=wrong)
     name = client.name
     clients.remove(client, actor=g.actor)
-    flash(f"Deleted {name}.", "notice")
+    flash(_("Deleted %(name)s.", name=name), "notice")
     return back_to("admin.client_list")

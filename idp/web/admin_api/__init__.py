@@ -49,7 +49,7 @@ def problem(
     }
     if errors:
         body["errors"] = [
-            {"field": e.field, "message": e.message, **({"line": e.line} if e.line else {})}
+            {"field": e.field, "message": e.text, **({"line": e.line} if e.line else {})}
             for e in errors
         ]
     response = jsonify(body)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, g, jsonify, url_for
+from flask import Response, g, jsonify, request, url_for
+from werkzeug.exceptions import UnsupportedMediaType
 
+from idp.branding import MAX_LOGO_BYTES
 from idp.manage import clients
 from idp.models.client import Client
 from idp.web.admin_api import bp, json_body, no_store, query_text
+
+LOGO_TYPES = ("image/png", "image/jpeg", "image/webp")
 
 
 def _answer(client: Client, secret: str | None = None, status: int = 200) -> Response:
@@ -52,6 +56,24 @@ def delete_client(client_id: str) -> Response:
     """Delete a client; its tokens are revoked."""
     clients.remove(clients.get(client_id), actor=g.actor)
     return Response(status=204)
+
+
+@bp.put("/clients/<client_id>/logo")
+def put_client_logo(client_id: str) -> Response:
+    """Upload the client's logo: the body is the PNG, JPEG or WebP image itself."""
+    client = clients.get(client_id)
+    if request.mimetype not in LOGO_TYPES:
+        raise UnsupportedMediaType("Send the image as image/png, image/jpeg or image/webp.")
+    clients.set_logo(client, request.stream.read(MAX_LOGO_BYTES + 1), actor=g.actor)
+    return _answer(client)
+
+
+@bp.delete("/clients/<client_id>/logo")
+def delete_client_logo(client_id: str) -> Response:
+    """Remove the client's logo: its sign-in shows the global one."""
+    client = clients.get(client_id)
+    clients.remove_logo(client, actor=g.actor)
+    return _answer(client)
 
 
 @bp.post("/clients/<client_id>/rotate-secret")

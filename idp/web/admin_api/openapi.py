@@ -15,7 +15,18 @@ def _json(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": ref(schema)}}
 
 
+TAGS = [
+    {"name": "Clients", "description": "Relying parties: register, change, disable, delete."},
+    {"name": "Users", "description": "Accounts: create and invite, support, admin role."},
+    {"name": "Sessions", "description": "Where a user is signed in, and signing them out."},
+    {"name": "Audit", "description": "The audit trail."},
+    {"name": "Document", "description": "This description of the API."},
+]
+
+
 def _op(
+    operation_id: str,
+    tag: str,
     summary: str,
     ok: int,
     schema: str | None,
@@ -33,7 +44,12 @@ def _op(
     }
     for status in (401, 403, *errors):
         responses[str(status)] = responses["default"]
-    found: dict[str, Any] = {"summary": summary, "responses": responses}
+    found: dict[str, Any] = {
+        "operationId": operation_id,
+        "tags": [tag],
+        "summary": summary,
+        "responses": responses,
+    }
     if body:
         found["requestBody"] = {"required": True, "content": _json(body)}
     if params:
@@ -60,12 +76,16 @@ def _paths() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/clients": {
             "get": _op(
+                "listClients",
+                "Clients",
                 "List clients",
                 200,
                 "ClientList",
                 params=[_query("q", text(120), "Name or client_id contains")],
             ),
             "post": _op(
+                "createClient",
+                "Clients",
                 "Register a client (its secret is in the answer, once)",
                 201,
                 "Client",
@@ -75,14 +95,29 @@ def _paths() -> dict[str, Any]:
         },
         "/clients/{client_id}": {
             "parameters": cid,
-            "get": _op("One client", 200, "Client", errors=(404,)),
+            "get": _op("getClient", "Clients", "One client", 200, "Client", errors=(404,)),
             "patch": _op(
-                "Change a client", 200, "Client", body="ClientPatch", errors=(404, 409, 415, 422)
+                "updateClient",
+                "Clients",
+                "Change a client",
+                200,
+                "Client",
+                body="ClientPatch",
+                errors=(404, 409, 415, 422),
             ),
-            "delete": _op("Delete a client (revokes its tokens)", 204, None, errors=(404,)),
+            "delete": _op(
+                "deleteClient",
+                "Clients",
+                "Delete a client (revokes its tokens)",
+                204,
+                None,
+                errors=(404,),
+            ),
         },
         "/users": {
             "get": _op(
+                "listUsers",
+                "Users",
                 "Search users",
                 200,
                 "UserList",
@@ -94,6 +129,8 @@ def _paths() -> dict[str, Any]:
                 errors=(422,),
             ),
             "post": _op(
+                "createUser",
+                "Users",
                 "Create a user (and email an invitation)",
                 201,
                 "User",
@@ -103,18 +140,36 @@ def _paths() -> dict[str, Any]:
         },
         "/users/{user_id}": {
             "parameters": uid,
-            "get": _op("One user, with factors and trusted devices", 200, "User", errors=(404,)),
+            "get": _op(
+                "getUser",
+                "Users",
+                "One user, with factors, trusted devices and sessions",
+                200,
+                "User",
+                errors=(404,),
+            ),
             "patch": _op(
+                "updateUser",
+                "Users",
                 "Change names, locale or roles",
                 200,
                 "User",
                 body="UserPatch",
                 errors=(404, 415, 422),
             ),
-            "delete": _op("Delete a user (audit events are kept)", 204, None, errors=(404, 409)),
+            "delete": _op(
+                "deleteUser",
+                "Users",
+                "Delete a user (audit events are kept)",
+                204,
+                None,
+                errors=(404, 409),
+            ),
         },
         "/audit-events": {
             "get": _op(
+                "listAuditEvents",
+                "Audit",
                 "Audit events, newest first",
                 200,
                 "AuditEventList",
@@ -140,6 +195,8 @@ def _paths() -> dict[str, Any]:
         },
         "/openapi.json": {
             "get": {
+                "operationId": "getOpenApiDocument",
+                "tags": ["Document"],
                 "summary": "This document",
                 "responses": {
                     "200": {
@@ -150,31 +207,95 @@ def _paths() -> dict[str, Any]:
             }
         },
     }
-    client_actions = {
-        "rotate-secret": "New secret (in the answer, once); the old one stops working",
-        "disable": "Disable (revokes its tokens)",
-        "enable": "Enable",
+    image = {"schema": {"type": "string", "contentMediaType": "image/png", "maxLength": 262144}}
+    upload = _op(
+        "uploadClientLogo",
+        "Clients",
+        "Upload the logo (the image is the body)",
+        200,
+        "Client",
+        errors=(404, 415, 422),
+    )
+    upload["requestBody"] = {
+        "required": True,
+        "content": {kind: image for kind in ("image/png", "image/jpeg", "image/webp")},
     }
-    for action, summary in client_actions.items():
+    paths["/clients/{client_id}/logo"] = {
+        "parameters": cid,
+        "put": upload,
+        "delete": _op(
+            "deleteClientLogo",
+            "Clients",
+            "Remove the logo (the global one shows)",
+            200,
+            "Client",
+            errors=(404,),
+        ),
+    }
+    client_actions = {
+        "rotate-secret": (
+            "rotateClientSecret",
+            "New secret (in the answer, once); the old one stops working",
+        ),
+        "disable": ("disableClient", "Disable (revokes its tokens)"),
+        "enable": ("enableClient", "Enable"),
+    }
+    for action, (operation_id, summary) in client_actions.items():
         paths[f"/clients/{{client_id}}/{action}"] = {
             "parameters": cid,
-            "post": _op(summary, 200, "Client", errors=(404, 409)),
+            "post": _op(operation_id, "Clients", summary, 200, "Client", errors=(404, 409)),
         }
     user_actions = {
-        "disable": "Disable (ends sessions, tokens and trusted devices)",
-        "enable": "Enable",
-        "unlock": "Lift password and second-factor lock-outs",
-        "reset-mfa": "Remove factors, recovery codes and trust; sign out; email the user",
-        "invite": "Email a fresh activation link",
-        "revoke-trusted-devices": "End trust for all of the user's devices",
-        "grant-admin": "Give the admin role",
-        "revoke-admin": "Take the admin role away",
+        "disable": ("disableUser", "Disable (ends sessions, tokens and trusted devices)"),
+        "enable": ("enableUser", "Enable"),
+        "unlock": ("unlockUser", "Lift password and second-factor lock-outs"),
+        "reset-mfa": (
+            "resetUserMfa",
+            "Remove factors, recovery codes and trust; sign out; email the user",
+        ),
+        "invite": ("inviteUser", "Email a fresh activation link"),
+        "revoke-trusted-devices": ("revokeUserTrustedDevices", "End trust for all devices"),
+        "grant-admin": ("grantAdmin", "Give the admin role"),
+        "revoke-admin": ("revokeAdmin", "Take the admin role away"),
     }
-    for action, summary in user_actions.items():
+    for action, (operation_id, summary) in user_actions.items():
         paths[f"/users/{{user_id}}/{action}"] = {
             "parameters": uid,
-            "post": _op(summary, 200, "User", errors=(404, 409, 503)),
+            "post": _op(operation_id, "Users", summary, 200, "User", errors=(404, 409, 503)),
         }
+    paths["/users/{user_id}/sessions"] = {
+        "parameters": uid,
+        "get": _op(
+            "listUserSessions",
+            "Sessions",
+            "Where the user is signed in (browser, approximate place, times, apps)",
+            200,
+            "SessionList",
+            errors=(404,),
+        ),
+    }
+    paths["/users/{user_id}/sessions/{sid}"] = {
+        "parameters": [*uid, _path("sid")],
+        "delete": _op(
+            "endUserSession",
+            "Sessions",
+            "Sign out of one browser: its apps get logout tokens, its tokens are revoked",
+            204,
+            None,
+            errors=(404,),
+        ),
+    }
+    paths["/users/{user_id}/sign-out-everywhere"] = {
+        "parameters": uid,
+        "post": _op(
+            "signOutUserEverywhere",
+            "Sessions",
+            "End every session, revoke tokens and device trust; the apps are told",
+            200,
+            "User",
+            errors=(404,),
+        ),
+    }
     return paths
 
 
@@ -191,6 +312,7 @@ def document(issuer: str, ceiling: int) -> dict[str, Any]:
             ),
         },
         "servers": [{"url": f"{issuer}/admin/api/v1"}],
+        "tags": TAGS,
         "security": [{"clientCredentials": ["idp:admin"]}],
         "components": {
             "securitySchemes": {
@@ -210,14 +332,19 @@ def document(issuer: str, ceiling: int) -> dict[str, Any]:
     }
 
 
-def document_response() -> Response:
-    """The document as JSON, built once per app."""
+def app_document() -> dict[str, Any]:
+    """This app's document, built once per app."""
     cached = current_app.extensions.get("idp.admin_openapi")
     if cached is None:
         settings = current_app.extensions["idp.settings"]
         cached = document(settings.issuer, settings.trust_ceiling_days)
         current_app.extensions["idp.admin_openapi"] = cached
-    return no_store(jsonify(cached))
+    return cached
+
+
+def document_response() -> Response:
+    """The document as JSON."""
+    return no_store(jsonify(app_document()))
 
 
 @bp.get("/openapi.json")

@@ -30,7 +30,14 @@ def schemas(ceiling: int) -> dict[str, Any]:
     uri = text(500, format="uri")
     client_fields = {
         "name": text(120, minLength=1),
-        "logo_uri": text(500),
+        "logo_uri": {
+            **text(500),
+            "description": (
+                "An https URL the provider fetches the logo from once, when saved (PNG, JPEG "
+                "or WebP, at most 256 KiB; never a private address), then serves itself. "
+                "Empty removes a logo that came from a URL."
+            ),
+        },
         "redirect_uris": array(uri, clients.MAX_URIS),
         "post_logout_redirect_uris": array(uri, clients.MAX_URIS),
         "token_endpoint_auth_method": {"enum": list(clients.AUTH_METHODS)},
@@ -41,6 +48,10 @@ def schemas(ceiling: int) -> dict[str, Any]:
         "remember_device": {"type": "boolean"},
         "remember_days": {"type": "integer", "minimum": 1, "maximum": ceiling},
         "passkey_signin": {"type": "boolean"},
+        "passkey_offer": {
+            "type": "boolean",
+            "description": "After a sign-in with a code, offer once to create a passkey.",
+        },
         "id_token_signed_response_alg": {"enum": list(clients.SIGNING_ALGS)},
         "access_token_format": {
             "enum": list(clients.ACCESS_TOKEN_FORMATS),
@@ -58,6 +69,18 @@ def schemas(ceiling: int) -> dict[str, Any]:
             "description": "OIDC Front-Channel Logout 1.0: framed on the signed-out page.",
         },
         "frontchannel_logout_session_required": {"type": "boolean"},
+        "brand_color": {
+            "type": ["string", "null"],
+            "pattern": "^(#[0-9a-fA-F]{6})?$",
+            "description": "Primary colour of its sign-in pages and mail; null: the global one.",
+        },
+        "support_email": {**text(320), "type": ["string", "null"]},
+        "support_phone": {
+            "type": ["string", "null"],
+            "maxLength": 40,
+            "pattern": "^(\\+?[0-9][0-9 ().-]{2,38})?$",
+        },
+        "support_url": {**text(500, format="uri"), "type": ["string", "null"]},
     }
     client = {
         "type": "object",
@@ -67,12 +90,16 @@ def schemas(ceiling: int) -> dict[str, Any]:
             "client_type": {"enum": ["public", "confidential"]},
             "disabled": {"type": "boolean"},
             "created_at": NULLABLE_TIME,
+            "logo_url": {
+                "type": ["string", "null"],
+                "description": "Where the provider serves the stored logo; null without one.",
+            },
             "client_secret": {
                 "type": ["string", "null"],
                 "description": "Only in answers that issue a secret; shown once.",
             },
         },
-        "required": ["client_id", *client_fields, "client_type", "disabled"],
+        "required": ["client_id", *client_fields, "client_type", "disabled", "logo_url"],
     }
     profile = {
         "name": text(200),
@@ -102,11 +129,8 @@ def schemas(ceiling: int) -> dict[str, Any]:
             "trusted_devices": {"type": "array", "items": {"type": "object"}},
             "sessions": {
                 "type": "array",
-                "items": {"type": "object"},
-                "description": (
-                    "Where the user is signed in: browser, IP, its place (city and country,"
-                    " or null without a GeoIP database), times, apps."
-                ),
+                "items": ref("Session"),
+                "description": "Where the user is signed in.",
             },
         },
         "required": ["id", "email", "roles", "is_admin", "status"],
@@ -130,13 +154,45 @@ def schemas(ceiling: int) -> dict[str, Any]:
     field_error = {
         "type": "object",
         "properties": {
-            "field": {"type": "string"},
-            "message": {"type": "string"},
+            "field": {
+                "type": "string",
+                "description": "The field's machine name, stable (e.g. remember_days).",
+            },
+            "message": {
+                "type": "string",
+                "description": (
+                    "For people, naming the field as the console labels it: "
+                    '"Remember devices for (days) must be between 1 and 30".'
+                ),
+            },
             "line": {"type": "integer"},
         },
         "required": ["field", "message"],
     }
+    session = {
+        "type": "object",
+        "description": (
+            "A browser the user is signed in with: its place is approximate (city and country"
+            " from the IP address, or null without a GeoIP database)."
+        ),
+        "properties": {
+            "sid": {"type": "string", "description": "The session id the apps know (`sid`)."},
+            "browser": {"type": "string"},
+            "ip": {"type": ["string", "null"]},
+            "place": {"type": ["string", "null"]},
+            "signed_in_at": NULLABLE_TIME,
+            "last_active_at": NULLABLE_TIME,
+            "apps": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["sid", "browser", "signed_in_at", "last_active_at", "apps"],
+    }
     return {
+        "Session": session,
+        "SessionList": {
+            "type": "object",
+            "properties": {"sessions": {"type": "array", "items": ref("Session")}},
+            "required": ["sessions"],
+        },
         "Problem": {
             "type": "object",
             "description": "RFC 9457 problem details; `code` is a stable error code.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Response, g, jsonify, request, url_for
+from flask_babel import gettext as _
 
 from idp.clock import now
 from idp.manage import audit_log, invitations, user_detail, users
@@ -20,7 +21,8 @@ def _int_arg(name: str, default: int, high: int) -> int:
     if raw is None:
         return default
     if not raw.isdigit() or len(raw) > 12 or not 0 <= int(raw) <= high:
-        raise Invalid("Bad query parameter.", [FieldError(name, f"must be 0 to {high}")])
+        problem = _("must be between %(low)d and %(high)d", low=0, high=high)
+        raise Invalid(_("Bad query parameter."), [FieldError(name, problem)])
     return int(raw)
 
 
@@ -107,6 +109,26 @@ def invite_user(user_id: str) -> Response:
 def revoke_user_trust(user_id: str) -> Response:
     """End trust for all of the user's devices: their next sign-ins are challenged."""
     return _act(user_id, lambda u: users.revoke_trust(u, actor=g.actor))
+
+
+@bp.get("/users/<user_id>/sessions")
+def list_user_sessions(user_id: str) -> Response:
+    """Where the user is signed in: browser, IP and approximate place, times, apps."""
+    user = users.get(user_id)
+    return no_store(jsonify(sessions=user_detail.sessions_as_dicts(users.browser_sessions(user))))
+
+
+@bp.delete("/users/<user_id>/sessions/<sid>")
+def end_user_session(user_id: str, sid: str) -> Response:
+    """Sign the user out of one browser: its apps get logout tokens, its tokens are revoked."""
+    users.end_session(users.get(user_id), sid, actor=g.actor)
+    return Response(status=204)
+
+
+@bp.post("/users/<user_id>/sign-out-everywhere")
+def sign_out_user_everywhere(user_id: str) -> Response:
+    """End every session, revoke the user's tokens and device trust; the apps are told."""
+    return _act(user_id, lambda u: users.sign_out_everywhere(u, actor=g.actor))
 
 
 @bp.post("/users/<user_id>/grant-admin")

@@ -35,6 +35,7 @@ def elsewhere(gate: Gate) -> Response:
 
 from idp.web.signin import (  # noqa: E402, F401
     enroll,
+    passkey_offer,
     password,
     prove_email,
     reset,

@@ -13,7 +13,7 @@ from idp.authn.errors import CodeExpired, FactorError, ResendTooSoon, SecondFact
 from idp.clock import now
 from idp.models.user import User
 from idp.web import current
-from idp.web.forms import CodeForm, ConfirmForm
+from idp.web.forms import CodeForm, ConfirmForm, refusal
 
 
 @dataclass
@@ -57,7 +57,7 @@ def handle_email_code(user: User, purpose: str) -> EmailCodeForm:
             audit.record("email_code.failed", user_id=user.id, purpose=purpose, reason=exc.code)
             if not isinstance(exc, CodeExpired):
                 attempts.code_failed(user, now=at)
-            state.error, state.status = exc.message, 400
+            state.error, state.status = refusal(exc)
         else:
             attempts.code_succeeded(user)
             state.accepted = True

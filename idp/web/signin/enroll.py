@@ -17,11 +17,12 @@ from idp.authn.state import Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
 from idp.web import browser, current, device_trust, gating
-from idp.web.forms import ConfirmForm, TotpEnrollForm
+from idp.web.forms import ConfirmForm, TotpEnrollForm, refusal
 from idp.web.gating import Gate
 from idp.web.guards import stepped_up
 from idp.web.signin import after_step, bp, elsewhere
 from idp.web.signin.email_form import handle_email_code
+from idp.web.signin.passkey_offer import offer_admits
 
 # What the enrollment page can set up.
 AVAILABLE = (Factor.WEBAUTHN, Factor.TOTP, Factor.EMAIL_CODE)
@@ -34,8 +35,10 @@ def _enroll_gate(method: Factor | None = None) -> tuple[Gate, bool]:
         return gate, False
     if gate.decision.step is Step.ENROLL:
         return gate, method is None or method in gate.decision.methods
+    # The passkey offer, accepted right after a second factor, adds a key like the account does.
+    offered = method is Factor.WEBAUTHN and offer_admits(gate)
     adding = gate.rid is None and gate.decision.step is Step.DONE and method is not None
-    if not adding or not stepped_up():
+    if not (adding or offered) or not stepped_up():
         return gate, False
     change = Change.ADD_WEBAUTHN if method is Factor.WEBAUTHN else Change.ADD_OTHER
     strong = policy.needs_strong_step_up(change, enrolled_factors(gate.user))
@@ -63,6 +66,7 @@ def finish_enrollment(
     """Record the factor in the session; the first one brings recovery codes."""
     at, rid = now(), gate.rid
     assert gate.user is not None
+    browser.close_passkey_offer()
     # Bound now, not proven: never strong, never this sign-in's phishing-resistant proof.
     browser.add_factor(verified or VerifiedFactor(factor=factor, at=at, new=True))
     device_trust.after_second_factor(
@@ -105,9 +109,8 @@ def enroll_totp() -> Response | tuple[str, int] | str:
         except FactorError as exc:
             db.session.rollback()
             audit.record("factor.enroll_failed", user_id=gate.user.id, factor="totp")
-            error, status = exc.message, 400
+            error, status = refusal(exc)
         else:
-            db.session.commit()
             browser.forget_totp_secret()
             return finish_enrollment(
                 gate, Factor.TOTP, form.name.data or "", remember=bool(form.remember.data)

@@ -13,6 +13,7 @@ from idp.authn.password import InvalidCredentials, SignInThrottled
 from idp.authn.policy import Throttled
 from idp.clock import now
 from idp.extensions import limiter
+from idp.manage import users
 from idp.web import browser, current, gating
 from idp.web.forms import PasswordForm
 from idp.web.signin import after_step, bp, signed_in_first_step
@@ -81,6 +82,7 @@ def password() -> Response | tuple[str, int] | str:
         else:
             browser.begin_sign_in(user.id, now())
             signed_in_first_step(rid)
+            users.set_time_zone(user, request.form.get("time_zone"))  # for times shown to them
             audit.record(
                 "password.verified",
                 user_id=user.id,

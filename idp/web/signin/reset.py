@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response  # what redirect() returns
 
-from idp import audit
+from idp import audit, local_time
 from idp.authn import password_reset, policy, second_factor, webauthn
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
@@ -20,8 +20,8 @@ from idp.clock import now
 from idp.extensions import db, limiter
 from idp.models.password_reset import PasswordReset
 from idp.models.user import User
-from idp.web import browser, current, factor_prompt
-from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm
+from idp.web import browser, current, factor_prompt, i18n
+from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm, refusal
 from idp.web.signin import bp
 from idp.web.signin import webauthn as webauthn_views
 
@@ -54,30 +54,20 @@ def _rid() -> str | None:
     return rid if rid and browser.pending_request(rid) else None
 
 
-def _open(token: str) -> tuple[PasswordReset, User] | tuple[str, int]:
-    try:
-        link = password_reset.open_reset(token, now=now())
-    except password_reset.ResetLinkInvalid as exc:
-        return _link_invalid(exc)
+def _open(token: str) -> tuple[PasswordReset, User]:
+    """The live reset link and its user; a dead link is ResetLinkInvalid, which the error
+    handler renders ("Link expired", 400)."""
+    link = password_reset.open_reset(token, now=now())
     user = db.session.get(User, link.user_id)
     assert user is not None
     return link, user
-
-
-def _link_invalid(exc: password_reset.ResetLinkInvalid) -> tuple[str, int]:
-    return render_template(
-        "error.html", title=_("Link expired"), message=exc.message, code=exc.code
-    ), 400
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @limiter.limit("20/minute", methods=["POST"])
 def reset(token: str) -> Response | tuple[str, int] | str:
     """Prove a factor outside the mailbox, then choose a new password (never bypasses MFA)."""
-    opened = _open(token)
-    if not isinstance(opened[0], PasswordReset):
-        return opened
-    link, user = opened
+    link, user = _open(token)
     rid = _rid()
     enrolled = enrolled_factors(user)
     path = policy.reset_path(enrolled)
@@ -88,7 +78,9 @@ def reset(token: str) -> Response | tuple[str, int] | str:
         )
         if now() < ready_at:
             audit.record("password.reset_cooling_off", user_id=user.id, until=ready_at.isoformat())
-            return render_template("signin/reset_waiting.html", ready_at=ready_at, hours=hours)
+            # Not signed in yet: the time in the zone saved on the account being reset.
+            when = local_time.written(ready_at, zone=user.time_zone, locale=i18n.language())
+            return render_template("signin/reset_waiting.html", ready_at=when, hours=hours)
     elif path is ResetPath.FACTOR and not browser.reset_proven(link.id):
         return _prove(token, user, policy.reset_methods(enrolled), link.id, rid)
     return _new_password(link, user, rid)
@@ -124,9 +116,7 @@ def _new_password(link: PasswordReset, user: User, rid: str | None) -> tuple[str
                 link, form.password.data or "", passwords=current.passwords(), now=now()
             )
         except WeakPassword as exc:
-            error, status = exc.message, 400
-        except password_reset.ResetLinkInvalid as exc:
-            error, status = exc.message, 400
+            error, status = refusal(exc)
         else:
             browser.forget_reset_proof()
             audit.record("password.reset", user_id=user.id)
@@ -140,10 +130,10 @@ def _new_password(link: PasswordReset, user: User, rid: str | None) -> tuple[str
 @limiter.limit("30/minute")
 def reset_webauthn_options(token: str) -> Response | tuple[Response, int]:
     """Request options for the user the reset link names, when a key may prove the reset."""
-    opened = _open(token)
-    if not isinstance(opened[0], PasswordReset):
-        return jsonify(error="This reset link has expired."), 400
-    _, user = opened
+    try:
+        _, user = _open(token)
+    except password_reset.ResetLinkInvalid:
+        return jsonify(error="This reset link has expired."), 400  # shown by the key's script
     if Factor.WEBAUTHN not in policy.reset_methods(enrolled_factors(user)):
         return jsonify(error="No security key on this account."), 403
     return webauthn_views.options_for(user, "reset")
@@ -153,10 +143,10 @@ def reset_webauthn_options(token: str) -> Response | tuple[Response, int]:
 @limiter.limit("30/minute")
 def reset_webauthn(token: str) -> Response | tuple[Response, int]:
     """The key proved the reset: the new password may be chosen."""
-    opened = _open(token)
-    if not isinstance(opened[0], PasswordReset):
-        return jsonify(error="This reset link has expired."), 400
-    link, user = opened
+    try:
+        link, user = _open(token)
+    except password_reset.ResetLinkInvalid:
+        return jsonify(error="This reset link has expired."), 400  # shown by the key's script
     asserted = webauthn_views.verify_assertion(user, "reset", None)
     if not isinstance(asserted, webauthn.Asserted):
         return asserted
@@ -169,10 +159,7 @@ def reset_webauthn(token: str) -> Response | tuple[Response, int]:
 @limiter.limit("20/minute", methods=["POST"])
 def cancel_reset(token: str) -> tuple[str, int] | str:
     """ "This wasn't me": the waiting reset is cancelled."""
-    try:
-        link = password_reset.open_cancel(token, now=now())
-    except password_reset.ResetLinkInvalid as exc:
-        return _link_invalid(exc)
+    link = password_reset.open_cancel(token, now=now())
     form = ConfirmForm()
     if form.validate_on_submit():
         password_reset.cancel_reset(link, now=now())

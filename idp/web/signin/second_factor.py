@@ -10,7 +10,8 @@ from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.state import Step
 from idp.extensions import limiter
 from idp.web import browser, device_trust, factor_prompt, gating
-from idp.web.signin import after_step, bp, elsewhere
+from idp.web.signin import bp, elsewhere
+from idp.web.signin.passkey_offer import offer_or_continue
 
 # Wrong codes allowed in one browser session before it must start over.
 SESSION_MAX_FAILURES = 5
@@ -47,7 +48,7 @@ def second_factor() -> Response | tuple[str, int] | str:
         browser.forget_code_failures()
         browser.add_factor(prompt.verified.factor)
         device_trust.after_second_factor(user, client, remember=bool(prompt.form.remember.data))
-        return after_step(rid)
+        return offer_or_continue(gate, prompt.verified.factor.factor)
     if prompt.error_code is not None and prompt.error_code not in factor_prompt.NOT_GUESSES:
         failures = browser.count_code_failure()
         if failures >= SESSION_MAX_FAILURES:

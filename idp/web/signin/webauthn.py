@@ -16,12 +16,14 @@ from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.state import MfaPolicy, Step, VerifiedFactor
 from idp.clock import now
 from idp.extensions import db, limiter
+from idp.manage import users
 from idp.models.user import User
 from idp.web import browser, current, device_trust, gating
 from idp.web.guards import local_next
 from idp.web.signin import after_step, bp, elsewhere, signed_in_first_step
 from idp.web.signin.email_form import handle_email_code
 from idp.web.signin.enroll import _enroll_gate, finish_enrollment
+from idp.web.signin.passkey_offer import offer_admits
 
 CHALLENGE_TTL = timedelta(minutes=5)
 
@@ -81,6 +83,7 @@ def enroll_webauthn() -> Response | tuple[str, int] | str:
     if not ok or gate.user is None:
         return elsewhere(gate)
     phr = gate.view is not None and gate.view.client.mfa_policy == MfaPolicy.PHISHING_RESISTANT
+    offer = offer_admits(gate)  # from "Sign in faster with a passkey": the sign-in is done
     if _needs_confirmation(gate.user):
         state = handle_email_code(gate.user, "confirm_key")
         if not state.accepted:
@@ -91,6 +94,7 @@ def enroll_webauthn() -> Response | tuple[str, int] | str:
                 state=state,
                 user=gate.user,
                 phr=phr,
+                offer=offer,
             ), state.status
         browser.confirm_mailbox(now())
         audit.record("webauthn.first_key_confirmed", user_id=gate.user.id, via="email_code")
@@ -100,7 +104,11 @@ def enroll_webauthn() -> Response | tuple[str, int] | str:
         view=gate.view,
         rid=gate.rid,
         phr=phr,
-        remember_days=gating.remember_days(gate.view.client if gate.view else None),
+        offer=offer,
+        # The second step already answered "Do not challenge me": not asked twice.
+        remember_days=None
+        if offer
+        else gating.remember_days(gate.view.client if gate.view else None),
     )
 
 
@@ -284,6 +292,7 @@ def passkey() -> Response | tuple[Response, int]:
         return _refused(webauthn.WebAuthnFailed.message)
     browser.begin_sign_in(user.id, now(), password=False)
     signed_in_first_step(rid)
+    users.set_time_zone(user, _body().get("time_zone"))
     view = gating.pending_view(rid)
     client_id = view.client.client_id if view else None
     _record(user, asserted, purpose=Purpose.SIGN_IN, client_id=client_id)
