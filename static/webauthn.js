@@ -154,7 +154,9 @@ function startAutofill(field) {
     clearTimeout(timer);
     if (controller.signal.aborted && controller.signal.reason !== "renew") return;
     if (!controller.signal.aborted) {
-      showError(friendly(error));
+      // NotAllowedError is the browser ending the wait with no passkey chosen (none held, or
+      // the prompt dismissed): the user asked for nothing, so nothing is said and the focus stays.
+      if (error?.name !== "NotAllowedError") showError(friendly(error));
       failures += 1;
     }
     // After a refusal the next passkey chosen needs a fresh challenge; give up after three.
