@@ -114,6 +114,8 @@ ceremonies.passkey = ceremonies.authenticate;
 
 for (const element of document.querySelectorAll("[data-webauthn-only]")) element.hidden = !supported;
 for (const element of document.querySelectorAll("[data-webauthn-unsupported]")) element.hidden = supported;
+// A field revealed just now may miss the browser's own autofocus pass.
+if (document.activeElement === document.body) document.querySelector("[autofocus]:not([hidden] *)")?.focus();
 
 // Passkey autofill (WebAuthn conditional mediation): the email field's suggestions list the
 // passkeys this browser holds; choosing one signs in like the "Sign in with a passkey" button.
@@ -152,7 +154,9 @@ function startAutofill(field) {
     clearTimeout(timer);
     if (controller.signal.aborted && controller.signal.reason !== "renew") return;
     if (!controller.signal.aborted) {
-      showError(friendly(error));
+      // NotAllowedError is the browser ending the wait with no passkey chosen (none held, or
+      // the prompt dismissed): the user asked for nothing, so nothing is said and the focus stays.
+      if (error?.name !== "NotAllowedError") showError(friendly(error));
       failures += 1;
     }
     // After a refusal the next passkey chosen needs a fresh challenge; give up after three.

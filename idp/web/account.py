@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     flash,
@@ -26,6 +28,7 @@ from idp.authn import (
 )
 from idp.authn.factors import Factor
 from idp.authn.inputs import enrolled_factors
+from idp.authn.password_policy import WeakPassword
 from idp.authn.policy import Change, ResetPath
 from idp.authn.recovery_code import LOW_WATERMARK
 from idp.authn.second_factor import Attempt, Purpose
@@ -72,26 +75,36 @@ def home() -> Response:
 @signin_required
 def security() -> str:
     """Factors, recovery codes, devices, sessions, connected apps, password."""
+    if request.args.get("confirmed"):
+        # Back from the step-up a button's POST asked for: the change is one more press away.
+        flash(_("Thanks, it's you. Please press the button again to make the change."), "notice")
+    return _security_page()
+
+
+def _security_page(**extra: Any) -> str:
+    """The security page; `extra` replaces a form or names a field's error."""
     user = g.user
     left = factor_list.recovery_codes_left(user)
     devices = trusted_device.devices_by_client(user.id, at=now())
-    return render_template(
-        "account/security.html",
-        devices=devices,
-        sessions=signed_in_sessions(user),
-        apps=[(app, describe(app.scopes)) for app in consent.connected_apps(user.id)],
-        user=user,
-        rows=factor_list.factor_rows(user),
-        recovery_left=left,
-        low=left <= LOW_WATERMARK,
-        rename_form=RenameForm(),
-        confirm=ConfirmForm(),
-        password_form=PasswordChangeForm(),
-        email_enrolled=user.email_factor_at is not None,
-        time_zone=local_time.valid_zone(user.time_zone) or "UTC",
+    context: dict[str, Any] = {
+        "devices": devices,
+        "sessions": signed_in_sessions(user),
+        "apps": [(app, describe(app.scopes)) for app in consent.connected_apps(user.id)],
+        "user": user,
+        "rows": factor_list.factor_rows(user),
+        "recovery_left": left,
+        "low": left <= LOW_WATERMARK,
+        "rename_form": RenameForm(),
+        "confirm": ConfirmForm(),
+        "password_form": PasswordChangeForm(),
+        "password_error": None,
+        "password_error_field": None,
+        "email_enrolled": user.email_factor_at is not None,
+        "time_zone": local_time.valid_zone(user.time_zone) or "UTC",
         # Nudge: with codes by email only, the mailbox alone is the second factor.
-        mailbox_only=policy.reset_path(enrolled_factors(user)) is ResetPath.COOLING_OFF,
-    )
+        "mailbox_only": policy.reset_path(enrolled_factors(user)) is ResetPath.COOLING_OFF,
+    }
+    return render_template("account/security.html", **(context | extra))
 
 
 @bp.post("/time-zone")
@@ -225,19 +238,32 @@ def change_password() -> Response | tuple[str, int]:
     """Change the password: the current one is required; other sessions end."""
     form = PasswordChangeForm()
     if not form.validate_on_submit():
-        flash(_("Please fill in both password fields."), "error")
-        return redirect(url_for("account.security"))
-    # A wrong current password or a weak new one: told by `refused`, like every refusal here.
-    password.change(
-        g.user,
-        form.current.data or "",
-        form.new.data or "",
-        passwords=current.passwords(),
-        now=now(),
-        keep_session=browser.current_session_hash(),
-    )
+        field = "new" if form.current.data else "current"
+        return _password_refused(form, _("Please fill in both password fields."), field)
+    try:
+        password.change(
+            g.user,
+            form.current.data or "",
+            form.new.data or "",
+            passwords=current.passwords(),
+            now=now(),
+            keep_session=browser.current_session_hash(),
+        )
+    # Field errors are said beside their field; other refusals go to `refused`.
+    except password.WrongCurrentPassword as exc:
+        return _password_refused(form, exc.message, "current")
+    except WeakPassword as exc:
+        return _password_refused(form, exc.message, "new")
     flash(_("Your password was changed. You were signed out everywhere else."), "notice")
     return redirect(url_for("account.security"))
+
+
+def _password_refused(form: PasswordChangeForm, message: str, field: str) -> tuple[str, int]:
+    """The page again, the error beside the field it is about, that field focused."""
+    page = _security_page(
+        password_form=form, password_error=str(message), password_error_field=field
+    )
+    return page, 400
 
 
 @bp.post("/devices/<int:device_id>/forget")

@@ -50,7 +50,7 @@ def recent_auth_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not stepped_up():
-            return redirect(url_for("account.reverify", next=request.full_path))
+            return redirect(url_for("account.reverify", next=_after_step_up()))
         return view(*args, **kwargs)
 
     return signin_required(wrapped)
@@ -60,7 +60,15 @@ def strong_step_up_redirect(change: Change, enrolled: frozenset[Factor]) -> Resp
     """A redirect to the strong step-up when `change` needs one the session lacks, else None."""
     if not policy.needs_strong_step_up(change, enrolled) or stepped_up(strong=True):
         return None
-    return redirect(url_for("account.reverify", strong=1, next=request.full_path))
+    return redirect(url_for("account.reverify", strong=1, next=_after_step_up()))
+
+
+def _after_step_up() -> str:
+    """Where the step-up returns: this page, or for a form's POST (a redirect cannot replay it,
+    it would answer 405) the account page the form was on, to press the button again."""
+    if request.method == "GET":
+        return request.full_path
+    return url_for("account.security", confirmed=1)
 
 
 def local_next(default: str) -> str:

@@ -55,8 +55,8 @@ def chromium() -> Iterator[Any]:
 class Browser:
     """One browser profile with a CTAP2 virtual authenticator (resident keys, UV)."""
 
-    def __init__(self, chromium: Any) -> None:
-        self.context = chromium.new_context()
+    def __init__(self, chromium: Any, **context_options: Any) -> None:
+        self.context = chromium.new_context(**context_options)
         self.page = self.context.new_page()
         self.page.set_default_timeout(10_000)
         self.cdp = self.context.new_cdp_session(self.page)

@@ -145,11 +145,25 @@ def test_regenerating_recovery_codes_voids_the_old_set(app, client, signed_in):
 
 def test_change_password_needs_the_current_one_and_passes_the_policy(app, client, signed_in):
     user, _ = signed_in
-    post(client, "/account/password", current="wrong-password", new="quiet-lantern-harbor-58")
-    assert "current password is not correct" in client.get("/account/security").text
-    post(client, "/account/password", current=PASSWORD, new="password1")
-    page = client.get("/account/security").text
-    assert "Please choose a different password" in page
+    wrong = post(
+        client, "/account/password", current="wrong-password", new="quiet-lantern-harbor-58"
+    )
+    assert wrong.status_code == 400
+    assert "current password is not correct" in wrong.text
+    # Said beside the field it is about, which gets the focus.
+    assert re.search(
+        r'<input id="current"[^>]*aria-describedby="password-error" aria-invalid="true" autofocus',
+        wrong.text,
+    )
+    weak = post(client, "/account/password", current=PASSWORD, new="password1")
+    assert weak.status_code == 400
+    assert "Please choose a different password" in weak.text
+    assert re.search(
+        r'<input id="new"[^>]*aria-describedby="password-error new-hint"\s+aria-invalid="true"',
+        weak.text,
+    )
+    empty = post(client, "/account/password", current="", new="")
+    assert empty.status_code == 400 and "fill in both" in empty.text
     post(client, "/account/password", current=PASSWORD, new="quiet-lantern-harbor-58")
     assert "Your password was changed" in client.get("/account/security").text
     assert "password" in latest_mail(app).lower()
@@ -192,3 +206,27 @@ def unused_codes(user_id: int) -> list[RecoveryCode]:
         RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
     )
     return list(db.session.scalars(query))
+
+
+def test_a_removal_that_needs_a_step_up_comes_back_to_the_account_page(
+    app, client, signed_in, clock
+):
+    user, secret = signed_in
+    enroll_totp(app, user.id, name="Tablet")
+    with app.app_context():
+        tablet = next(c for c in TotpCredential.of_user(user.id) if c.name == "Tablet").id
+    clock.advance(minutes=11)
+    removal = post(client, f"/account/factors/totp/{tablet}/remove")
+    assert removal.location.startswith("/account/verify")
+    clock.advance(seconds=30)
+    page = client.get(removal.location)
+    done = client.post(
+        removal.location, data={"csrf_token": csrf_of(page), "code": totp_now(secret, app=app)}
+    )
+    # A redirect cannot replay the form's POST (it would be a 405): back to the page instead.
+    assert done.location == "/account/security?confirmed=1"
+    back = client.get(done.location)
+    assert back.status_code == 200 and "press the button again" in back.text
+    assert post(client, f"/account/factors/totp/{tablet}/remove").location == "/account/security"
+    with app.app_context():
+        assert [c.name for c in TotpCredential.of_user(user.id)] == ["Phone"]
