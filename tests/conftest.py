@@ -254,6 +254,23 @@ def _forget_rate_limits(application: Flask) -> None:
                 storage.reset()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One node id per test: schemathesis names each operation's test `name[GET /path]`, but
+    under pytest 9 all of them share the function's node id. pytest-xdist sends tests to its
+    workers by node id, so 22 of the 23 admin API operations would silently never run."""
+    for item in items:
+        original = getattr(item, "originalname", item.name)
+        if item.name.startswith(f"{original}[") and item.nodeid.endswith(f"::{original}"):
+            params = item.name.removeprefix(original)[1:-1]
+            item._id = item.parent.id.child(original).with_params(params)  # type: ignore[union-attr]
+    seen: set[str] = set()
+    for item in items:
+        if item.nodeid in seen:
+            raise pytest.UsageError(f"two tests share the node id {item.nodeid}")
+        seen.add(item.nodeid)
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Name the order's seed even under -q: a failure in random order replays with it."""
     seed = getattr(config.option, "randomly_seed", None)
