@@ -51,14 +51,18 @@ run: $(STAMP) translations
 	IDP_ENV=development $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 wsgi:app
 
 # .ci/db-check: `idp db check` and a downgrade/upgrade round trip on a database of its own.
-# The suite runs in random order (pytest-randomly); the last line names the seed that replays it.
+# The suite runs in random order (pytest-randomly) on one worker per core (pytest-xdist, at most
+# TEST_WORKERS), a test file per worker at a time; the last line names the seed that replays it
+# (add `-p no:xdist` to replay it in one process). TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 4
+PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS) --dist loadfile)
 test: $(TEST_STAMP) translations browser proxy check
 	BIN=$(BIN) .ci/db-check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 test-postgres: $(TEST_STAMP) translations browser proxy
 	BIN=$(BIN) .ci/db-check $(POSTGRES_URL)
-	IDP_TEST_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -q
+	IDP_TEST_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check idp tests $(wildcard bench)

@@ -185,16 +185,29 @@ def live_server(
         _close(application)
 
 
+_DELETE_SCRIPTS: dict[str, str] = {}
+
+
 def _delete_rows() -> None:
     """Empty every table in one round trip; on small tables DELETE beats TRUNCATE by far."""
-    tables = reversed(db.metadata.sorted_tables)
-    if db.engine.dialect.name == "postgresql":
-        statements = (str(table.delete().compile(db.engine)) for table in tables)
-        db.session.execute(text("; ".join(statements)))
+    dialect = db.engine.dialect.name
+    script = _DELETE_SCRIPTS.get(dialect)
+    if script is None:
+        tables = reversed(db.metadata.sorted_tables)
+        script = "; ".join(str(table.delete().compile(db.engine)) for table in tables)
+        _DELETE_SCRIPTS[dialect] = script
+    if dialect == "sqlite":
+        # One call into SQLite for every table, in one transaction (executescript commits
+        # whatever is pending first, so the session's own transaction is closed beforehand).
+        db.session.commit()
+        raw = db.engine.raw_connection()
+        try:
+            raw.driver_connection.executescript(f"BEGIN; {script}; COMMIT;")
+        finally:
+            raw.close()
     else:
-        for table in tables:
-            db.session.execute(table.delete())
-    db.session.commit()
+        db.session.execute(text(script))
+        db.session.commit()
 
 
 def _sqlite_without_fsync(connection: Any, _record: Any) -> None:
@@ -258,6 +271,23 @@ def _forget_rate_limits(application: Flask) -> None:
         for storage in (own.storage, getattr(own, "_fallback_storage", None)):
             if isinstance(storage, MemoryStorage):
                 storage.reset()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One node id per test: schemathesis names each operation's test `name[GET /path]`, but
+    under pytest 9 all of them share the function's node id. pytest-xdist sends tests to its
+    workers by node id, so 22 of the 23 admin API operations would silently never run."""
+    for item in items:
+        original = getattr(item, "originalname", item.name)
+        if item.name.startswith(f"{original}[") and item.nodeid.endswith(f"::{original}"):
+            params = item.name.removeprefix(original)[1:-1]
+            item._id = item.parent.id.child(original).with_params(params)  # type: ignore[union-attr]
+    seen: set[str] = set()
+    for item in items:
+        if item.nodeid in seen:
+            raise pytest.UsageError(f"two tests share the node id {item.nodeid}")
+        seen.add(item.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

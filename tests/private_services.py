@@ -16,9 +16,18 @@ import pytest
 
 
 def free_port() -> int:
-    """A free TCP port below 32768 (outside Linux's ephemeral range, so no client takes it)."""
+    """A free TCP port below 32768 (outside Linux's ephemeral range, so no client takes it).
+
+    Under pytest-xdist each worker draws from its own slice of the range: a port one worker
+    found free and released (a private server between stop and start) is never another's.
+    """
+    low, high = 20000, 32000
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    width = (high - low) // max(workers, 1)
+    low += worker * width
     for _ in range(100):
-        port = random.randint(20000, 32000)
+        port = random.randint(low, low + width - 1)
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from argon2 import Type, extract_parameters
 
+from idp import create_app
 from idp.config import ConfigError, load_settings
 
 
@@ -50,3 +52,21 @@ def test_environment_values_are_typed(tmp_path):
 def test_bad_values_stop_start_up_with_a_clear_message(tmp_path, name, value, message):
     with pytest.raises(ConfigError, match=message):
         settings(tmp_path, **{name: value})
+
+
+def test_an_app_hashes_passwords_with_the_production_argon2_parameters_by_default(
+    tmp_path, _environment
+):
+    """Test apps use cheap argon2 (tests/conftest.py); an app left to its defaults does not."""
+    app = create_app(
+        {
+            "instance_dir": str(tmp_path),
+            "database_url": f"sqlite:///{tmp_path / 'idp.db'}",
+            "keys_dir": str(_environment["keys_dir"]),
+        }
+    )
+    hashed = app.extensions["idp.passwords"].hash("plum-orchard-velvet-93")
+    parameters = extract_parameters(hashed)
+    assert parameters.type is Type.ID
+    # OWASP's argon2id: t=2, m=19 MiB, p=1
+    assert (parameters.time_cost, parameters.memory_cost, parameters.parallelism) == (2, 19456, 1)
