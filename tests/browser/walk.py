@@ -11,10 +11,10 @@ error. The account page's destructive actions are confirmed in a browser without
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -24,9 +24,6 @@ from tests.support import PASSWORD, code_in_mail, enroll_totp, latest_mail, make
 
 AXE = Axe()
 NEW_PASSWORD = "four random words typed"
-
-# (language, width, height): one browser, one context per combination.
-COMBINATIONS = [("en", 390, 844), ("es", 390, 844), ("en", 1280, 800), ("es", 1280, 800)]
 
 PAGE_FACTS = """() => {
   const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
@@ -150,10 +147,8 @@ class Walk:
         rp.finish(self.page.url)
 
 
-@pytest.fixture(
-    params=COMBINATIONS, ids=[f"{lang}-{w}x{h}" for lang, w, h in COMBINATIONS], scope="function"
-)
-def walk(request, live_app, chromium) -> Any:
+def walk_at(request: Any, live_app: Any, chromium: Any) -> Iterator[Walk]:
+    """A Walk in a fresh browser for `request.param` = (language, width, height)."""
     app, issuer = live_app
     language, width, height = request.param
     browser = Browser(chromium, locale=language, viewport={"width": width, "height": height})
@@ -428,7 +423,8 @@ def reset_then_back_to_the_app(walk: Walk, rp: RP, email: str, secret: str) -> N
     walk.arrives_at_rp(rp)
 
 
-def test_the_walk(walk: Walk, chromium: Any) -> None:
+def the_walk(walk: Walk, chromium: Any) -> None:
+    """Every flow, checking every page on the way; fails with the list of problems."""
     app = walk.app
     rp = rp_client(app, walk.issuer, first_party=False)  # asks for consent
     ada = make_user(app, "ada@example.com")
