@@ -117,6 +117,13 @@ class Walk:
         self.page.click(f"{form} button[type=submit]")
         self.page.wait_for_load_state()
 
+    def fresh_start(self) -> None:
+        """A browser with no cookies. The page is left first: a request its script still has in
+        flight (passkey autofill's options) would otherwise set a new sign-in cookie after the
+        next page rendered its form, and that form's CSRF token would no longer match."""
+        self.page.goto("about:blank")
+        self.browser.context.clear_cookies()
+
     def password(self, email: str, password: str = PASSWORD) -> None:
         self.page.fill("#email", email)
         self.page.fill("#password", password)
@@ -327,7 +334,7 @@ def confirm_without_javascript(walk: Walk, chromium: Any) -> None:
 def challenged_by(walk: Walk, rp: RP, email: str, *, key: bool) -> None:
     """A later sign-in asks for the key, or for a code by email."""
     page = walk.page
-    walk.browser.context.clear_cookies()
+    walk.fresh_start()
     page.goto(rp.authorize_url())
     walk.password(email)
     page.wait_for_url("**/signin/verify?**")
@@ -344,7 +351,7 @@ def challenged_by(walk: Walk, rp: RP, email: str, *, key: bool) -> None:
 def fifth_wrong_code(walk: Walk, rp: RP, email: str) -> None:
     """Four wrong codes keep the focus on the field; the fifth ends the sign-in and says why."""
     page = walk.page
-    walk.browser.context.clear_cookies()
+    walk.fresh_start()
     page.goto(rp.authorize_url())
     walk.password(email)
     page.wait_for_url("**/signin/verify?**")
@@ -380,7 +387,7 @@ def reset_link(walk: Walk, email: str) -> str:
 def reset_with_a_recovery_code(walk: Walk, rp: RP, email: str, recovery_code: str) -> None:
     """Codes by email only: the link came by mail, so a saved recovery code proves the rest."""
     page = walk.page
-    walk.browser.context.clear_cookies()
+    walk.fresh_start()
     page.goto(rp.authorize_url())
     page.goto(reset_link(walk, email))
     walk.check(focus="code", numeric_codes=False)  # recovery codes have letters
@@ -398,7 +405,7 @@ def reset_then_back_to_the_app(walk: Walk, rp: RP, email: str, secret: str) -> N
     """Forgot password from the app's sign-in: the reset ends where the user started."""
     page = walk.page
     walk.app.extensions["idp.clock"].advance(minutes=2)  # the wait after five wrong codes
-    walk.browser.context.clear_cookies()
+    walk.fresh_start()
     page.goto(rp.authorize_url())
     page.goto(reset_link(walk, email))
     walk.check(focus="code")
@@ -436,7 +443,7 @@ def the_walk(walk: Walk, chromium: Any) -> None:
     account_page(walk, secret)
     confirm_without_javascript(walk, chromium)
 
-    walk.browser.context.clear_cookies()
+    walk.fresh_start()
     saved = enroll_with_email(walk, RP(walk.issuer, "rp", rp.secret), "mia@example.com")
     challenged_by(walk, RP(walk.issuer, "rp", rp.secret), "mia@example.com", key=False)
 

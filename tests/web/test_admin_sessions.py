@@ -149,3 +149,12 @@ def test_the_cli_lists_ends_one_and_signs_out_everywhere(app):
     assert rp.refresh(tokens["refresh_token"]).status_code == 400
     [event] = _events(app, "session.signed_out_everywhere")
     assert event.detail["via"] == "cli"
+
+
+def test_the_cli_takes_a_sid_that_begins_with_a_dash(app):
+    """A sid is base64url: one in 64 begins with "-", which must not read as an option."""
+    make_user(app, "bob@example.com")
+    result = app.test_cli_runner().invoke(
+        args=["user", "end-session", "bob@example.com", "-Xq3vK9aZ"]
+    )
+    assert result.exit_code == 1 and "No such session" in result.output

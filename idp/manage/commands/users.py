@@ -171,7 +171,8 @@ def user_sessions(email: str) -> None:
     echo_json(user_detail.sessions_as_dicts(users.browser_sessions(_user(email))))
 
 
-@user_cli.command("end-session")
+# A sid may begin with "-" (base64url): not an option here, and never a usage error.
+@user_cli.command("end-session", context_settings={"ignore_unknown_options": True})
 @click.argument("email")
 @click.argument("sid")
 @with_appcontext
