@@ -57,6 +57,10 @@ function credentialJSON(credential) {
            clientExtensionResults: credential.getClientExtensionResults() };
 }
 
+// The page's language: the words come from the script tag's data attributes (base.html).
+const words = document.querySelector("script[data-webauthn-messages]")?.dataset || {};
+const FAILED = words.failed || "Something went wrong. Please try again.";
+
 async function post(url, body) {
   const token = document.querySelector('meta[name="csrf-token"]').content;
   const response = await fetch(url, {
@@ -66,7 +70,7 @@ async function post(url, body) {
     body: JSON.stringify(body || {}),
   });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || "Something went wrong. Please try again.");
+  if (!response.ok) throw new Error(data.error || FAILED);
   return data;
 }
 
@@ -80,12 +84,12 @@ function showError(message) {
 
 function friendly(error) {
   if (error && error.name === "NotAllowedError") {
-    return "The request was cancelled or timed out. Please try again.";
+    return words.cancelled || "The request was cancelled or timed out. Please try again.";
   }
   if (error && error.name === "InvalidStateError") {
-    return "This security key or passkey is already registered.";
+    return words.duplicate || "This security key or passkey is already registered.";
   }
-  return (error && error.message) || "Something went wrong. Please try again.";
+  return (error && error.message) || FAILED;
 }
 
 function remembered() {
@@ -97,7 +101,7 @@ const ceremonies = {
   async register(button) {
     const options = await post(button.dataset.optionsUrl);
     const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
-    const name = (document.getElementById("key-name") || {}).value || "Security key";
+    const name = (document.getElementById("key-name") || {}).value || words.keyName || "Security key";
     return post(button.dataset.finishUrl, { credential: credentialJSON(credential), name, remember: remembered() });
   },
   async authenticate(button) {

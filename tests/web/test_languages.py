@@ -136,3 +136,23 @@ def test_discovery_lists_the_languages_we_have(client):
     document = client.get("/.well-known/openid-configuration").get_json()
     assert document["ui_locales_supported"] == ["en", "es"]
     assert document["claims_locales_supported"] == ["en"]
+
+
+def test_the_security_key_scripts_messages_come_in_the_page_language(client):
+    """webauthn.js shows what the page hands it: its own English is only a last resort."""
+    import html
+
+    def words(language: str) -> dict[str, str]:
+        page = client.get("/signin", headers={"Accept-Language": language}).get_data(as_text=True)
+        tag = re.search(r"<script[^>]*data-webauthn-messages[^>]*>", page)
+        assert tag, "the script tag carries the messages"
+        return {k: html.unescape(v) for k, v in re.findall(r'data-([a-z-]+)="([^"]*)"', tag[0])}
+
+    spanish = words("es")
+    assert spanish["cancelled"] == (
+        "La solicitud se canceló o se agotó el tiempo. Inténtelo de nuevo."
+    )
+    assert spanish["duplicate"].startswith("Esta llave de seguridad")
+    assert spanish["failed"] == "Algo salió mal. Inténtelo de nuevo."
+    assert spanish["key-name"] == "Llave de seguridad"
+    assert words("en")["failed"] == "Something went wrong. Please try again."
