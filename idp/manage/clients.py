@@ -370,21 +370,17 @@ def set_logo(client: Client, data: bytes, *, actor: Actor) -> None:
     except client_logos.LogoRefused as exc:
         raise client_logos.refused("logo", exc) from exc
     client_logos.store(client, data)
-    client.logo_uri = ""
-    audit.record(
-        "client.updated",
-        client_id=client.client_id,
-        commit=False,
-        changed=["logo"],
-        trusted_devices_revoked=0,
-        **actor.detail(),
-    )
-    db.session.commit()
+    _logo_changed(client, actor)
 
 
 def remove_logo(client: Client, *, actor: Actor) -> None:
     """The client's sign-in shows the global logo again."""
     client_logos.drop(client)
+    _logo_changed(client, actor)
+
+
+def _logo_changed(client: Client, actor: Actor) -> None:
+    """A logo stored or dropped outright: no URL behind it any more; audited."""
     client.logo_uri = ""
     audit.record(
         "client.updated",
@@ -394,7 +390,7 @@ def remove_logo(client: Client, *, actor: Actor) -> None:
         trusted_devices_revoked=0,
         **actor.detail(),
     )
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def _limit_trust(client: Client, before: dict[str, Any], *, at: datetime) -> int:

@@ -81,15 +81,21 @@ def rows(app: Flask) -> list[LogoutDelivery]:
         return found
 
 
-def test_the_rp_verifies_the_logout_token_and_ends_its_session(
-    live_server: LiveServer, portal: RPState
-) -> None:
-    app = live_server.app
+def ada_in_the_portal(app: Flask, portal: RPState) -> tuple[LiveBrowser, str]:
+    """Ada, with an authenticator app, signed in at the portal: her browser and the sid."""
     user = make_user(app)
     secret = enroll_totp(app, user.id)
     ada = LiveBrowser(app)
     sign_in_at(portal, ada, secret)
     [sid] = portal.signed_in
+    return ada, sid
+
+
+def test_the_rp_verifies_the_logout_token_and_ends_its_session(
+    live_server: LiveServer, portal: RPState
+) -> None:
+    app = live_server.app
+    ada, sid = ada_in_the_portal(app, portal)
 
     sign_out_at_provider(live_server, ada)
     assert portal.received == []  # the sign-out never waits for the RP: the worker tells it
@@ -189,11 +195,7 @@ def test_deleting_a_user_logs_them_out_of_every_app(
 ) -> None:
     """An admin deletes the account: the apps it was signed in to are told, then the rows go."""
     app = live_server.app
-    user = make_user(app)
-    secret = enroll_totp(app, user.id)
-    ada = LiveBrowser(app)
-    sign_in_at(portal, ada, secret)
-    [sid] = portal.signed_in
+    ada, sid = ada_in_the_portal(app, portal)
 
     result = app.test_cli_runner().invoke(args=["user", "delete", "ada@example.com", "--yes"])
     assert result.exit_code == 0, result.output
