@@ -7,7 +7,6 @@ its counters and its lockouts carry across them; the audit log names the client,
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 import re
@@ -25,15 +24,12 @@ import pytest
 import redis
 import requests
 import sqlalchemy as sa
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from flask_migrate import upgrade
 from requests.adapters import HTTPAdapter
 
 from idp import create_app
 from idp.extensions import db
+from tests.certificates import self_signed_certificate
 from tests.conftest import TEST_DATABASE_URL, base_overrides
 from tests.private_services import free_port, wait_for_port
 from tests.support import PASSWORD, REDIRECT_URI, RelyingParty, make_client, make_user, query
@@ -60,38 +56,9 @@ def nginx_binary() -> str:
     return found
 
 
-def make_certificate(folder: Path) -> tuple[Path, Path]:
-    """A throw-away self-signed certificate for localhost: (certificate, key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def nginx_config(folder: Path, *, https: int, http: int, upstreams: list[int]) -> Path:
     """docs/nginx-idp.conf with our ports, certificate and paths, in a main config of ours."""
-    cert, key = make_certificate(folder)
+    cert, key = self_signed_certificate(folder, "localhost")
     site = SITE.read_text()
     replacements = {
         "listen 80;": f"listen 127.0.0.1:{http};",
