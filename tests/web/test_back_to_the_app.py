@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from tests.support import (
     PASSWORD,
     RelyingParty,
@@ -21,12 +19,6 @@ from tests.support import (
 )
 
 NEW_PASSWORD = "quiet-lantern-harbor-58"
-
-
-@pytest.fixture
-def ada(app):
-    user = make_user(app)
-    return user, enroll_totp(app, user.id)
 
 
 def test_a_reset_started_from_an_apps_sign_in_ends_back_in_that_sign_in(app, client, ada, clock):

@@ -12,9 +12,7 @@ from tests.support import (
     RelyingParty,
     SignInFlow,
     csrf_of,
-    enroll_totp,
     make_client,
-    make_user,
     update_client,
 )
 from tests.web.test_webauthn_rules import add_key
@@ -25,12 +23,6 @@ OFFER = "/signin/passkey-offer"
 @pytest.fixture
 def overrides():
     return {"passkey_offer": True}
-
-
-@pytest.fixture
-def ada(app):
-    user = make_user(app)
-    return user, enroll_totp(app, user.id)
 
 
 def sign_in_with_totp(client, secret, totp_secret) -> SignInFlow:

@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.support import (
     PASSWORD,
     RelyingParty,
     SignInFlow,
     commits,
     csrf_of,
-    enroll_totp,
     latest_mail,
     make_client,
-    make_user,
     reset_link_in_mail,
     submit,
     totp_now,
 )
 
 NEW_PASSWORD = "quiet-lantern-harbor-58"
-
-
-@pytest.fixture
-def ada(app):
-    user = make_user(app)
-    return user, enroll_totp(app, user.id)
 
 
 def test_the_answer_is_the_same_whether_or_not_the_account_exists(app, client, ada):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from idp.authn import recovery_code
@@ -15,18 +14,11 @@ from tests.support import (
     SignInFlow,
     code_in_mail,
     csrf_of,
-    enroll_totp,
     latest_mail,
     make_client,
     make_user,
     totp_now,
 )
-
-
-@pytest.fixture
-def ada(app):
-    user = make_user(app)
-    return user, enroll_totp(app, user.id)
 
 
 def at_challenge(app, client, secret_rp=None, **extra) -> SignInFlow:
