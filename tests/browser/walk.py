@@ -194,6 +194,16 @@ def enroll_with_an_app(walk: Walk, rp: RP, email: str) -> str:
     return secret
 
 
+def mailed_code_after_a_wrong_one(walk: Walk, email: str) -> None:
+    """A wrong code keeps the focus on the field; then the code from the mail."""
+    walk.check(focus="code")
+    walk.page.fill("#code", "000000")
+    walk.submit()
+    walk.check(focus="code")
+    walk.page.fill("#code", code_in_mail(walk.app, email))
+    walk.submit()
+
+
 def enroll_with_email(walk: Walk, rp: RP, email: str) -> str:
     """Codes by email; returns one of the recovery codes shown after it."""
     page = walk.page
@@ -201,12 +211,7 @@ def enroll_with_email(walk: Walk, rp: RP, email: str) -> str:
     walk.password(email)
     page.wait_for_url("**/signin/enroll?**")
     page.click("a[href*='/signin/enroll/email']")
-    walk.check(focus="code")
-    page.fill("#code", "000000")
-    walk.submit()
-    walk.check(focus="code")
-    page.fill("#code", code_in_mail(walk.app, email))
-    walk.submit()
+    mailed_code_after_a_wrong_one(walk, email)
     page.wait_for_url("**/signin/recovery-codes**")
     saved = page.inner_text("#recovery-codes li >> nth=0")
     walk.submit("main form")
@@ -221,12 +226,7 @@ def enroll_a_key(walk: Walk, rp: RP, email: str) -> None:
     walk.password(email)
     page.wait_for_url("**/signin/enroll?**")
     page.click("a[href*='/signin/enroll/webauthn']")
-    walk.check(focus="code")  # the mailbox confirms a first key
-    page.fill("#code", "000000")
-    walk.submit()
-    walk.check(focus="code")
-    page.fill("#code", code_in_mail(walk.app, email))
-    walk.submit()
+    mailed_code_after_a_wrong_one(walk, email)  # the mailbox confirms a first key
     page.wait_for_selector("button[data-webauthn=register]")
     walk.check(focus="key-name")
     page.click("button[data-webauthn=register]")
