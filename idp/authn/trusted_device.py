@@ -171,9 +171,15 @@ def devices_by_client(user_id: int, *, at: datetime) -> dict[str, list[TrustedDe
     return grouped
 
 
-def known_browser(user_id: int, device_token: str | None, *, at: datetime) -> bool:
-    """True if this browser is a live trusted device of the user, for any client."""
+def known_browser(
+    user_id: int, device_token: str | None, *, at: datetime, trusted_before: datetime | None = None
+) -> bool:
+    """True if this browser is a live trusted device of the user, for any client; with
+    `trusted_before`, only trust made before then counts (not the sign-in's own checkbox)."""
     if not device_token:
         return False
     digest = sha256_hex(device_token)
-    return any(d.device_hash == digest for d in TrustedDevice.of_user(user_id, at))
+    return any(
+        d.device_hash == digest and (trusted_before is None or d.created_at < trusted_before)
+        for d in TrustedDevice.of_user(user_id, at)
+    )

@@ -122,12 +122,17 @@ def test_the_offer_page_is_only_for_the_sign_in_it_was_offered_to(app, client, a
     assert offer_again.status_code == 302, "answered: not shown again in this sign-in"
 
 
-def test_create_asks_the_mailbox_first_for_a_first_key(app, client, ada):
-    """DESIGN: password + code is phishable; the first key needs the mailbox (or a trusted
-    browser), exactly as adding one from the account page."""
+@pytest.mark.parametrize("remember", [False, True], ids=["plain", "device-trusted-just-now"])
+def test_create_asks_the_mailbox_first_for_a_first_key(app, client, ada, remember):
+    """DESIGN: password + code is phishable; the first key needs the mailbox (or a browser
+    trusted before this sign-in), exactly as adding one from the account page. Ticking "Do not
+    challenge me on this device" in this very sign-in does not make the browser trusted."""
     _, totp_secret = ada
     _, secret = make_client(app)
-    flow = sign_in_with_totp(client, secret, totp_secret)
+    flow = SignInFlow(client, RelyingParty(client, secret=secret))
+    flow.start()
+    flow.password()
+    flow.totp(totp_secret, remember=remember)
     response = answer(client, flow, "create")
     assert flow.location.startswith("/signin/enroll/webauthn")
     page = client.get(flow.location)
@@ -165,3 +170,27 @@ def test_admins_turn_the_offer_off_per_client_in_console_api_and_cli(app, client
     result = runner.invoke(args=["client", "update", "ticked", "--passkey-offer"])
     assert result.exit_code == 0, result.output
     assert stored_client(app, "ticked").passkey_offer is True
+
+
+def test_a_browser_trusted_in_an_earlier_sign_in_needs_no_mailbox_for_the_first_key(
+    app, client, ada, clock
+):
+    """The other half of the rule: trust from before this sign-in is the confirmation."""
+    _, totp_secret = ada
+    _, portal = make_client(app, "portal")
+    _, claims = make_client(app, "claims")
+    first = SignInFlow(client, RelyingParty(client, client_id="portal", secret=portal))
+    first.start()
+    first.password()
+    first.totp(totp_secret, remember=True)  # this browser is now trusted (for the portal)
+
+    clock.advance(minutes=5)
+    later = SignInFlow(client, RelyingParty(client, client_id="claims", secret=claims))
+    later.start(prompt="login")  # a sign-in of its own: the claims app is not trusted here
+    later.password()
+    later.totp(totp_secret)
+    assert later.location.startswith(OFFER)
+    answer(client, later, "create")
+    page = client.get(later.location)
+    assert 'data-webauthn="register"' in page.text
+    assert "we check with your email first" not in page.text

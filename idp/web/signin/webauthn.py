@@ -66,10 +66,18 @@ def _settings_args() -> dict[str, Any]:
 
 # Registration -----------------------------------------------------------------------
 def _needs_confirmation(user: User) -> bool:
-    """DESIGN: a user's first key needs the mailbox or a browser already trusted for them."""
+    """DESIGN: a user's first key needs the mailbox or a browser already trusted for them:
+    trusted before this sign-in, so not by its own "Do not challenge me" checkbox."""
+    state = browser.session_state()
+    trusted = trusted_device.known_browser(
+        user.id,
+        browser.device_token(),
+        at=now(),
+        trusted_before=state.password_at if state is not None else now(),
+    )
     return policy.first_key_needs_confirmation(
         enrolled_factors(user),
-        trusted_browser=trusted_device.known_browser(user.id, browser.device_token(), at=now()),
+        trusted_browser=trusted,
         mailbox_confirmed_at=browser.mailbox_confirmed_at(),
         now=now(),
     )
