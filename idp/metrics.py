@@ -23,6 +23,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 FACTORS = frozenset({"password", "totp", "email_code", "recovery_code", "webauthn", "passkey"})
 PURPOSES = frozenset({"sign_in", "password_reset", "step_up"})
 GRANTS = frozenset({"authorization_code", "refresh_token", "client_credentials"})
+# The method is the client's to choose: any other spelling is one "other" series, not one each.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _known(value: Any, allowed: frozenset[str]) -> str:
@@ -146,6 +148,11 @@ def count_token(grant_type: str | None) -> None:
     """One token response issued."""
     if (found := metrics()) is not None:
         found.tokens_issued.labels(_known(grant_type, GRANTS)).inc()
+
+
+def known_method(method: str) -> str:
+    """The request method as a metric label: a fixed set, whatever clients send."""
+    return _known(method, METHODS)
 
 
 def count_mail(result: str) -> None:

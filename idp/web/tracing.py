@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request, request_finished, request_started
 
-from idp.metrics import Metrics, metrics
+from idp.metrics import Metrics, known_method, metrics
 
 log = logging.getLogger("idp.request")
 HEADER = "X-Request-ID"
@@ -65,7 +65,9 @@ def record(
     """One latency observation and (unless quiet and fine) one log line; also for requests
     answered before Flask (idp.web.published)."""
     if found is not None:
-        found.request_seconds.labels(endpoint, method, f"{status // 100}xx").observe(seconds)
+        found.request_seconds.labels(endpoint, known_method(method), f"{status // 100}xx").observe(
+            seconds
+        )
     if quiet and status < 400:
         return
     duration_ms = round(seconds * 1000, 1)

@@ -123,3 +123,16 @@ class TestBearerToken:
     def test_health_needs_no_token(self, client) -> None:
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code == 200
+
+
+def test_made_up_methods_share_one_latency_series(client) -> None:
+    """The method is the client's to choose: a thousand spellings must not be a thousand series."""
+    for n in range(5):
+        client.open("/healthz", method=f"X{n}")
+    client.get("/healthz")
+    methods = {
+        dict(labels)["method"]
+        for name, labels in scrape(client)
+        if name == "idp_request_duration_seconds_count"
+    }
+    assert methods == {"GET", "other"}

@@ -29,9 +29,10 @@ from tests.support import (
     totp_now,
 )
 
-# Issue 15's lever: a sign-in in <= 30 statements (42 before this budget; 25 when it was set).
-FULL_SIGN_IN_BUDGET = 30
-SSO_BUDGET = 10
+# Issue 15 asks for a sign-in in <= 30 statements (42 before this budget). The budgets are
+# today's counts, so a statement added by accident fails here; raise one only on purpose.
+FULL_SIGN_IN_BUDGET = 26
+SSO_BUDGET = 9
 TRUSTED_DEVICE_BUDGET = 18
 
 
