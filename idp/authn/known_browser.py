@@ -19,7 +19,7 @@ from idp.authn import password_reset, sign_out
 from idp.database import changed_rows, commit_unless_in_request
 from idp.errors import IdpError
 from idp.extensions import db
-from idp.models.hashing import sha256_hex
+from idp.models.hashing import matches, sha256_hex
 from idp.models.known_browser import KnownBrowser
 from idp.models.user import User
 
@@ -52,7 +52,7 @@ def recognise(
     """Remember this browser for the user; True if it was new and the user was emailed."""
     digest = sha256_hex(device_token)
     found = KnownBrowser.this_or_any(user.id, digest)
-    if found is not None and found.device_hash == digest:
+    if found is not None and matches(device_token, found.device_hash):
         found.last_seen_at = at
         found.ip = place.ip[:45]
         commit_unless_in_request()

@@ -10,7 +10,7 @@ from idp.authn.state import TrustedDeviceState
 from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.models.client import Client
-from idp.models.hashing import sha256_hex
+from idp.models.hashing import matches, sha256_hex
 from idp.models.trusted_device import TrustedDevice
 
 _BROWSERS = (
@@ -178,8 +178,8 @@ def known_browser(
     `trusted_before`, only trust made before then counts (not the sign-in's own checkbox)."""
     if not device_token:
         return False
-    digest = sha256_hex(device_token)
     return any(
-        d.device_hash == digest and (trusted_before is None or d.created_at < trusted_before)
+        matches(device_token, d.device_hash)
+        and (trusted_before is None or d.created_at < trusted_before)
         for d in TrustedDevice.of_user(user_id, at)
     )

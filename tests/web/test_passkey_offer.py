@@ -117,9 +117,14 @@ def test_the_offer_page_is_only_for_the_sign_in_it_was_offered_to(app, client, a
     _, secret = make_client(app)
     assert client.get(OFFER).status_code == 302  # nobody signed in
     flow = sign_in_with_totp(client, secret, totp_secret)
+    offered_at = flow.location  # the offer's own URL, with the sign-in's rid
+    assert client.get(offered_at).status_code == 200
     answer(client, flow, "later")
-    offer_again = client.get(OFFER)
+    offer_again = client.get(offered_at)
     assert offer_again.status_code == 302, "answered: not shown again in this sign-in"
+    assert offer_again.headers["Location"].startswith("/authorize/resume/")
+    key_page = offered_at.replace(OFFER, "/signin/enroll/webauthn")
+    assert client.get(key_page).status_code != 200, "nor its way to the key set-up"
 
 
 @pytest.mark.parametrize("remember", [False, True], ids=["plain", "device-trusted-just-now"])
