@@ -152,3 +152,37 @@ def test_a_logo_server_that_hangs_is_given_up_on():
         server.shutdown()
         server.server_close()
     assert time.monotonic() - started < 2.5
+
+
+def test_a_logo_server_that_trickles_is_cut_off_at_the_deadline():
+    """Headers at once, then a byte now and then: each read is short, the whole fetch is not."""
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", "40")
+            self.end_headers()
+            try:
+                for _ in range(40):
+                    self.wfile.write(b"\x89")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass  # the fetch hung up, as it should
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = serve(Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(client_logos.LogoRefused):
+            client_logos.fetch(
+                f"http://127.0.0.1:{server.server_address[1]}/logo.png", unsafe=True, timeout=0.5
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert time.monotonic() - started < 2.0, "cut off at the deadline, not after 4 s of bytes"
