@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 export IDP_INSTANCE_DIR ?= instance
 
-.PHONY: run test test-sqlite test-postgres lint bench fuzz install browser proxy check clean messages translations
+.PHONY: run test test-postgres lint bench fuzz install browser proxy check clean messages translations
 POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 $(STAMP): pyproject.toml
@@ -68,8 +68,8 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check idp tests $(wildcard bench)
 	$(BIN)/ruff format --check idp tests $(wildcard bench)
 
-# What CI checks besides the tests: lint, types (pyproject's [tool.mypy]), and that the
-# models and migrations agree (a throwaway database migrated, then compared).
+# What CI checks besides the tests: lint and types (pyproject's [tool.mypy]). That the models
+# and migrations agree is .ci/db-check's job, run by `test` and `test-postgres`.
 check: lint
 	$(BIN)/mypy
 

@@ -87,7 +87,7 @@ class Settings:
     logout_timeout_seconds: int = 5
     # The "This wasn't me" link in a new-browser email works this many hours, once.
     new_browser_link_hours: int = 72
-    # Global branding (docs/branding.md): pages and mail show these unless the client being
+    # Global branding (README, "Branding"): pages and mail show these unless the client being
     # signed in to has its own. No support contact set: they say "your help desk", no address.
     product_name: str = "Secure Sign-in"
     primary_color: str = "#0b57d0"
