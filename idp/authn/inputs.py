@@ -15,8 +15,17 @@ from idp.models.user import User
 def account_policy(settings: Settings) -> ClientPolicy:
     """The account pages: any second factor, never skipped by a trusted device."""
     return ClientPolicy(
-        mfa="any", remember_device=False, remember_days=1, passkey_signin=settings.passkey_signin
+        mfa="any",
+        remember_device=False,
+        remember_days=1,
+        passkey_signin=settings.passkey_signin,
+        passkey_offer=settings.passkey_offer,
     )
+
+
+def policy_for(client: Client | None, settings: Settings) -> ClientPolicy:
+    """The client's policy in a sign-in for it, else the account pages' (global switches)."""
+    return client_policy(client, settings) if client is not None else account_policy(settings)
 
 
 def enrolled_factors(user: User) -> frozenset[Factor]:
@@ -60,6 +69,7 @@ def client_policy(client: Client, settings: Settings) -> ClientPolicy:
         remember_device=client.remember_device,
         remember_days=max(1, min(client.remember_days, settings.trust_ceiling_days)),
         passkey_signin=client.passkey_signin and settings.passkey_signin,
+        passkey_offer=bool(client.passkey_offer) and settings.passkey_offer,
     )
 
 

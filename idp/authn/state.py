@@ -107,6 +107,8 @@ class ClientPolicy:
     remember_days: int = 30
     # A user-verifying passkey may stand in for password and second factor together.
     passkey_signin: bool = True
+    # After a sign-in with a code, offer once to create a passkey.
+    passkey_offer: bool = True
 
     def __post_init__(self) -> None:
         # A typo ("phishing-resistant") must fail loudly, never silently weaken to "any".

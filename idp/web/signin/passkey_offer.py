@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response  # what redirect() returns
 from idp import audit
 from idp.authn import passkey_offer, policy
 from idp.authn.factors import Factor
-from idp.authn.inputs import enrolled_factors
+from idp.authn.inputs import enrolled_factors, policy_for
 from idp.authn.state import Step
 from idp.clock import now
 from idp.extensions import limiter
@@ -41,7 +41,7 @@ def offer_or_continue(gate: Gate, used: Factor) -> Response:
     due = policy.passkey_offer_due(
         used=used,
         enrolled=enrolled_factors(user),
-        offer_on=settings.passkey_offer and (client is None or bool(client.passkey_offer)),
+        offer_on=policy_for(client, settings).passkey_offer,
         prompt_none=_prompt_none(rid),
         declined=user.passkey_offer_declined_at is not None,
         snoozed_until=user.passkey_offer_snoozed_until,

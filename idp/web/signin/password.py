@@ -9,6 +9,7 @@ from flask_babel import ngettext
 from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import audit
+from idp.authn.inputs import policy_for
 from idp.authn.password import InvalidCredentials, SignInThrottled
 from idp.authn.policy import Throttled
 from idp.clock import now
@@ -91,7 +92,7 @@ def password() -> Response | tuple[str, int] | str:
             return after_step(rid)
     elif request.method == "POST":
         error, status = _("Please enter your email address and password."), 400
-    passkeys = current.settings().passkey_signin and (view is None or view.client.passkey_signin)
+    passkeys = policy_for(view.client if view else None, current.settings()).passkey_signin
     return render_template(
         "signin/password.html", form=form, view=view, error=error, passkeys=passkeys
     ), status

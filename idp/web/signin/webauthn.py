@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response  # what redirect() returns
 from idp import audit
 from idp.authn import policy, second_factor, trusted_device, webauthn
 from idp.authn.factors import Factor
-from idp.authn.inputs import enrolled_factors
+from idp.authn.inputs import enrolled_factors, policy_for
 from idp.authn.second_factor import Attempt, Purpose
 from idp.authn.state import MfaPolicy, Step, VerifiedFactor
 from idp.clock import now
@@ -272,7 +272,7 @@ def authenticate() -> Response | tuple[Response, int]:
 # Passkey sign-in --------------------------------------------------------------------
 def _passkeys_allowed() -> bool:
     view = gating.pending_view(request.args.get("rid"))
-    return current.settings().passkey_signin and (view is None or view.client.passkey_signin)
+    return policy_for(view.client if view else None, current.settings()).passkey_signin
 
 
 @bp.post("/passkey/options")
