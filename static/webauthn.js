@@ -128,6 +128,10 @@ if (document.activeElement === document.body) document.querySelector("[autofocus
 const RENEW_MS = 240_000;
 let autofill = null;
 let failures = 0;
+// The options request in flight: its answer may set the session cookie, so the password form
+// waits for it (sent alongside, whichever answer came last would win the cookie, and a
+// sign-in that just succeeded could be replaced by the session the options request made).
+let optionsInFlight = null;
 
 async function conditionalAvailable() {
   if (!supported || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return false;
@@ -143,7 +147,10 @@ function startAutofill(field) {
   const timer = setTimeout(() => controller.abort("renew"), RENEW_MS);
   autofill = controller;
   (async () => {
-    const options = await post(field.dataset.optionsUrl);
+    optionsInFlight = post(field.dataset.optionsUrl);
+    const options = await optionsInFlight.finally(() => {
+      optionsInFlight = null;
+    });
     const credential = await navigator.credentials.get({
       mediation: "conditional",
       publicKey: requestOptions(options),
@@ -160,7 +167,8 @@ function startAutofill(field) {
     if (!controller.signal.aborted) {
       // NotAllowedError is the browser ending the wait with no passkey chosen (none held, or
       // the prompt dismissed): the user asked for nothing, so nothing is said and the focus stays.
-      if (error?.name !== "NotAllowedError") showError(friendly(error));
+      if (error?.name === "NotAllowedError") return; // the browser ended it: no new request
+      showError(friendly(error));
       failures += 1;
     }
     // After a refusal the next passkey chosen needs a fresh challenge; give up after three.
@@ -192,7 +200,13 @@ const autofillField = document.querySelector("[data-passkey-autofill]");
 if (autofillField) {
   conditionalAvailable().then((available) => {
     if (!available) return;
-    autofillField.form?.addEventListener("submit", stopAutofill);
+    autofillField.form?.addEventListener("submit", (event) => {
+      stopAutofill();
+      const pending = optionsInFlight;
+      if (!pending) return;
+      event.preventDefault(); // sent once the options answer (and its cookie) is in
+      pending.catch(() => {}).finally(() => event.target.requestSubmit(event.submitter));
+    });
     startAutofill(autofillField);
   });
 }
