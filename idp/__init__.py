@@ -45,10 +45,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.json = UntrustedJSONProvider(app)  # request.get_json: too deep is malformed, not a 500
     app.extensions["idp.settings"] = settings
-    if settings.trusted_proxies:
-        # Client IPs (audit, rate limits) and https come from the proxies we run, no one else.
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["idp.clock"] = Clock()
     init_geoip(app, settings)
     configure_logging(settings)
@@ -76,9 +72,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_oidc(app, settings, keys)
     init_i18n(app)
     register_web(app, settings)
-    from idp.web.published import install
+    from idp.web import protocol_shortcut, published
 
-    install(app)  # discovery and JWKS, answered before Flask
+    protocol_shortcut.install(app)  # client credentials and userinfo, answered before Flask
+    if settings.trusted_proxies:
+        # Client IPs (audit, rate limits) and https come from the proxies we run, no one else.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    published.install(app)  # discovery and JWKS, answered before Flask (they need no IP)
 
     from idp.cli import register_cli
 

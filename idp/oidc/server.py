@@ -58,6 +58,9 @@ TOKEN_ALPHABET = string.ascii_letters + string.digits
 class Server(AuthorizationServer):
     """Authlib's Flask server, aware of our settings and able to replay a stored request."""
 
+    clients: ClientCache
+    userinfo: UserInfo  # also asked directly by idp.web.protocol_shortcut
+
     def __init__(self, settings: Settings, keys: KeyStore) -> None:
         super().__init__()
         self.settings = settings
@@ -231,10 +234,11 @@ class BearerProtector(ResourceProtector):
 
         OIDC Core 5.3.1 lets RPs send the token either way; Authlib reads only the header.
         """
-        form = flask_request.form if flask_request.mimetype == FORM_MIMETYPE else None
-        if "Authorization" in request.headers or request.method != "POST" or form is None:
+        if "Authorization" in request.headers or request.method != "POST":
             return super().parse_request_authorization(request)
-        token = form.get("access_token")
+        if flask_request.mimetype != FORM_MIMETYPE:
+            return super().parse_request_authorization(request)
+        token = flask_request.form.get("access_token")
         if not token:
             return super().parse_request_authorization(request)
         return self.get_token_validator("bearer"), token
@@ -256,7 +260,10 @@ class UserInfo(UserInfoEndpoint):
 
         A disabled user's or client's token is refused like an unknown one (RFC 6750 3.1).
         """
-        token = self.resource_protector.acquire_token("openid")
+        return self.answer(self.resource_protector.acquire_token("openid"))
+
+    def answer(self, token: AccessGrant) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """The claims for a valid token with the openid scope, or InvalidTokenError."""
         user = token.get_user()
         client = self.server.clients.get(token.client_id)
         if user is None or not user.is_active or client is None:
@@ -488,7 +495,8 @@ def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
     protector.register_token_validator(Validator(server))
     userinfo_protector = BearerProtector()
     userinfo_protector.register_token_validator(UserInfoValidator(server))
-    server.register_endpoint(UserInfo(resource_protector=userinfo_protector))
+    server.userinfo = UserInfo(resource_protector=userinfo_protector)
+    server.register_endpoint(server.userinfo)
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)
     server.register_endpoint(EndSession)

@@ -8,29 +8,21 @@ from idp.authn.password import Passwords
 from idp.config import Settings
 from idp.errors import register_error_handlers
 from idp.web.browser import set_device_cookie
+from idp.web.security_headers import SECURITY_HEADERS, STRICT_TRANSPORT
 from idp.web.session import DatabaseSessionInterface, commit_without_session
 from idp.web.sweeper import Sweeper
 
 
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Never to other sites (URLs carry authorization requests), but to ourselves: over https
-    # Flask-WTF refuses a form POST without a same-origin Referer (WTF_CSRF_SSL_STRICT).
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-        "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
-    )
+    for name, value in SECURITY_HEADERS:
+        response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
 def _strict_transport(response: Response) -> Response:
-    # RFC 6797: browsers that saw this over https never try plain http here for two years.
-    response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    response.headers.setdefault(*STRICT_TRANSPORT)
     return response
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
+from werkzeug.datastructures import Authorization
 
 from idp.database import rollback_quietly
 from idp.errors import DATABASE_UNAVAILABLE
@@ -23,14 +25,17 @@ def cap_request_body() -> None:
 
 
 def token_rate_key() -> str:
+    """/token's rate-limit key for the current Flask request (see token_rate_key_for)."""
+    return token_rate_key_for(get_remote_address(), _presented_client_id())
+
+
+def token_rate_key_for(address: str, client_id: str) -> str:
     """/token counts per registered client and address; unknown callers per address.
 
     Relying parties call /token from their servers, often many behind one egress address:
     a bare per-address cap would make them share one bucket (why 9c2aa81 dropped it). A
     client_id alone would let anyone drain a client's bucket by naming it.
     """
-    address = get_remote_address()
-    client_id = _presented_client_id()
     known = client_id and len(client_id) <= 255 and "\x00" not in client_id
     try:
         if known and current_app.extensions["idp.oidc"].clients.get(client_id) is not None:
@@ -42,8 +47,13 @@ def token_rate_key() -> str:
     return f"token:{address}"
 
 
+def presented_client_id(authorization: Authorization | None, form: Mapping[str, str]) -> str:
+    """The client_id a /token request names: Basic credentials first, else the form's."""
+    if authorization is not None and authorization.type == "basic" and authorization.username:
+        return unquote(authorization.username)  # RFC 6749 2.3.1: form-encoded before Basic
+    return form.get("client_id", "")
+
+
 def _presented_client_id() -> str:
-    auth = request.authorization
-    if auth is not None and auth.type == "basic" and auth.username:
-        return unquote(auth.username)  # RFC 6749 2.3.1: form-encoded before Basic
-    return request.form.get("client_id", "") if request.mimetype.endswith("urlencoded") else ""
+    form = request.form if request.mimetype.endswith("urlencoded") else {}
+    return presented_client_id(request.authorization, form)

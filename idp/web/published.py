@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from idp.oidc.keys import JWKS_MAX_AGE
 from idp.oidc.metadata import discovery_document
 from idp.web import tracing
+from idp.web.security_headers import SECURITY_HEADERS, STRICT_TRANSPORT
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -30,18 +31,6 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/jwks.json"
 # A staged key signs only after this long (idp keys activate), so no RP holds a stale JWKS.
 CACHE_PUBLIC = f"public, max-age={JWKS_MAX_AGE}"
-# What idp.web's after_request hooks add to a JSON response (no cookies: nothing sets one).
-SECURITY_HEADERS = [
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "same-origin"),
-    ("X-Frame-Options", "DENY"),
-    (
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; "
-        "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
-    ),
-]
-STRICT_TRANSPORT = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 StartResponse = Callable[..., Any]
 
 

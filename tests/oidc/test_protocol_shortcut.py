@@ -1,0 +1,210 @@
+"""Client credentials and userinfo answered before Flask (idp.web.protocol_shortcut).
+
+The layer must be invisible: every answer it gives is the one Flask's views give to the same
+request (status, headers, body), it shares /token's rate-limit counts with them, and every
+request it does not answer itself (errors above all) reaches Flask unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from werkzeug.test import Client, TestResponse
+
+from tests.support import (
+    RelyingParty,
+    SignInFlow,
+    enroll_totp,
+    make_client,
+    make_user,
+    update_client,
+)
+
+CC = {"grant_type": "client_credentials", "scope": "profile"}
+# Differ between any two answers by design: the request id, and the lengths of fresh tokens.
+PER_REQUEST_HEADERS = {"X-Request-ID", "Content-Length"}
+
+
+def flask_path(app) -> Client:
+    """A client of Flask's own WSGI app, behind the shortcut: the reference answers."""
+    return Client(app.extensions["idp.protocol_shortcut"].inner)
+
+
+def hooks_ran(app) -> list[str]:
+    """Paths of the requests Flask handled from now on."""
+    seen: list[str] = []
+    app.before_request_funcs.setdefault(None, []).insert(0, lambda: seen.append(_path()))
+    return seen
+
+
+def _path() -> str:
+    from flask import request
+
+    return request.path
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    raw = f"{client_id}:{secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def headers_of(response: TestResponse) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k not in PER_REQUEST_HEADERS}
+
+
+def claims_of(app, value: str) -> dict[str, Any]:
+    jwks = KeySet.import_key_set(app.test_client().get("/jwks.json").get_json())
+    return dict(jwt.decode(value, jwks, algorithms=["ES256", "RS256"]).claims)
+
+
+def same_token_answers(app, fast: TestResponse, slow: TestResponse, *, jwt_format: bool) -> None:
+    """Two client credentials answers agree in all but the token's own identity."""
+    assert fast.status_code == slow.status_code == 200
+    assert headers_of(fast) == headers_of(slow)
+    fast_body, slow_body = fast.get_json(), slow.get_json()
+    assert fast_body.keys() == slow_body.keys()
+    assert {k: v for k, v in fast_body.items() if k != "access_token"} == {
+        k: v for k, v in slow_body.items() if k != "access_token"
+    }
+    if jwt_format:
+        fresh = ("jti", "iat", "exp")
+        one, other = (
+            claims_of(app, fast_body["access_token"]),
+            claims_of(app, slow_body["access_token"]),
+        )
+        assert {k: v for k, v in one.items() if k not in fresh} == {
+            k: v for k, v in other.items() if k not in fresh
+        }
+    else:
+        assert len(fast_body["access_token"]) == len(slow_body["access_token"]) == 42
+
+
+@pytest.mark.parametrize("token_format", ["jwt", "opaque"])
+@pytest.mark.parametrize("auth", ["basic", "post"])
+def test_client_credentials_are_answered_before_flask_as_flask_would(fresh_app, token_format, auth):
+    method = "client_secret_basic" if auth == "basic" else "client_secret_post"
+    _, secret = make_client(fresh_app, "svc", access_token_format=token_format, scopes=["profile"])
+    update_client(fresh_app, "svc", token_endpoint_auth_method=method)
+    rp = RelyingParty(fresh_app.test_client(), client_id="svc", secret=secret)
+    seen = hooks_ran(fresh_app)
+    fast = rp.token_request(CC, auth=auth)
+    assert seen == [], "Flask handled a plain client credentials request"
+    data = dict(CC, client_id="svc", client_secret=secret) if auth == "post" else CC
+    headers = basic("svc", secret) if auth == "basic" else {}
+    slow = flask_path(fresh_app).post("/token", data=data, headers=headers)
+    assert seen == ["/token"]
+    same_token_answers(fresh_app, fast, slow, jwt_format=token_format == "jwt")
+    # Both tokens work where tokens are checked.
+    for answer in (fast, slow):
+        found = rp.introspect(answer.get_json()["access_token"]).get_json()
+        assert found["active"] is True and found["client_id"] == "svc"
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "status"),
+    [
+        ({**CC}, basic("svc", "wrong-secret"), 401),  # invalid_client
+        ({"grant_type": "client_credentials"}, basic("nobody", "x"), 401),
+        ({**CC, "audience": "x"}, None, 200),  # a parameter the shortcut does not know
+        ({**CC, "scope": "profile\x00"}, None, 400),  # NUL: Flask's own hook refuses it
+        ("grant_type=client_credentials&grant_type=client_credentials", None, 400),  # repeated
+        ({**CC, "pad": "x" * 70_000}, None, 413),  # over the body cap
+    ],
+)
+def test_anything_but_a_plain_success_is_answered_by_flask(fresh_app, data, headers, status):
+    _, secret = make_client(fresh_app, "svc", access_token_format="jwt", scopes=["profile"])
+    headers = headers or basic("svc", secret)
+    seen = hooks_ran(fresh_app)
+    answer = fresh_app.test_client().post(
+        "/token",
+        data=data,
+        headers=headers,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert answer.status_code == status
+    assert seen == ["/token"], "the shortcut answered a request it must leave to Flask"
+    if status != 413:
+        reference = flask_path(fresh_app).post(
+            "/token", data=data, headers=headers, content_type="application/x-www-form-urlencoded"
+        )
+        assert reference.status_code == status
+        if status != 200:
+            assert answer.get_json() == reference.get_json()
+            assert headers_of(answer) == headers_of(reference)
+
+
+def test_other_grants_and_a_query_string_go_to_flask(fresh_app):
+    _, secret = make_client(fresh_app, "svc", access_token_format="jwt", scopes=["profile"])
+    seen = hooks_ran(fresh_app)
+    browser = fresh_app.test_client()
+    browser.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers=basic("svc", secret),
+    )
+    browser.post("/token?x=1", data=CC, headers=basic("svc", secret))
+    assert seen == ["/token", "/token"]
+
+
+@pytest.mark.parametrize("token_format", ["jwt", "opaque"])
+def test_userinfo_is_answered_before_flask_with_flasks_bytes(fresh_app, token_format):
+    user = make_user(fresh_app)
+    totp = enroll_totp(fresh_app, user.id)
+    _, secret = make_client(fresh_app, access_token_format=token_format)
+    browser = fresh_app.test_client()
+    rp = RelyingParty(browser, secret=secret)
+    access = SignInFlow(browser, rp).authorize_and_exchange(totp).tokens["access_token"]
+    seen = hooks_ran(fresh_app)
+    fast = rp.userinfo(access)
+    assert seen == []
+    slow = flask_path(fresh_app).get("/userinfo", headers={"Authorization": f"Bearer {access}"})
+    assert fast.status_code == slow.status_code == 200
+    assert fast.get_data() == slow.get_data() and fast.get_json()["email"] == "ada@example.com"
+    assert headers_of(fast) == headers_of(slow)
+    # Errors are Flask's: a wrong token, a token sent in a form body.
+    assert rp.userinfo(access + "x").status_code == 401
+    form = browser.post("/userinfo", data={"access_token": access})
+    assert form.status_code == 200 and form.get_data() == slow.get_data()
+    assert seen == ["/userinfo"] * 3  # the reference, the wrong token, the form body
+
+
+@pytest.fixture
+def overrides():
+    return {}
+
+
+@pytest.mark.parametrize("overrides", [{"ratelimit_enabled": True, "token_rate_limit": "3/minute"}])
+def test_the_shortcut_and_flask_count_in_one_rate_limit_bucket(fresh_app, overrides):
+    _, secret = make_client(fresh_app, "svc", access_token_format="jwt", scopes=["profile"])
+    browser, reference = fresh_app.test_client(), flask_path(fresh_app)
+    auth = basic("svc", secret)
+    seen = hooks_ran(fresh_app)
+    first = browser.post("/token", data=CC, headers=auth)
+    second = reference.post("/token", data=CC, headers=auth)
+    third = browser.post("/token", data=CC, headers=auth)
+    assert [r.status_code for r in (first, second, third)] == [200, 200, 200]
+    assert [r.headers["X-RateLimit-Remaining"] for r in (first, second, third)] == ["2", "1", "0"]
+    assert headers_of(first).keys() == headers_of(second).keys()
+    assert first.headers["X-RateLimit-Limit"] == "3" and "Retry-After" in first.headers
+    assert seen == ["/token"]  # the reference request only
+    fourth = browser.post("/token", data=CC, headers=auth)
+    assert fourth.status_code == 429 and seen == ["/token", "/token"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"ratelimit_enabled": True, "token_rate_limit": "1/minute", "trusted_proxies": 1}],
+)
+def test_behind_a_proxy_the_shortcut_counts_the_forwarded_address(fresh_app, overrides):
+    _, secret = make_client(fresh_app, "svc", access_token_format="jwt", scopes=["profile"])
+    browser = fresh_app.test_client()
+
+    def ask(address: str) -> int:
+        headers = {**basic("svc", secret), "X-Forwarded-For": address}
+        return browser.post("/token", data=CC, headers=headers).status_code
+
+    assert [ask("203.0.113.7"), ask("203.0.113.7"), ask("198.51.100.9")] == [200, 429, 200]
