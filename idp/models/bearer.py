@@ -125,6 +125,17 @@ _USER_AND_LISTED = select(*_USER, _LISTED).where(_users.c.subject == bindparam("
 _ONLY_LISTED = select(_LISTED)
 
 
+def _read_one(statement: Any, params: dict[str, str]) -> Any:
+    """One row of a single read, on a connection of its own in autocommit mode.
+
+    A lone SELECT needs no transaction: without one PostgreSQL is asked once, not three times
+    (BEGIN, the statement, then ROLLBACK when the request's session ends), and no ORM session is
+    opened for it. It sees what is committed, as the session's first statement would.
+    """
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(statement, params).first()
+
+
 def _user(values: Any) -> UserClaims | None:
     if values[0] is None:
         return None
@@ -133,7 +144,7 @@ def _user(values: Any) -> UserClaims | None:
 
 def access_grant(value: str) -> AccessGrant | None:
     """The opaque access token presented, with its user, or None if unknown."""
-    row = db.session.connection().execute(_BY_ACCESS_HASH, {"hash": sha256_hex(value)}).first()
+    row = _read_one(_BY_ACCESS_HASH, {"hash": sha256_hex(value)})
     if row is None:
         return None
     client_id, scope, issued_at, expires_in, revoked_at, *user = row
@@ -148,13 +159,13 @@ def access_grant(value: str) -> AccessGrant | None:
 
 def jti_listed(jti: str) -> bool:
     """Whether a JWT access token's jti is on the revoked list."""
-    return bool(db.session.connection().execute(_ONLY_LISTED, {"jti": jti}).scalar())
+    row = _read_one(_ONLY_LISTED, {"jti": jti})
+    return bool(row[0])
 
 
 def user_unless_listed(subject: str, jti: str) -> tuple[UserClaims, bool] | None:
     """(the user, whether the jti is revoked) in one statement; None for an unknown subject."""
-    row = db.session.connection().execute(_USER_AND_LISTED, {"subject": subject, "jti": jti})
-    found = row.first()
+    found = _read_one(_USER_AND_LISTED, {"subject": subject, "jti": jti})
     if found is None:
         return None
     user = _user(found)

@@ -99,11 +99,14 @@ class ProtocolShortcut:
     def _token(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         form = _client_credentials_form(environ)
-        uri = _uri(environ)
-        if form is None or uri is None:
+        if form is None:
             return self.inner(environ, start_response)
         server: Server = self.app.extensions["idp.oidc"]
         headers = EnvironHeaders(environ)
+        try:
+            request = FormRequest(_uri(environ), headers, form)
+        except InsecureTransportError:  # plain http to a public host: Flask's error
+            return self.inner(environ, start_response)
         try:
             with self.app.app_context():
                 client_id = presented_client_id(
@@ -112,7 +115,7 @@ class ProtocolShortcut:
                 key = token_rate_key_for(environ.get("REMOTE_ADDR") or "127.0.0.1", client_id)
                 if not self._within_limits(key):
                     return self.inner(environ, start_response)
-                response = server.create_token_response(FormRequest(uri, headers, form))
+                response = server.create_token_response(request)
                 if response.status_code != 200:
                     return self.inner(environ, start_response)  # Flask counts what it refuses
                 counted = self._count(key)
@@ -125,12 +128,11 @@ class ProtocolShortcut:
 
     def _userinfo(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
-        uri = _uri(environ)
-        if uri is None or environ.get("CONTENT_LENGTH") not in (None, "", "0"):
+        if environ.get("CONTENT_LENGTH") not in (None, "", "0"):
             return self.inner(environ, start_response)
         server: Server = self.app.extensions["idp.oidc"]
         endpoint: UserInfo = server.userinfo
-        request = JsonRequest("GET", uri, EnvironHeaders(environ))
+        request = JsonRequest("GET", _uri(environ), EnvironHeaders(environ))
         try:
             with self.app.app_context():
                 token = endpoint.resource_protector.validate_request(["openid"], request)
@@ -231,15 +233,10 @@ def _client_credentials_form(environ: dict[str, Any]) -> dict[str, str] | None:
     return form
 
 
-def _uri(environ: dict[str, Any]) -> str | None:
-    """The request's URL as Flask builds it, or None where Authlib would refuse the transport."""
+def _uri(environ: dict[str, Any]) -> str:
+    """The request's URL as Flask builds it (Authlib judges its transport)."""
     host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-    uri = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('PATH_INFO', '')}"
-    try:
-        InsecureTransportError.check(uri)
-    except InsecureTransportError:
-        return None
-    return uri
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('PATH_INFO', '')}"
 
 
 def _rate_limit_headers(counted: list[RequestLimit]) -> list[tuple[str, str]]:
