@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import has_request_context, request
-
 from idp.clock import now
+from idp.database import current_caller, in_request
 from idp.extensions import db
 from idp.logging_setup import mask_email, mask_emails
 from idp.metrics import metrics
@@ -31,10 +30,8 @@ def record(
     (CLI, worker) at once. `commit=True` forces it now (a refusal that must be kept even if the
     request later fails), `False` leaves it to the caller.
     """
-    ip = ua = None
-    if has_request_context():
-        ip = request.remote_addr
-        ua = (request.user_agent.string or "")[:400]
+    caller = current_caller()
+    ip, ua = (caller.ip, caller.user_agent) if caller is not None else (None, None)
     entry = AuditEvent(
         at=now(),
         event=event,
@@ -45,7 +42,7 @@ def record(
         detail=detail,
     )
     db.session.add(entry)
-    if commit or (commit is None and not has_request_context()):
+    if commit or (commit is None and not in_request()):
         db.session.commit()
     if (found := metrics()) is not None:
         found.count_audit_event(event, detail)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import select
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, cast
 
-from flask import has_request_context
+from flask import has_request_context, request
 from sqlalchemy import CursorResult, Executable, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -15,6 +19,41 @@ from sqlalchemy.pool import Pool
 from idp.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent the request being answered: what the audit log keeps of them."""
+
+    ip: str | None
+    user_agent: str | None
+
+
+# A request answered before Flask (idp.web.protocol_shortcut): no Flask request context, but
+# the same one unit of work, committed once at its end, and the same caller in the audit log.
+_request_outside_flask: ContextVar[Caller | None] = ContextVar("idp_request", default=None)
+
+
+@contextmanager
+def request_outside_flask(caller: Caller) -> Iterator[None]:
+    """Within: services and audit events leave the commit to the request, as in Flask's."""
+    token = _request_outside_flask.set(caller)
+    try:
+        yield
+    finally:
+        _request_outside_flask.reset(token)
+
+
+def in_request() -> bool:
+    """Whether an HTTP request's unit of work is open (Flask's, or one answered before it)."""
+    return has_request_context() or _request_outside_flask.get() is not None
+
+
+def current_caller() -> Caller | None:
+    """The sender of the request being answered, if any."""
+    if has_request_context():
+        return Caller(request.remote_addr, (request.user_agent.string or "")[:400])
+    return _request_outside_flask.get()
 
 
 def engine_options(settings: Settings) -> dict[str, Any]:
@@ -62,7 +101,7 @@ def commit_unless_in_request() -> None:
     end, with its audit events: `idp.web.session` save_session); outside one (CLI, worker), now."""
     from idp.extensions import db
 
-    if not has_request_context():
+    if not in_request():
         db.session.commit()
 
 

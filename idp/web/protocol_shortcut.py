@@ -1,19 +1,21 @@
-"""Client credentials at /token and bearer GETs of /userinfo, answered by Authlib without Flask.
+"""/token and bearer GETs of /userinfo, answered by Authlib without Flask's request machinery.
 
 Relying parties' servers call these far more often than browsers call anything, and they
 need none of what a Flask request brings (session, CSRF, language, templates, cookies):
-Flask's request context, hooks and response cost several times what Authlib's grant does.
-For the requests this layer recognises, it builds Authlib's request from the WSGI environ and
-asks the same server Flask's views ask (idp.oidc.server), in an app context (the database
-session, the clock), then answers with the same headers, rate-limit count, request id, log line
-and latency histogram as Flask would.
+Flask's request context, hooks and response cost more than Authlib's grant does. For the
+requests this layer recognises it builds Authlib's request from the WSGI environ and asks the
+same server Flask's views ask (idp.oidc.server), in an app context and one unit of work
+(idp.database.request_outside_flask: audit events carry the caller and are committed once, at
+the end), then answers with what Flask's hooks add: the same headers, rate-limit count and
+headers, request id, log line and latency histogram.
 
-It answers successes only. A request it does not recognise, any error Authlib finds (which
-for these two has no side effect before it: nothing is written until the token is issued), a
-rate limit reached, a body too large or holding NUL, the limiter's storage failing or anything
-raised goes on to Flask unchanged, whose views answer it with every hook: one code path
-decides what a client is refused and why. tests/oidc/test_protocol_shortcut.py holds the two
-paths to the same bytes.
+Recognised: a form POST to /token of the authorization_code, refresh_token or
+client_credentials grant with only that grant's parameters (ASCII, no NUL, under MAX_BODY,
+no query string), every answer Authlib gives to it included; a GET of /userinfo with a bearer
+header, successes only (its errors have no side effect and go to Flask). Everything else,
+/token's rate limit reached, the limiter's storage failing, or anything raised goes on to
+Flask unchanged. tests/oidc/test_protocol_shortcut.py holds the two paths to the same answers;
+every other protocol test goes through this layer.
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import InsecureTransportError
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, JsonRequest
 from flask_limiter import RequestLimit
 from limits import parse_many
 from werkzeug.datastructures import Authorization, EnvironHeaders
 
+from idp.database import Caller, request_outside_flask
+from idp.extensions import db
+from idp.oidc.plain_requests import FormRequest, InsecureTransportError, bearer_request
 from idp.rate_limiter import limiter_of
 from idp.web import tracing
 from idp.web.limits import MAX_BODY, presented_client_id, token_rate_key_for
@@ -47,31 +49,18 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 FORM = "application/x-www-form-urlencoded"
 TOKEN_PATH, USERINFO_PATH = "/token", "/userinfo"
-# The parameters a client credentials request may carry (RFC 6749 4.4.2, 2.3.1); any other
-# goes to Flask, so this layer never has to know what Authlib would make of it.
-TOKEN_PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
+# The grants answered here and the parameters each may carry (RFC 6749 4.1.3, 4.4.2, 6 and
+# 2.3.1; RFC 7636 4.5): any other goes to Flask, so this layer never has to know what Authlib
+# would make of it.
+_CLIENT = frozenset({"grant_type", "client_id", "client_secret"})
+GRANT_PARAMETERS = {
+    "authorization_code": _CLIENT | {"code", "redirect_uri", "code_verifier"},
+    "refresh_token": _CLIENT | {"refresh_token", "scope"},
+    "client_credentials": _CLIENT | {"scope"},
+}
 TOKEN_ENDPOINT = "provider.token"  # Flask-Limiter's scope for /token's limit, and the metric's
 USERINFO_ENDPOINT = "provider.userinfo"
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
-
-
-class FormRequest(OAuth2Request):
-    """Authlib's request for a form body already parsed (client_secret_post reads `form`)."""
-
-    def __init__(self, uri: str, headers: EnvironHeaders, form: dict[str, str]) -> None:
-        super().__init__("POST", uri, headers=headers)
-        self.payload = BasicOAuth2Payload(form)
-        self._form = form
-
-    @property
-    def args(self) -> dict[str, str]:
-        """No query string: requests with one go to Flask."""
-        return {}
-
-    @property
-    def form(self) -> dict[str, str]:
-        """The form body."""
-        return self._form
 
 
 class ProtocolShortcut:
@@ -98,7 +87,7 @@ class ProtocolShortcut:
 
     def _token(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
-        form = _client_credentials_form(environ)
+        form = _token_form(environ)
         if form is None:
             return self.inner(environ, start_response)
         server: Server = self.app.extensions["idp.oidc"]
@@ -107,24 +96,27 @@ class ProtocolShortcut:
             request = FormRequest(_uri(environ), headers, form)
         except InsecureTransportError:  # plain http to a public host: Flask's error
             return self.inner(environ, start_response)
+        address = environ.get("REMOTE_ADDR") or "127.0.0.1"  # as get_remote_address
+        caller = Caller(address, headers.get("User-Agent", "")[:400])
         try:
-            with self.app.app_context():
-                client_id = presented_client_id(
-                    Authorization.from_header(headers.get("Authorization")), form
-                )
-                key = token_rate_key_for(environ.get("REMOTE_ADDR") or "127.0.0.1", client_id)
+            with self.app.app_context(), request_outside_flask(caller):
+                authorization = Authorization.from_header(headers.get("Authorization"))
+                key = token_rate_key_for(address, presented_client_id(authorization, form))
                 if not self._within_limits(key):
-                    return self.inner(environ, start_response)
+                    return self.inner(environ, start_response)  # Flask counts it and says 429
+                counted = self._count(key)  # before the grant, as Flask-Limiter counts
                 response = server.create_token_response(request)
-                if response.status_code != 200:
-                    return self.inner(environ, start_response)  # Flask counts what it refuses
-                counted = self._count(key)
+                db.session.commit()  # the request's one commit, as commit_without_session's
                 body = response.get_data()
         except Exception:
+            # Nothing answered yet; what was committed (a token issued) is only ever more
+            # than Flask's answer will show, never less: a code redeemed twice is refused.
             log.warning("protocol shortcut: Flask answers instead", exc_info=True)
             return self.inner(environ, start_response)
         found = [*response.headers.items(), *_rate_limit_headers(counted)]
-        return self._respond(environ, start_response, TOKEN_ENDPOINT, body, found, started)
+        return self._respond(
+            environ, start_response, TOKEN_ENDPOINT, response.status, body, found, started
+        )
 
     def _userinfo(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -132,7 +124,7 @@ class ProtocolShortcut:
             return self.inner(environ, start_response)
         server: Server = self.app.extensions["idp.oidc"]
         endpoint: UserInfo = server.userinfo
-        request = JsonRequest("GET", _uri(environ), EnvironHeaders(environ))
+        request = bearer_request(_uri(environ), EnvironHeaders(environ))
         try:
             with self.app.app_context():
                 token = endpoint.resource_protector.validate_request(["openid"], request)
@@ -141,7 +133,9 @@ class ProtocolShortcut:
         except Exception:  # OAuth2Error included: Flask gives the error with its hooks
             return self.inner(environ, start_response)
         found = [*response.headers.items(), ("Access-Control-Allow-Origin", "*")]
-        return self._respond(environ, start_response, USERINFO_ENDPOINT, body, found, started)
+        return self._respond(
+            environ, start_response, USERINFO_ENDPOINT, "200 OK", body, found, started
+        )
 
     def _limiter_args(self, key: str) -> list[str]:
         own = limiter_of(self.app)
@@ -182,6 +176,7 @@ class ProtocolShortcut:
         environ: dict[str, Any],
         start_response: StartResponse,
         endpoint: str,
+        status: str,
         body: bytes,
         found: list[tuple[str, str]],
         started: float,
@@ -194,21 +189,21 @@ class ProtocolShortcut:
         if self.https:
             found.append(STRICT_TRANSPORT)
         found.append((tracing.HEADER, rid))
-        start_response("200 OK", found)
+        start_response(status, found)
         tracing.record(
             self.app.extensions.get("idp.metrics"),
             rid=rid,
             method=environ["REQUEST_METHOD"],
             path=environ["PATH_INFO"],
             endpoint=endpoint,
-            status=200,
+            status=int(status[:3]),
             seconds=time.perf_counter() - started,
         )
         return [body]
 
 
-def _client_credentials_form(environ: dict[str, Any]) -> dict[str, str] | None:
-    """The form of a plain client credentials request, or None for anything else."""
+def _token_form(environ: dict[str, Any]) -> dict[str, str] | None:
+    """The form of a plain token request of a grant we answer, or None for anything else."""
     if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != FORM:
         return None
     length = environ.get("CONTENT_LENGTH", "")
@@ -223,9 +218,8 @@ def _client_credentials_form(environ: dict[str, Any]) -> dict[str, str] | None:
     except ValueError:
         return None
     form = dict(pairs)
-    if len(form) != len(pairs) or not form.keys() <= TOKEN_PARAMETERS:
-        return None
-    if form.get("grant_type") != "client_credentials":
+    allowed = GRANT_PARAMETERS.get(form.get("grant_type", ""))
+    if allowed is None or len(form) != len(pairs) or not form.keys() <= allowed:
         return None
     # Percent-escapes decode to ASCII only, and never to NUL (Flask's hook refuses it).
     if not all(v.isascii() and v.isprintable() for v in form.values()):

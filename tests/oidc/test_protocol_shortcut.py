@@ -109,45 +109,97 @@ def test_client_credentials_are_answered_before_flask_as_flask_would(fresh_app, 
     [
         ({**CC}, basic("svc", "wrong-secret"), 401),  # invalid_client
         ({"grant_type": "client_credentials"}, basic("nobody", "x"), 401),
-        ({**CC, "audience": "x"}, None, 200),  # a parameter the shortcut does not know
-        ({**CC, "scope": "profile\x00"}, None, 400),  # NUL: Flask's own hook refuses it
-        ("grant_type=client_credentials&grant_type=client_credentials", None, 400),  # repeated
-        ({**CC, "pad": "x" * 70_000}, None, 413),  # over the body cap
+        ({"grant_type": "refresh_token", "refresh_token": "unknown"}, None, 400),
+        ({"grant_type": "authorization_code", "code": "unknown"}, None, 400),
     ],
 )
-def test_anything_but_a_plain_success_is_answered_by_flask(fresh_app, data, headers, status):
+def test_refusals_are_the_ones_flask_gives(fresh_app, data, headers, status):
     _, secret = make_client(fresh_app, "svc", access_token_format="jwt", scopes=["profile"])
     headers = headers or basic("svc", secret)
+    answer = fresh_app.test_client().post("/token", data=data, headers=headers)
+    reference = flask_path(fresh_app).post("/token", data=data, headers=headers)
+    assert answer.status_code == reference.status_code == status
+    assert answer.get_json() == reference.get_json()
+    assert headers_of(answer) == headers_of(reference)
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        ({**CC, "audience": "x"}, 200),  # a parameter the shortcut does not know
+        ({**CC, "scope": "profile\x00"}, 400),  # NUL: Flask's own hook refuses it
+        ("grant_type=client_credentials&grant_type=client_credentials", 400),  # repeated
+        ({**CC, "pad": "x" * 70_000}, 413),  # over the body cap
+        ({"grant_type": "password", "username": "a", "password": "b"}, 400),
+    ],
+)
+def test_what_the_shortcut_does_not_know_is_answered_by_flask(fresh_app, data, status):
+    _, secret = make_client(fresh_app, "svc", access_token_format="jwt", scopes=["profile"])
     seen = hooks_ran(fresh_app)
     answer = fresh_app.test_client().post(
         "/token",
         data=data,
-        headers=headers,
+        headers=basic("svc", secret),
         content_type="application/x-www-form-urlencoded",
     )
     assert answer.status_code == status
     assert seen == ["/token"], "the shortcut answered a request it must leave to Flask"
-    if status != 413:
-        reference = flask_path(fresh_app).post(
-            "/token", data=data, headers=headers, content_type="application/x-www-form-urlencoded"
-        )
-        assert reference.status_code == status
-        if status != 200:
-            assert answer.get_json() == reference.get_json()
-            assert headers_of(answer) == headers_of(reference)
 
 
-def test_other_grants_and_a_query_string_go_to_flask(fresh_app):
-    _, secret = make_client(fresh_app, "svc", access_token_format="jwt", scopes=["profile"])
-    seen = hooks_ran(fresh_app)
+def test_code_exchange_and_refresh_are_answered_before_flask(fresh_app):
+    user = make_user(fresh_app)
+    totp = enroll_totp(fresh_app, user.id)
+    _, secret = make_client(fresh_app)
     browser = fresh_app.test_client()
+    rp = RelyingParty(browser, secret=secret)
+    flow = SignInFlow(browser, rp)
+    flow.start(scope="openid profile email offline_access")
+    code = flow.complete(totp)["code"]
+    seen = hooks_ran(fresh_app)
+    exchange = rp.redeem(code)
+    assert exchange.status_code == 200 and seen == []
+    tokens = exchange.get_json()
+    assert rp.verify_id_token(tokens["id_token"])["sub"]
+    refreshed = rp.refresh(tokens["refresh_token"])
+    assert refreshed.status_code == 200 and seen == []
+    # A replayed code is refused here too, and takes the tokens it gave with it.
+    replay = rp.redeem(code)
+    assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
+    assert rp.userinfo(refreshed.get_json()["access_token"]).status_code == 401
+    assert seen == ["/userinfo"]  # the refused token's userinfo: Flask gives the 401
+
+
+def test_the_audit_log_names_the_caller_of_a_request_answered_before_flask(fresh_app):
+    from sqlalchemy import select
+
+    from idp.extensions import db
+    from idp.models.audit_event import AuditEvent
+
+    user = make_user(fresh_app)
+    totp = enroll_totp(fresh_app, user.id)
+    _, secret = make_client(fresh_app)
+    browser = fresh_app.test_client()
+    rp = RelyingParty(browser, secret=secret)
+    flow = SignInFlow(browser, rp)
+    flow.start()
+    code = flow.complete(totp)["code"]
+    assert rp.redeem(code).status_code == 200
     browser.post(
         "/token",
-        data={"grant_type": "refresh_token", "refresh_token": "x"},
-        headers=basic("svc", secret),
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": rp.redirect_uri,
+            "code_verifier": rp.verifier,
+        },
+        headers={**rp.basic_auth(), "User-Agent": "rp-server/1.0"},
+        environ_base={"REMOTE_ADDR": "192.0.2.44"},
     )
-    browser.post("/token?x=1", data=CC, headers=basic("svc", secret))
-    assert seen == ["/token", "/token"]
+    with fresh_app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == "authorization_code.replayed")
+        ).one()
+    assert (event.ip, event.user_agent, event.user_id) == ("192.0.2.44", "rp-server/1.0", user.id)
 
 
 @pytest.mark.parametrize("token_format", ["jwt", "opaque"])

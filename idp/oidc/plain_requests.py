@@ -1,0 +1,41 @@
+"""Authlib's requests built from plain values, for requests answered before Flask.
+
+idp.web.protocol_shortcut parses the WSGI environ itself; these wrap what it found in the
+request types Authlib's server and resource protector take (Flask's views build theirs from
+Flask's request instead).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, JsonRequest
+
+__all__ = ["FormRequest", "InsecureTransportError", "bearer_request"]
+
+
+class FormRequest(OAuth2Request):  # type: ignore[misc]
+    """A form POST already parsed; InsecureTransportError for plain http to a public host."""
+
+    def __init__(self, uri: str, headers: Any, form: dict[str, str]) -> None:
+        super().__init__("POST", uri, headers=headers)
+        self.payload = BasicOAuth2Payload(form)
+        self._form = form
+
+    @property
+    def args(self) -> dict[str, str]:
+        """No query string: requests with one are left to Flask."""
+        return {}
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The form body (client_secret_post reads its credentials here)."""
+        return self._form
+
+
+def bearer_request(uri: str, headers: Any) -> JsonRequest:
+    """A GET with its headers (any mapping with `get`), as the resource protector reads a
+    bearer token."""
+    return JsonRequest("GET", uri, headers)
