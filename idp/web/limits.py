@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from flask import current_app, request
-from flask_limiter.util import get_remote_address
 
+from idp.client_address import client_bucket
 from idp.database import rollback_quietly
 from idp.errors import DATABASE_UNAVAILABLE
 
@@ -29,7 +29,7 @@ def token_rate_key() -> str:
     a bare per-address cap would make them share one bucket (why 9c2aa81 dropped it). A
     client_id alone would let anyone drain a client's bucket by naming it.
     """
-    address = get_remote_address()
+    address = client_bucket()  # IPv6 per /64
     client_id = _presented_client_id()
     known = client_id and len(client_id) <= 255 and "\x00" not in client_id
     try:
