@@ -112,6 +112,21 @@ def trusted_device_for(user: User | None, client: Client | None) -> TrustedDevic
     return known[key]
 
 
+def device_trusted(user: User, client: Client | None) -> bool:
+    """True if this browser passes the trust decision for (user, client): the device cookie's
+    hash, the client, expiry and the browser-and-OS check (policy.device_trusted). Without a
+    client (the account's own sign-in) no trust applies: it is per client (DESIGN.md)."""
+    if client is None:
+        return False
+    settings = current.settings()
+    return policy.device_trusted(
+        trusted_device.as_state(trusted_device_for(user, client), agent=agent()),
+        client=client_policy(client, settings),
+        policy=global_policy(settings),
+        now=now(),
+    )
+
+
 def forget_trusted_device_lookups() -> None:
     """Trust was just given or renewed in this request: the next question reads it afresh."""
     g.pop("idp_trusted_devices", None)

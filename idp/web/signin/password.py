@@ -63,7 +63,10 @@ def password() -> Response | tuple[str, int] | str:
                 now=now(),
                 backoff=settings.password_backoff,
                 source=client_bucket(),  # per-source counters: IPv6 per /64
-                device_token=browser.device_token(),
+                # Only a browser the trust decision accepts skips the counters.
+                trusted_browser=lambda user: gating.device_trusted(
+                    user, view.client if view else None
+                ),
             )
         except SignInThrottled as exc:
             audit.record(
