@@ -42,12 +42,14 @@ class PendingView:
 
 @dataclass(frozen=True, slots=True)
 class Gate:
-    """The user, the policy's answer, and the request served (None on the account pages)."""
+    """The user, the policy's answer, and the request served (None on the account pages) with
+    what it asks of the sign-in (prompt, max_age, acr: the policy's input)."""
 
     user: User | None
     decision: Decision
     rid: str | None
     view: PendingView | None
+    requirements: Requirements
 
 
 def pending_view(rid: str | None) -> PendingView | None:
@@ -80,7 +82,13 @@ def check(rid: str | None) -> Gate:
         except OAuth2Error:
             requirements = Requirements()
     decision = decide(user, view.client if view else None, requirements)
-    return Gate(user=user, decision=decision, rid=rid if view else None, view=view)
+    return Gate(
+        user=user,
+        decision=decision,
+        rid=rid if view else None,
+        view=view,
+        requirements=requirements,
+    )
 
 
 def decide(user: User | None, client: Client | None, requirements: Requirements) -> Decision:
