@@ -89,6 +89,7 @@ def _needs_confirmation(user: User) -> bool:
         user.id,
         browser.device_token(),
         at=now(),
+        agent=gating.agent(),  # a device cookie copied into another browser confirms nothing
         trusted_before=state.password_at if state is not None else now(),
     )
     return policy.first_key_needs_confirmation(
