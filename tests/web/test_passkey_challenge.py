@@ -3,6 +3,7 @@ cookie instead of a session row, and still single use against a replayed asserti
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
@@ -153,3 +154,24 @@ def test_the_challenge_is_bound_to_the_answer(app, client):
     options(client)  # a newer challenge replaces the one answered
     assert finish(client, token, answer).status_code == 400
     assert signed_in_rows(app) == 0
+
+
+class TestOverHttps:
+    @pytest.fixture
+    def overrides(self):
+        return {"issuer": "https://idp.example"}
+
+    def test_the_challenge_cookie_is_host_prefixed_and_secure(self, app):
+        user = make_user(app)
+        passkey = SoftAuthenticator(
+            origin="https://idp.example", rp_id="idp.example", backup_eligible=True, counter_step=0
+        )
+        give_key(app, user.id, passkey)
+        browser = app.test_client()
+        browser.environ_base["wsgi.url_scheme"] = "https"
+        token, opts = options(browser)
+        cookie = browser.get_cookie("__Host-idp_passkey", domain="localhost")
+        assert cookie is not None and cookie.secure and cookie.path == "/"
+        assert browser.get_cookie("idp_passkey") is None
+        assert finish(browser, token, passkey.get(opts)).status_code == 200
+        assert browser.get_cookie("__Host-idp_passkey", domain="localhost") is None
