@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
+from idp.client_address import client_bucket
 from idp.rate_limiter import PerAppLimiter
 
 
@@ -25,4 +25,5 @@ else:
     Model = db.Model
 migrate = Migrate()
 csrf = CSRFProtect()
-limiter = PerAppLimiter(key_func=get_remote_address)  # state per app: idp.rate_limiter
+# Keyed per client (IPv6 per /64: idp.client_address); state per app: idp.rate_limiter.
+limiter = PerAppLimiter(key_func=client_bucket)

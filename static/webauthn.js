@@ -128,9 +128,9 @@ if (document.activeElement === document.body) document.querySelector("[autofocus
 const RENEW_MS = 240_000;
 let autofill = null;
 let failures = 0;
-// The options request in flight: its answer may set the session cookie, so the password form
-// waits for it (sent alongside, whichever answer came last would win the cookie, and a
-// sign-in that just succeeded could be replaced by the session the options request made).
+// The options request in flight. Its answer sets only the passkey challenge cookie (no session),
+// but the password form still waits for it: one request at a time from this page, so no
+// answer arriving late can ever overwrite the cookies of the sign-in that just succeeded.
 let optionsInFlight = null;
 
 async function conditionalAvailable() {

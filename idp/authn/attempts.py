@@ -42,7 +42,8 @@ def password_throttled(
 ) -> PasswordStreak:
     """How a password attempt for `email` from `source` is held back, if at all (one query).
 
-    A browser trusted for the account skips both counters: an attacker has no such cookie.
+    A browser trusted for the account skips both counters: an attacker has no such cookie,
+    and one copied into another browser is not `trusted` (the caller asks the trust decision).
     """
     if trusted:
         return PasswordStreak(held=None, counted=True)  # not read: a success clears them anyway

@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 import bcrypt
@@ -19,7 +20,6 @@ from idp.authn import attempts
 from idp.authn.password_policy import check_new_password
 from idp.authn.policy import Backoff, Throttled
 from idp.authn.sign_out import sign_out_everywhere
-from idp.authn.trusted_device import known_browser
 from idp.database import commit_unless_in_request
 from idp.errors import IdpError
 from idp.models.user import User
@@ -99,15 +99,18 @@ class Passwords:
         now: datetime,
         backoff: Backoff,
         source: str,
-        device_token: str | None = None,
+        trusted_browser: Callable[[User], bool] | None = None,
     ) -> User:
         """Return the user whose password this is, or raise InvalidCredentials/SignInThrottled.
 
         Counters are kept for the email typed, known or not, so throttling says nothing about
         who has an account; a throttled attempt is not checked, so it can't be a guess.
+        `trusted_browser(user)` says whether this browser passes the trust decision for the
+        account (device cookie, client, expiry, browser and OS): only then are the counters
+        skipped, so a device cookie copied into another browser lifts nothing.
         """
         user = User.by_email(email)
-        trusted = user is not None and known_browser(user.id, device_token, at=now)
+        trusted = user is not None and trusted_browser is not None and trusted_browser(user)
         streak = attempts.password_throttled(
             email, source, backoff=backoff, now=now, trusted=trusted
         )

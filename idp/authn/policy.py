@@ -262,6 +262,19 @@ def _device_problem(
     return None
 
 
+def device_trusted(
+    device: TrustedDeviceState | None,
+    *,
+    client: ClientPolicy,
+    policy: GlobalPolicy,
+    now: datetime,
+) -> bool:
+    """True if rule 5 would accept this trusted device for the client (live, not expired, the
+    client allows it, same browser and OS, re-verification not due): what may also lift the
+    password throttle, so a copied device cookie lifts nothing rule 5 would not honour."""
+    return _device_problem(device, client, policy, now) is None
+
+
 def remember_days_offered(client: ClientPolicy) -> int | None:
     """N for "Do not challenge me on this device for N days"; None when rule 5 can never skip."""
     if not client.remember_device or client.mfa == MfaPolicy.PHISHING_RESISTANT:

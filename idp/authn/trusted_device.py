@@ -172,14 +172,21 @@ def devices_by_client(user_id: int, *, at: datetime) -> dict[str, list[TrustedDe
 
 
 def known_browser(
-    user_id: int, device_token: str | None, *, at: datetime, trusted_before: datetime | None = None
+    user_id: int,
+    device_token: str | None,
+    *,
+    at: datetime,
+    agent: str,
+    trusted_before: datetime | None = None,
 ) -> bool:
-    """True if this browser is a live trusted device of the user, for any client; with
+    """True if this browser is a live trusted device of the user, for any client, seen in the
+    browser and OS it was trusted in (`agent`: a copied cookie elsewhere is not it); with
     `trusted_before`, only trust made before then counts (not the sign-in's own checkbox)."""
     if not device_token:
         return False
     return any(
         matches(device_token, d.device_hash)
+        and d.agent == agent
         and (trusted_before is None or d.created_at < trusted_before)
         for d in TrustedDevice.of_user(user_id, at)
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, update
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -28,7 +29,7 @@ from webauthn.helpers.structs import (
 
 from idp import untrusted_json
 from idp.authn.errors import FactorError
-from idp.database import commit_unless_in_request
+from idp.database import changed_rows, commit_unless_in_request
 from idp.extensions import db
 from idp.models.user import User
 from idp.models.webauthn_credential import WebAuthnCredential
@@ -46,6 +47,12 @@ class WebAuthnFailed(FactorError):
 class CredentialAlreadyRegistered(WebAuthnFailed):
     code = "credential_already_registered"
     message = _l("This security key or passkey is already registered.")
+
+
+class ChallengeUsed(WebAuthnFailed):
+    """The key was used since the challenge was issued: a replayed (or raced) assertion."""
+
+    code = "challenge_used"
 
 
 class PossibleClone(WebAuthnFailed):
@@ -189,8 +196,13 @@ def authenticate(
     rp_id: str,
     origins: list[str],
     now: datetime,
+    issued_at: datetime | None = None,
 ) -> Asserted:
-    """Verify an assertion; with `user` None (passkey sign-in) the credential names the user."""
+    """Verify an assertion; with `user` None (passkey sign-in) the credential names the user.
+
+    `issued_at` is given for a challenge kept outside the server (a signed cookie, which a
+    client may send again): the key must not have been used since then.
+    """
     if _client_data(credential).cross_origin:
         raise WebAuthnFailed()
     row = WebAuthnCredential.by_credential_id(str(credential.get("id", "")))
@@ -218,12 +230,33 @@ def authenticate(
         raise WebAuthnFailed() from exc
     if (verified.new_sign_count or row.sign_count) and verified.new_sign_count <= row.sign_count:
         raise PossibleClone()
+    used_at = now if issued_at is None else _claim(row, issued_at=issued_at, now=now)
     row.sign_count = verified.new_sign_count
     row.backed_up = verified.credential_backed_up
     row.user_verified = verified.user_verified
-    row.last_used_at = now
+    row.last_used_at = used_at
     commit_unless_in_request()
     return Asserted(row, verified.user_verified, row.backup_eligible)
+
+
+def _claim(row: WebAuthnCredential, *, issued_at: datetime, now: datetime) -> datetime:
+    """Single use of a challenge the server did not keep: in one UPDATE, check that the key
+    was not used since the challenge was issued and move its last use past that moment.
+
+    A replayed assertion (synced passkeys keep their sign counter at 0, so the counter cannot
+    tell) finds the key used after its challenge; of two racing it, the row lock lets one win.
+    """
+    used = max(now, issued_at + timedelta(microseconds=1))
+    column = WebAuthnCredential.last_used_at
+    claimed = changed_rows(
+        update(WebAuthnCredential)
+        .where(WebAuthnCredential.id == row.id, or_(column.is_(None), column <= issued_at))
+        .values(last_used_at=used)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed != 1:
+        raise ChallengeUsed()
+    return used
 
 
 def parse_json(body: str | bytes) -> dict[str, Any]:

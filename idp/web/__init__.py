@@ -7,7 +7,7 @@ from flask import Flask, Response, abort, request
 from idp.authn.password import Passwords
 from idp.config import Settings
 from idp.errors import register_error_handlers
-from idp.web.browser import set_device_cookie
+from idp.web.browser import set_device_cookie, set_passkey_cookie
 from idp.web.security_headers import SECURITY_HEADERS, STRICT_TRANSPORT
 from idp.web.session import DatabaseSessionInterface, commit_without_session
 from idp.web.sweeper import Sweeper
@@ -85,6 +85,7 @@ def register_web(app: Flask, settings: Settings) -> None:
     if settings.issuer.startswith("https://"):
         app.after_request(_strict_transport)
     app.after_request(lambda response: set_device_cookie(response, secure=settings.secure_cookies))
+    app.after_request(lambda response: set_passkey_cookie(response, secure=settings.secure_cookies))
     # Registered after Flask-SQLAlchemy's, so it runs before the database session is removed.
     app.teardown_request(Sweeper(settings))
 

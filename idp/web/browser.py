@@ -355,6 +355,71 @@ def take_webauthn_challenge(purpose: str) -> str | None:
     return str(kept["challenge"])
 
 
+# The passkey sign-in's challenge: a signed cookie, not the session ---------------------
+# Anyone may load the sign-in page, and its passkey autofill asks for a challenge at once:
+# kept in the session, that would be a row per page view. The cookie carries the challenge and
+# when it was issued; single use comes from the key it is answered with (webauthn.authenticate
+# with `issued_at`: a key used since the challenge was issued refuses it).
+PASSKEY_COOKIE = "idp_passkey"
+MAX_PASSKEY_COOKIE = 300
+
+
+def _passkey_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key or "", salt="idp.passkey-challenge")
+
+
+def keep_passkey_challenge(challenge: str, issued_at: datetime, expires: datetime) -> None:
+    """The passkey challenge this browser may answer until `expires` (sent as a cookie)."""
+    g.passkey_cookie = _passkey_signer().dumps(
+        {"c": challenge, "t": _iso(issued_at), "e": _iso(expires)}
+    )
+    g.passkey_cookie_seconds = max(1, int((expires - issued_at).total_seconds()))
+
+
+def take_passkey_challenge() -> tuple[str, datetime] | None:
+    """The passkey challenge and when it was issued, if signed by us and not expired.
+
+    The cookie is cleared by this answer either way: a refused try needs new options.
+    """
+    secure = current_app.extensions["idp.settings"].secure_cookies
+    raw = read_cookie(request, PASSKEY_COOKIE, secure=secure)
+    if raw is None:
+        return None
+    g.passkey_cookie = ""
+    if len(raw) > MAX_PASSKEY_COOKIE:
+        return None
+    try:
+        kept = _passkey_signer().loads(raw)
+        challenge, issued_at, expires = str(kept["c"]), _parse(kept["t"]), _parse(kept["e"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if now() >= expires:
+        return None
+    return challenge, issued_at
+
+
+def set_passkey_cookie(response: Response, *, secure: bool) -> Response:
+    """after_request: write the passkey challenge cookie kept in this request, or clear it."""
+    value = g.get("passkey_cookie")
+    if value is None:
+        return response
+    name = cookie_name(PASSKEY_COOKIE, secure=secure)
+    if value:
+        response.set_cookie(
+            name,
+            value,
+            max_age=g.get("passkey_cookie_seconds", 300),
+            httponly=True,
+            secure=secure,
+            # Only our own pages' script posts it back (fetch from the sign-in page).
+            samesite="Strict",
+            path="/",
+        )
+    else:
+        response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="Strict")
+    return response
+
+
 def count_code_failure() -> int:
     """One more wrong code in this browser session; how many so far."""
     failures = int(session.get("mfa_failures", 0)) + 1

@@ -42,12 +42,14 @@ class PendingView:
 
 @dataclass(frozen=True, slots=True)
 class Gate:
-    """The user, the policy's answer, and the request served (None on the account pages)."""
+    """The user, the policy's answer, and the request served (None on the account pages) with
+    what it asks of the sign-in (prompt, max_age, acr: the policy's input)."""
 
     user: User | None
     decision: Decision
     rid: str | None
     view: PendingView | None
+    requirements: Requirements
 
 
 def pending_view(rid: str | None) -> PendingView | None:
@@ -80,7 +82,13 @@ def check(rid: str | None) -> Gate:
         except OAuth2Error:
             requirements = Requirements()
     decision = decide(user, view.client if view else None, requirements)
-    return Gate(user=user, decision=decision, rid=rid if view else None, view=view)
+    return Gate(
+        user=user,
+        decision=decision,
+        rid=rid if view else None,
+        view=view,
+        requirements=requirements,
+    )
 
 
 def decide(user: User | None, client: Client | None, requirements: Requirements) -> Decision:
@@ -110,6 +118,21 @@ def trusted_device_for(user: User | None, client: Client | None) -> TrustedDevic
     if key not in known:
         known[key] = trusted_device.find(user.id, client.client_id, key[2], at=now())
     return known[key]
+
+
+def device_trusted(user: User, client: Client | None) -> bool:
+    """True if this browser passes the trust decision for (user, client): the device cookie's
+    hash, the client, expiry and the browser-and-OS check (policy.device_trusted). Without a
+    client (the account's own sign-in) no trust applies: it is per client (DESIGN.md)."""
+    if client is None:
+        return False
+    settings = current.settings()
+    return policy.device_trusted(
+        trusted_device.as_state(trusted_device_for(user, client), agent=agent()),
+        client=client_policy(client, settings),
+        policy=global_policy(settings),
+        now=now(),
+    )
 
 
 def forget_trusted_device_lookups() -> None:

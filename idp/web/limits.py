@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from urllib.parse import unquote
 
 from flask import current_app, request
-from flask_limiter.util import get_remote_address
 from werkzeug.datastructures import Authorization
 
+from idp.client_address import client_bucket
 from idp.database import rollback_quietly
 from idp.errors import DATABASE_UNAVAILABLE
 
@@ -26,11 +26,12 @@ def cap_request_body() -> None:
 
 def token_rate_key() -> str:
     """/token's rate-limit key for the current Flask request (see token_rate_key_for)."""
-    return token_rate_key_for(get_remote_address(), _presented_client_id())
+    return token_rate_key_for(client_bucket(), _presented_client_id())
 
 
 def token_rate_key_for(address: str, client_id: str) -> str:
-    """/token counts per registered client and address; unknown callers per address.
+    """/token counts per registered client and address (its bucket: IPv6 per /64,
+    idp.client_address); unknown callers per address.
 
     Relying parties call /token from their servers, often many behind one egress address:
     a bare per-address cap would make them share one bucket (why 9c2aa81 dropped it). A

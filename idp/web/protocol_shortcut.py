@@ -31,6 +31,7 @@ from flask_limiter import RequestLimit
 from limits import parse_many
 from werkzeug.datastructures import Authorization, EnvironHeaders
 
+from idp.client_address import address_bucket
 from idp.database import Caller, request_outside_flask
 from idp.extensions import db
 from idp.oidc.plain_requests import FormRequest, InsecureTransportError, bearer_request
@@ -96,12 +97,13 @@ class ProtocolShortcut:
             request = FormRequest(_uri(environ), headers, form)
         except InsecureTransportError:  # plain http to a public host: Flask's error
             return self.inner(environ, start_response)
-        address = environ.get("REMOTE_ADDR") or "127.0.0.1"  # as get_remote_address
+        address = environ.get("REMOTE_ADDR")
         caller = Caller(address, headers.get("User-Agent", "")[:400])
         try:
             with self.app.app_context(), request_outside_flask(caller):
                 authorization = Authorization.from_header(headers.get("Authorization"))
-                key = token_rate_key_for(address, presented_client_id(authorization, form))
+                client_id = presented_client_id(authorization, form)
+                key = token_rate_key_for(address_bucket(address or ""), client_id)
                 if not self._within_limits(key):
                     return self.inner(environ, start_response)  # Flask counts it and says 429
                 counted = self._count(key)  # before the grant, as Flask-Limiter counts

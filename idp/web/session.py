@@ -18,6 +18,7 @@ from werkzeug.datastructures import CallbackDict
 from werkzeug.exceptions import HTTPException
 
 from idp.authn import session_end
+from idp.client_address import client_bucket
 from idp.clock import now
 from idp.config import Settings
 from idp.database import changed_rows, rollback_quietly
@@ -119,7 +120,7 @@ class DatabaseSessionInterface(SessionInterface):
         return {k: v for k, v in data.items() if k in ANONYMOUS_KEYS and isinstance(v, str)}
 
     def _make_room(self, ip: str) -> None:
-        """At most `per_ip` unfinished sign-ins per address: the oldest give way."""
+        """At most `per_ip` unfinished sign-ins per client address bucket: the oldest give way."""
         stale = db.session.scalars(
             select(SessionRecord.id_hash)
             .where(SessionRecord.created_ip == ip, SessionRecord.user_id.is_(None))
@@ -227,8 +228,9 @@ class DatabaseSessionInterface(SessionInterface):
             return
         if record is None or session.id_hash is None:
             uid = session.get("uid")
-            # The address is kept only for unfinished sign-ins, to bound them per address.
-            ip = None if uid else (request.remote_addr or "")[:45]
+            # The address is kept only for unfinished sign-ins, to bound them per client
+            # (IPv6 per /64: one host may use any address of its /64).
+            ip = None if uid else client_bucket()[:45]
             if ip is not None:
                 self._make_room(ip)
             session.cookie = secrets.token_urlsafe(32)

@@ -13,6 +13,7 @@ import pytest
 import idp.authn
 from idp.authn.factors import ACR_VALUES_SUPPORTED, Acr, Factor
 from idp.authn.policy import (
+    device_trusted,
     next_step,
     requested_level,
     reverification_due,
@@ -689,6 +690,29 @@ def test_done_authentication(
     assert decision.authentication.acr == acr_value
     assert decision.authentication.auth_time == PASSWORD_AT
     assert decision.used_trusted_device is (device is not None)
+
+
+R5_CASES = [
+    case
+    for case in CASES
+    if case.id.startswith("r5-") and set(case.values[0]) <= {"device", "client", "policy"}
+]
+
+
+@pytest.mark.parametrize(("overrides", "step", "expected"), R5_CASES)
+def test_device_trusted_is_rule_5s_own_verdict(
+    overrides: dict[str, Any], step: Step, expected: dict[str, Any]
+) -> None:
+    """What may lift the password throttle is exactly what rule 5 would skip a challenge for."""
+    skipped = decide(**overrides).used_trusted_device
+    assert skipped == (step is Step.DONE)
+    trusted = device_trusted(
+        overrides.get("device"),
+        client=overrides.get("client", ClientPolicy()),
+        policy=overrides.get("policy", GlobalPolicy()),
+        now=NOW,
+    )
+    assert trusted == skipped
 
 
 def test_reverification_due_reads_the_same_clock_as_next_step() -> None:

@@ -83,9 +83,10 @@ def test_the_cookie_in_another_browser_is_replaced_when_remembered(ctx, user) ->
 def test_revoking_a_user_ends_every_device(ctx, user) -> None:
     trust(user, "one")
     trust(user, "two")
-    assert trusted_device.known_browser(user.id, "one", at=NOW)
+    assert trusted_device.known_browser(user.id, "one", at=NOW, agent="Chrome on Windows")
+    assert not trusted_device.known_browser(user.id, "one", at=NOW, agent="Firefox on Linux")
     assert trusted_device.revoke_user(user.id, at=NOW, reason="password_changed") == 2
-    assert not trusted_device.known_browser(user.id, "one", at=NOW)
+    assert not trusted_device.known_browser(user.id, "one", at=NOW, agent="Chrome on Windows")
     assert trusted_device.revoke_user(user.id, at=NOW, reason="password_changed") == 0
 
 

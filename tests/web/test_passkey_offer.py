@@ -199,3 +199,33 @@ def test_a_browser_trusted_in_an_earlier_sign_in_needs_no_mailbox_for_the_first_
     page = client.get(later.location)
     assert 'data-webauthn="register"' in page.text
     assert "we check with your email first" not in page.text
+
+
+def test_a_device_cookie_copied_into_another_browser_does_not_stand_in_for_the_mailbox(
+    app, client, ada, clock
+):
+    """Someone with the password, a code and a copy of a trusted browser's device cookie, in
+    another browser, still has to show the mailbox before binding a first key."""
+    _, totp_secret = ada
+    _, portal = make_client(app, "portal")
+    _, claims = make_client(app, "claims")
+    first = SignInFlow(client, RelyingParty(client, client_id="portal", secret=portal))
+    first.start()
+    first.password()
+    first.totp(totp_secret, remember=True)  # Ada's browser is now trusted (for the portal)
+
+    clock.advance(minutes=5)
+    thief = app.test_client()
+    thief.environ_base["HTTP_USER_AGENT"] = (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    )
+    thief.set_cookie("idp_device", client.get_cookie("idp_device").value, domain="localhost")
+    later = SignInFlow(thief, RelyingParty(thief, client_id="claims", secret=claims))
+    later.start()
+    later.password()
+    later.totp(totp_secret)
+    assert later.location.startswith(OFFER)
+    answer(thief, later, "create")
+    page = thief.get(later.location)
+    assert "we check with your email first" in page.text
+    assert 'data-webauthn="register"' not in page.text

@@ -114,37 +114,111 @@ def test_an_unknown_email_is_throttled_exactly_like_a_known_one(app):
     assert answers["ada@example.com"] == answers["nobody@example.com"] == [401] * 5 + [429] * 2
 
 
-def test_a_hundred_failures_cap_the_account_but_a_trusted_browser_goes_through(app, clock):
+CHROME_ON_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0 Safari/537.36"
+)
+FIREFOX_ON_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+DEVICE = "device-token-of-adas-laptop"
+
+
+def trust_adas_laptop(app, user_id: int, *, days: int = 30) -> None:
+    """Ada ticked "Do not challenge me" for the RP in Chrome on her Mac."""
     from idp.authn import trusted_device
     from idp.clock import now
-    from tests.support import latest_mail
 
-    user = make_user(app)
-    trusted = from_address(app, "198.51.100.7")
-    trusted.set_cookie("idp_device", "device-token-of-adas-laptop", domain="localhost")
     with app.app_context():
         trusted_device.after_challenge(
-            user.id,
+            user_id,
             "rp",
-            "device-token-of-adas-laptop",
+            DEVICE,
             remember=True,
-            days=30,
-            agent="",
+            days=days,
+            agent=trusted_device.agent_summary(CHROME_ON_MAC),
             ip="",
             at=now(),
         )
         db.session.commit()
+
+
+def browser_with_cookie(app, address: str, agent: str):
+    """A browser at `address` sending `agent` and Ada's device cookie."""
+    browser = from_address(app, address)
+    browser.environ_base["HTTP_USER_AGENT"] = agent
+    browser.set_cookie("idp_device", DEVICE, domain="localhost")
+    return browser
+
+
+def attempt_for_rp(browser, password: str):
+    """The password step of a sign-in to the RP (trust is per client)."""
+    started = browser.get(RelyingParty(browser).authorize_url())
+    page = browser.get(started.location)
+    return browser.post(
+        started.location,
+        data={"csrf_token": csrf_of(page), "email": "ada@example.com", "password": password},
+    )
+
+
+def cap_adas_account(app) -> None:
     for n in range(100):  # a botnet: one guess per address, no source is ever slowed
         bot = from_address(app, f"192.0.2.{n}")
         assert attempt(bot, "ada@example.com", "wrong-guess-000").status_code == 401
+
+
+def test_a_hundred_failures_cap_the_account_but_a_trusted_browser_goes_through(app, clock):
+    from tests.support import latest_mail
+
+    user = make_user(app)
+    make_client(app)
+    trust_adas_laptop(app, user.id)
+    cap_adas_account(app)
     stranger = from_address(app, "203.0.113.50")
     capped = attempt(stranger, "ada@example.com", "plum-orchard-velvet-93")
     assert capped.status_code == 429 and "paused password sign-in" in capped.text
     # The owner was told, at the tenth failure and at the cap.
     assert "stopped checking passwords" in latest_mail(app, "ada@example.com")
-    assert attempt(trusted, "ada@example.com", "plum-orchard-velvet-93").status_code == 302
+    laptop = browser_with_cookie(app, "198.51.100.7", CHROME_ON_MAC)
+    assert attempt_for_rp(laptop, "plum-orchard-velvet-93").status_code == 302
     # The success ended the account's streak: others may try again.
     assert attempt(stranger, "ada@example.com", "plum-orchard-velvet-93").status_code == 302
+
+
+def test_a_copied_device_cookie_in_another_browser_does_not_lift_the_cap(app):
+    user = make_user(app)
+    make_client(app)
+    trust_adas_laptop(app, user.id)
+    cap_adas_account(app)
+    thief = browser_with_cookie(app, "203.0.113.50", FIREFOX_ON_LINUX)
+    held = attempt_for_rp(thief, "plum-orchard-velvet-93")
+    assert held.status_code == 429 and "paused password sign-in" in held.text, "not even checked"
+    # Nor does the cookie count for another client, or with no client at all (trust is per
+    # client), even in the very browser it was given to.
+    laptop = browser_with_cookie(app, "198.51.100.7", CHROME_ON_MAC)
+    assert attempt(laptop, "ada@example.com", "plum-orchard-velvet-93").status_code == 429
+    assert attempt_for_rp(laptop, "plum-orchard-velvet-93").status_code == 302
+
+
+def test_a_copied_device_cookie_does_not_lift_the_per_source_delay(app):
+    user = make_user(app)
+    make_client(app)
+    trust_adas_laptop(app, user.id)
+    thief = browser_with_cookie(app, "203.0.113.50", FIREFOX_ON_LINUX)
+    for _ in range(5):
+        assert attempt_for_rp(thief, "wrong-guess-000").status_code == 401
+    assert attempt_for_rp(thief, "wrong-guess-000").status_code == 429
+    # From the same address, the browser the trust was given to is not slowed.
+    laptop = browser_with_cookie(app, "203.0.113.50", CHROME_ON_MAC)
+    assert attempt_for_rp(laptop, "plum-orchard-velvet-93").status_code == 302
+
+
+def test_expired_trust_does_not_lift_the_cap(app, clock):
+    user = make_user(app)
+    make_client(app)
+    trust_adas_laptop(app, user.id, days=1)
+    clock.advance(days=1, seconds=1)
+    cap_adas_account(app)
+    laptop = browser_with_cookie(app, "198.51.100.7", CHROME_ON_MAC)
+    assert attempt_for_rp(laptop, "plum-orchard-velvet-93").status_code == 429
 
 
 def test_a_signed_in_password_step_commits_once_with_its_audit_event(app, client):

@@ -27,11 +27,6 @@ from idp.web.signin import after_step, bp
 _SIGNED_IN = (Step.DONE, Step.CONSENT)
 
 
-def _prompt_none(rid: str | None) -> bool:
-    entry = browser.pending_request(rid)
-    return entry is not None and "none" in entry[0].get("prompt", "").split()
-
-
 def offer_or_continue(gate: Gate, used: Factor) -> Response:
     """Where a sign-in that just verified `used` goes: the offer when it is due, else on."""
     user, rid = gate.user, gate.rid
@@ -42,7 +37,7 @@ def offer_or_continue(gate: Gate, used: Factor) -> Response:
         used=used,
         enrolled=enrolled_factors(user),
         offer_on=policy_for(client, settings).passkey_offer,
-        prompt_none=_prompt_none(rid),
+        prompt_none=gate.requirements.prompt_none,  # the policy's input, parsed once
         declined=user.passkey_offer_declined_at is not None,
         snoozed_until=user.passkey_offer_snoozed_until,
         now=now(),

@@ -12,6 +12,7 @@ from idp import audit
 from idp.authn.inputs import policy_for
 from idp.authn.password import InvalidCredentials, SignInThrottled
 from idp.authn.policy import Throttled
+from idp.client_address import client_bucket
 from idp.clock import now
 from idp.extensions import limiter
 from idp.manage import users
@@ -61,8 +62,11 @@ def password() -> Response | tuple[str, int] | str:
                 password=form.password.data or "",
                 now=now(),
                 backoff=settings.password_backoff,
-                source=request.remote_addr or "",
-                device_token=browser.device_token(),
+                source=client_bucket(),  # per-source counters: IPv6 per /64
+                # Only a browser the trust decision accepts skips the counters.
+                trusted_browser=lambda user: gating.device_trusted(
+                    user, view.client if view else None
+                ),
             )
         except SignInThrottled as exc:
             audit.record(

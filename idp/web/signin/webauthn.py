@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import jsonify, redirect, render_template, request, url_for
@@ -36,8 +36,24 @@ def _take_challenge(purpose: str) -> str:
     return challenge
 
 
+def _take_passkey_challenge() -> tuple[str, datetime]:
+    """The passkey challenge from its signed cookie and when it was issued, or WebAuthnFailed.
+
+    Not kept in the session: the sign-in page asks for it on every view (autofill), and a
+    stranger's page views must not each make a session row. Single use: `issued_at`.
+    """
+    kept = browser.take_passkey_challenge()
+    if kept is None:
+        raise webauthn.WebAuthnFailed()
+    return kept
+
+
 def _options(ceremony: webauthn.Ceremony, purpose: str) -> Response:
     browser.keep_webauthn_challenge(purpose, ceremony.challenge, now() + CHALLENGE_TTL)
+    return _options_json(ceremony)
+
+
+def _options_json(ceremony: webauthn.Ceremony) -> Response:
     response = Response(ceremony.options_json, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -73,6 +89,7 @@ def _needs_confirmation(user: User) -> bool:
         user.id,
         browser.device_token(),
         at=now(),
+        agent=gating.agent(),  # a device cookie copied into another browser confirms nothing
         trusted_before=state.password_at if state is not None else now(),
     )
     return policy.first_key_needs_confirmation(
@@ -198,10 +215,15 @@ def verify_assertion(
 ) -> webauthn.Asserted | tuple[Response, int]:
     """Check the browser's assertion against the kept challenge; audit a refusal."""
     try:
+        if purpose == "passkey":
+            challenge, issued_at = _take_passkey_challenge()
+        else:
+            challenge, issued_at = _take_challenge(purpose), None
         return webauthn.authenticate(
             _credential(),
             user=user,
-            challenge=_take_challenge(purpose),
+            challenge=challenge,
+            issued_at=issued_at,
             now=now(),
             **_settings_args(),
         )
@@ -282,7 +304,10 @@ def passkey_options() -> Response | tuple[Response, int]:
     if not _passkeys_allowed():
         return _refused("Passkey sign-in is not available here.", 403)
     ceremony = webauthn.authentication_options(None, rp_id=current.settings().webauthn_rp_id)
-    return _options(ceremony, "passkey")
+    issued_at = now()
+    # A signed cookie, not the session: this is asked on every sign-in page view (autofill).
+    browser.keep_passkey_challenge(ceremony.challenge, issued_at, issued_at + CHALLENGE_TTL)
+    return _options_json(ceremony)
 
 
 @bp.post("/passkey")
