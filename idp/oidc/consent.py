@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import update
 
 from idp import audit
-from idp.database import changed_rows
+from idp.database import changed_rows, commit_unless_in_request
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
@@ -36,7 +36,7 @@ def grant(user_id: int, client_id: str, scopes: list[str]) -> None:
     audit.record(
         "consent.granted", user_id=user_id, client_id=client_id, commit=False, scopes=scopes
     )
-    db.session.commit()
+    commit_unless_in_request()
 
 
 def deny(user_id: int, client_id: str) -> None:
@@ -84,5 +84,5 @@ def revoke(user_id: int, client_id: str, *, at: datetime) -> bool:
         tokens_revoked=tokens,
         codes_revoked=codes,
     )
-    db.session.commit()
+    commit_unless_in_request()
     return True

@@ -16,6 +16,7 @@ from idp import audit
 from idp.authn import session_end
 from idp.authn.state import Authentication
 from idp.clock import epoch, now
+from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.hashing import sha256_hex
@@ -163,7 +164,7 @@ class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
         session_end.served(
             sid=signed_in.sid, user_id=signed_in.user.id, client_id=request.client.client_id, at=at
         )
-        db.session.commit()
+        commit_unless_in_request()
 
     def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode | None:
         """A live code; a used one is a replay and revokes what it issued (RFC 6749 4.1.2)."""

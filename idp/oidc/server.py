@@ -26,6 +26,7 @@ from sqlalchemy import Table, insert
 
 from idp.clock import epoch, now
 from idp.config import Settings
+from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.metrics import count_token
 from idp.models import bearer
@@ -305,7 +306,7 @@ class Revocation(RevocationEndpoint):
             Token.revoke_where(Token.family == token.family)
         else:
             Token.revoke_where(Token.id == token.id)
-        db.session.commit()
+        commit_unless_in_request()
 
 
 class Introspection(IntrospectionEndpoint):
@@ -460,7 +461,7 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
             refresh_expires_at=at + ttl if refresh else None,
         ),
     )
-    db.session.commit()
+    commit_unless_in_request()
     count_token(request.payload.grant_type)
 
 
