@@ -87,7 +87,8 @@ def register_web(app: Flask, settings: Settings) -> None:
     app.after_request(lambda response: set_device_cookie(response, secure=settings.secure_cookies))
     app.after_request(lambda response: set_passkey_cookie(response, secure=settings.secure_cookies))
     # Registered after Flask-SQLAlchemy's, so it runs before the database session is removed.
-    app.teardown_request(Sweeper(settings))
+    sweeper = app.extensions["idp.sweeper"] = Sweeper(settings)  # also after the shortcut's
+    app.teardown_request(sweeper)
 
     @app.context_processor
     def inject_settings() -> dict[str, object]:

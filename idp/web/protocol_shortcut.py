@@ -183,6 +183,8 @@ class ProtocolShortcut:
         found: list[tuple[str, str]],
         started: float,
     ) -> Iterable[bytes]:
+        with self.app.app_context():
+            self.app.extensions["idp.sweeper"](None)  # Flask's teardown hook: now and then
         rid = tracing.request_id(environ.get("HTTP_X_REQUEST_ID"))
         names = {name.lower() for name, _ in found}
         found = [(n, v) for n, v in found if n.lower() != "content-length"]

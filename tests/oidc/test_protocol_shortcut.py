@@ -267,3 +267,35 @@ def test_behind_a_proxy_the_shortcut_counts_the_forwarded_address(fresh_app, ove
         return browser.post("/token", data=CC, headers=headers).status_code
 
     assert [ask("203.0.113.7"), ask("203.0.113.7"), ask("198.51.100.9")] == [200, 429, 200]
+
+
+def test_requests_answered_before_flask_still_sweep_expired_rows(fresh_app):
+    from sqlalchemy import func, select
+
+    from idp.extensions import db
+    from idp.models.session import SessionRecord
+
+    def sessions() -> int:
+        with fresh_app.app_context():
+            return db.session.scalar(select(func.count()).select_from(SessionRecord)) or 0
+
+    user = make_user(fresh_app)
+    totp = enroll_totp(fresh_app, user.id)
+    _, rp_secret = make_client(fresh_app)
+    browser = fresh_app.test_client()
+    SignInFlow(browser, RelyingParty(browser, secret=rp_secret)).authorize_and_exchange(totp)
+    assert sessions() == 1  # the browser's, idle for three hours below
+    _, secret = make_client(fresh_app, "svc", access_token_format="jwt", scopes=["profile"])
+    clock = fresh_app.extensions["idp.clock"]
+    clock.advance(hours=3)
+    sweeper = fresh_app.extensions["idp.sweeper"]
+    with fresh_app.app_context():
+        from idp.clock import now
+
+        sweeper.next_at = now()  # due
+    seen = hooks_ran(fresh_app)
+    assert (
+        fresh_app.test_client().post("/token", data=CC, headers=basic("svc", secret)).status_code
+        == 200
+    )
+    assert seen == [] and sessions() == 0
