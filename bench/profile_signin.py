@@ -162,7 +162,7 @@ def main() -> None:
     server_url, _, name = DATABASE_URL.replace("+psycopg", "").rpartition("/")
     if "bench" not in name:
         raise SystemExit(f"refusing to drop {name!r}: the database's name must say bench")
-    users_needed = WARMUP + BATCHES * SIGNINS
+    users_needed = WARMUP + BATCHES * SIGNINS + 1  # and one for PROFILE_SQL
     with (
         tempfile.TemporaryDirectory(prefix="idp-profile-") as tmp,
         psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin,
