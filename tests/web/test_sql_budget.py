@@ -31,9 +31,9 @@ from tests.support import (
 
 # Issue 15 asks for a sign-in in <= 30 statements (42 before this budget). The budgets are
 # today's counts, so a statement added by accident fails here; raise one only on purpose.
-FULL_SIGN_IN_BUDGET = 26
-SSO_BUDGET = 9
-TRUSTED_DEVICE_BUDGET = 18
+FULL_SIGN_IN_BUDGET = 25
+SSO_BUDGET = 8
+TRUSTED_DEVICE_BUDGET = 17
 
 
 class Counter:
