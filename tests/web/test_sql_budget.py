@@ -31,7 +31,7 @@ from tests.support import (
 
 # Issue 15 asks for a sign-in in <= 30 statements (42 before this budget). The budgets are
 # today's counts, so a statement added by accident fails here; raise one only on purpose.
-FULL_SIGN_IN_BUDGET = 25
+FULL_SIGN_IN_BUDGET = 24
 SSO_BUDGET = 8
 TRUSTED_DEVICE_BUDGET = 17
 
@@ -71,6 +71,9 @@ def counting(app: Flask) -> Iterator[Counter]:
         if isinstance(hook, Sweeper):
             # Housekeeping runs once a minute per worker, not per sign-in: not in the budget.
             hook.next_at = datetime.max
+    # Other workers' client changes are looked for at most once a second of real time, so a
+    # slow machine would count one more statement: not in the budget either.
+    app.extensions["idp.oidc"].clients._checked_at = float("inf")
     with app.app_context():
         from idp.extensions import db
 
