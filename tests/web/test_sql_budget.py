@@ -72,8 +72,10 @@ def counting(app: Flask) -> Iterator[Counter]:
             # Housekeeping runs once a minute per worker, not per sign-in: not in the budget.
             hook.next_at = datetime.max
     # Other workers' client changes are looked for at most once a second of real time, so a
-    # slow machine would count one more statement: not in the budget either.
-    app.extensions["idp.oidc"].clients._checked_at = float("inf")
+    # slow machine would count one more statement: not in the budget either. (The app is
+    # reused by later tests: the client cache gets its clock back.)
+    clients = app.extensions["idp.oidc"].clients
+    checked_at, clients._checked_at = clients._checked_at, float("inf")
     with app.app_context():
         from idp.extensions import db
 
@@ -83,6 +85,7 @@ def counting(app: Flask) -> Iterator[Counter]:
         yield counter
     finally:
         event.remove(engine, "before_cursor_execute", counter.executed)
+        clients._checked_at = checked_at
 
 
 class Browser:
