@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, event, exists, select
+from sqlalchemy import ColumnElement, Delete, Exists, Update, event, exists, select
 from sqlalchemy.orm import ORMExecuteState, QueryableAttribute, Session, UOWTransaction
 
 from idp.extensions import db
 from idp.models.recovery_code import RecoveryCode
 from idp.models.totp_credential import TotpCredential
+from idp.models.user import User
 from idp.models.webauthn_credential import WebAuthnCredential
 
 # Where a request keeps the answer it read with the session row (Session.info dies with it).
@@ -54,13 +55,44 @@ def stored_factors(user_id: int) -> StoredFactors:
     return StoredFactors(totp=bool(row[0]), webauthn=bool(row[1]), recovery_code=bool(row[2]))
 
 
+_FACTORS = (TotpCredential, WebAuthnCredential, RecoveryCode)
+_FACTOR_TABLES = frozenset(kind.__tablename__ for kind in _FACTORS)
+# Which of a user's apps and keys exist does not change when their other columns do (a TOTP
+# step or a signature counter spent at sign-in); a recovery code's `used_at` does change it.
+_EXISTENCE_ONLY = frozenset({TotpCredential.__tablename__, WebAuthnCredential.__tablename__})
+
+
 @event.listens_for(Session, "after_flush")
 def _forget_after_flush(session: Session, _flush: UOWTransaction) -> None:
-    # Any write may add or remove a factor: the next question reads them afresh.
-    session.info.pop(_KNOWN, None)
+    # A factor added, changed or removed, or a user deleted (the factors go with the row):
+    # the next question reads them afresh. Other writes (an audit event, the user's last
+    # factor) leave the answer standing. after_flush still lists what the flush wrote.
+    written = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(instance, _FACTORS) for instance in written) or any(
+        isinstance(instance, User) for instance in session.deleted
+    ):
+        session.info.pop(_KNOWN, None)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _forget_after_write(state: ORMExecuteState) -> None:
-    if not state.is_select:  # bulk UPDATE / DELETE / INSERT (a recovery code spent, a reset)
-        state.session.info.pop(_KNOWN, None)
+    # Bulk UPDATE / INSERT (a recovery code spent) of a factor's table, and any DELETE (a
+    # reset; a user's rows cascade); a statement whose table or values cannot be told (text)
+    # forgets too.
+    if state.is_select or _leaves_factors_standing(state.statement):
+        return
+    state.session.info.pop(_KNOWN, None)
+
+
+def _leaves_factors_standing(statement: Any) -> bool:
+    table = getattr(getattr(statement, "table", None), "name", None)
+    if table is None or isinstance(statement, Delete):
+        return False
+    if table not in _FACTOR_TABLES:
+        return True
+    if table not in _EXISTENCE_ONLY or not isinstance(statement, Update):
+        return False
+    values: Any = getattr(statement, "_values", None)  # None: ordered or multiple VALUES
+    if not values:
+        return False
+    return "user_id" not in {getattr(key, "key", key) for key in values}

@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Request, Response, current_app, g, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, inspect, select, update
 from werkzeug.datastructures import CallbackDict
 from werkzeug.exceptions import HTTPException
 
@@ -21,7 +21,7 @@ from idp.authn import session_end
 from idp.client_address import client_bucket
 from idp.clock import now
 from idp.config import Settings
-from idp.database import changed_rows, rollback_quietly
+from idp.database import rollback_quietly
 from idp.errors import DATABASE_UNAVAILABLE, Unavailable, first_line, unavailable_response
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
@@ -46,6 +46,18 @@ SESSIONLESS_PATHS = frozenset({"/.well-known/openid-configuration", "/jwks.json"
 PROTOCOL_PATHS = frozenset({"/token", "/userinfo", "/introspect", "/revoke"})
 
 log = logging.getLogger(__name__)
+
+# The browser's session row, its signed-in user and the kinds of factor that user has, in one
+# statement built once (every page opens a session: building it per request cost more than
+# the rest of opening one).
+_OPEN = (
+    select(SessionRecord, User, *stored_factor_columns(SessionRecord.user_id))
+    .outerjoin(User, User.id == SessionRecord.user_id)
+    .where(SessionRecord.id_hash == bindparam("id_hash"))
+)
+# Its UPDATE by key, also built once: the columns set are the parameters given with it.
+_sessions = cast("Table", SessionRecord.__table__)
+_SAVE = update(_sessions).where(_sessions.c.id_hash == bindparam("saved_id_hash"))
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -170,11 +182,7 @@ class DatabaseSessionInterface(SessionInterface):
         if cookie and len(cookie) <= 100:
             # The signed-in user comes with the row, in one statement: every page reads both.
             # So do the kinds of factor the user has, which the sign-in policy asks on every page.
-            row = db.session.execute(
-                select(SessionRecord, User, *stored_factor_columns(SessionRecord.user_id))
-                .outerjoin(User, User.id == SessionRecord.user_id)
-                .where(SessionRecord.id_hash == sha256_hex(cookie))
-            ).first()
+            row = db.session.execute(_OPEN, {"id_hash": sha256_hex(cookie)}).first()
             record, user = (row[0], row[1]) if row is not None else (None, None)
             if row is not None and user is not None:
                 remember_stored_factors(user.id, (row[2], row[3], row[4]))
@@ -255,12 +263,8 @@ class DatabaseSessionInterface(SessionInterface):
                 values["id_hash"] = sha256_hex(session.cookie)
             if record in db.session:
                 db.session.expunge(record)  # written here by key; the ORM copy would be stale
-            updated = changed_rows(
-                update(SessionRecord)
-                .where(SessionRecord.id_hash == session.id_hash)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            result = db.session.execute(_SAVE, {**values, "saved_id_hash": session.id_hash})
+            updated = cast("CursorResult[Any]", result).rowcount
             if updated != 1:
                 # Ended elsewhere meanwhile ("sign out everywhere"): stay signed out.
                 self._delete_cookie(response, COOKIE_NAME)

@@ -31,9 +31,9 @@ from tests.support import (
 
 # Issue 15 asks for a sign-in in <= 30 statements (42 before this budget). The budgets are
 # today's counts, so a statement added by accident fails here; raise one only on purpose.
-FULL_SIGN_IN_BUDGET = 26
-SSO_BUDGET = 9
-TRUSTED_DEVICE_BUDGET = 18
+FULL_SIGN_IN_BUDGET = 23
+SSO_BUDGET = 8
+TRUSTED_DEVICE_BUDGET = 17
 
 
 class Counter:
@@ -71,6 +71,11 @@ def counting(app: Flask) -> Iterator[Counter]:
         if isinstance(hook, Sweeper):
             # Housekeeping runs once a minute per worker, not per sign-in: not in the budget.
             hook.next_at = datetime.max
+    # Other workers' client changes are looked for at most once a second of real time, so a
+    # slow machine would count one more statement: not in the budget either. (The app is
+    # reused by later tests: the client cache gets its clock back.)
+    clients = app.extensions["idp.oidc"].clients
+    checked_at, clients._checked_at = clients._checked_at, float("inf")
     with app.app_context():
         from idp.extensions import db
 
@@ -80,6 +85,7 @@ def counting(app: Flask) -> Iterator[Counter]:
         yield counter
     finally:
         event.remove(engine, "before_cursor_execute", counter.executed)
+        clients._checked_at = checked_at
 
 
 class Browser:
@@ -200,7 +206,7 @@ def test_a_trusted_device_sign_in_stays_within_its_budget(app: Flask, capsys: An
     assert counter.total <= TRUSTED_DEVICE_BUDGET, counter.report("over budget")
 
 
-def test_the_factors_read_with_the_session_row_are_forgotten_at_the_first_write(
+def test_the_factors_read_with_the_session_row_are_forgotten_at_a_factor_write(
     app: Flask,
 ) -> None:
     """The shortcut must never hide a factor removed or spent later in the same request."""
@@ -225,4 +231,44 @@ def test_the_factors_read_with_the_session_row_are_forgotten_at_the_first_write(
             db.session.delete(credential)
         db.session.flush()  # an ORM write
         assert not stored_factors(user.id).totp
+        db.session.rollback()
+
+
+def test_the_factors_read_with_the_session_row_outlive_writes_that_cannot_change_them(
+    app: Flask,
+) -> None:
+    """A TOTP step spent, an audit event or the user's last factor: no second EXISTS query.
+    Moving an app to another user, a new app, or a statement that names no table: asked afresh.
+    """
+    from sqlalchemy import select, text, update
+
+    from idp import audit
+    from idp.extensions import db
+    from idp.models.second_factor import remember_stored_factors, stored_factors
+    from idp.models.totp_credential import TotpCredential
+    from idp.models.user import User
+
+    user = make_user(app)
+    enroll_totp(app, user.id)
+    with app.test_request_context():
+        # Remembered: a key the user does not have, so an answer read afresh would differ.
+        remember_stored_factors(user.id, (True, True, False))
+        db.session.execute(update(TotpCredential).values(last_step=TotpCredential.last_step + 1))
+        audit.record("test.event", user_id=user.id)
+        db.session.get(User, user.id).last_factor = "totp"  # type: ignore[union-attr]
+        db.session.flush()
+        assert stored_factors(user.id).webauthn, "the remembered answer still stands"
+
+        db.session.execute(text("UPDATE totp_credentials SET last_step = last_step"))
+        assert not stored_factors(user.id).webauthn, "a statement with no known table forgets"
+
+        remember_stored_factors(user.id, (True, True, False))
+        db.session.execute(update(TotpCredential).values(user_id=user.id))
+        assert not stored_factors(user.id).webauthn, "an app moved between users forgets"
+
+        remember_stored_factors(user.id, (True, True, False))
+        mine = db.session.scalars(select(TotpCredential).where(TotpCredential.user_id == user.id))
+        next(iter(mine)).name = "renamed"
+        db.session.flush()  # an ORM write to an app
+        assert not stored_factors(user.id).webauthn
         db.session.rollback()
