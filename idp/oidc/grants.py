@@ -194,11 +194,6 @@ class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
             db.session.rollback()
             self._revoke_replayed(item)
             raise InvalidGrantError("Invalid 'code' in request.")
-        # Authlib builds the ID token (process_token) after save_token has committed, from the
-        # code and its user. Detached, they keep what was read above; in the session, the
-        # commit expires them and reading the nonce would load both again (one SELECT).
-        db.session.expunge(item.user)
-        db.session.expunge(item)
         return super().create_token_response()
 
     def generate_token(
