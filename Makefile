@@ -52,7 +52,8 @@ run: $(STAMP) translations
 
 # .ci/db-check: `idp db check` and a downgrade/upgrade round trip on a database of its own.
 # The suite runs in random order (pytest-randomly) on one worker per core (pytest-xdist, at most
-# TEST_WORKERS), a test file per worker at a time; the last line names the seed that replays it
+# TEST_WORKERS), a test file (a browser test alone) per worker at a time, the costliest first
+# (tests/scheduling.py); the last line names the seed that replays it
 # (add `-p no:xdist` to replay it in one process). TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 4
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS) --dist loadfile)

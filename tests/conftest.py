@@ -25,6 +25,7 @@ from idp.extensions import db
 from idp.oidc.keys import KeyStore
 from idp.rate_limiter import limiter_of
 from idp.web.sweeper import Sweeper
+from tests import scheduling
 
 TEST_DATABASE_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")
 ISSUER = "http://localhost"
@@ -295,3 +296,18 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     seed = getattr(config.option, "randomly_seed", None)
     if seed is not None and config.pluginmanager.has_plugin("randomly"):
         terminalreporter.write_line(f"random test order: pytest -p randomly --randomly-seed={seed}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` sends the costliest files (and browser tests) out first."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return scheduling.make_scheduler(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each unit's seconds are kept for the next run's order (where the results arrive:
+    in the controller under xdist, in this process without it)."""
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(scheduling.UnitTimes(config), "idp-unit-times")

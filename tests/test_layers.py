@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -12,7 +13,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "idp"
 PURE = {"idp.authn.policy", "idp.authn.factors", "idp.authn.state"}
 
 
+@functools.cache
 def modules() -> list[tuple[str, set[str]]]:
+    """Each module of idp and what it imports, parsed once per run (four tests read it)."""
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
