@@ -56,6 +56,9 @@ run: $(STAMP) translations
 # (tests/scheduling.py); the last line names the seed that replays it
 # (add `-p no:xdist` to replay it in one process). TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 4
+# Subprocesses of the suite (gunicorn, the CLI, migrations) import idp again: let Python keep
+# its bytecode (in __pycache__, ignored by git) even where the environment says not to.
+test test-postgres: export PYTHONDONTWRITEBYTECODE :=
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS) --dist loadfile)
 test: $(TEST_STAMP) translations browser proxy check
 	BIN=$(BIN) .ci/db-check

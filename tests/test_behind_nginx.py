@@ -202,9 +202,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         nginx_command = [nginx, "-p", str(folder), "-c", str(config)]
         processes.append(_start(nginx_command, folder / "nginx.log", env))
         for port in [*app_ports, https]:
-            wait_for_port(port, up=True, timeout=20)
+            wait_for_port(port, up=True, timeout=60)  # four workers import the app at once
         for port in app_ports:  # workers booted (the port opens before they do)
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30).raise_for_status()
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=60).raise_for_status()
         yield Deployment(issuer, folder / "cert.pem", sa.create_engine(url), client_secret)
     finally:
         for process in processes:
