@@ -61,7 +61,6 @@ GRANT_PARAMETERS = {
 }
 TOKEN_ENDPOINT = "provider.token"  # Flask-Limiter's scope for /token's limit, and the metric's
 USERINFO_ENDPOINT = "provider.userinfo"
-NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 
 class ProtocolShortcut:
@@ -71,7 +70,6 @@ class ProtocolShortcut:
         self.app = app
         self.inner = inner
         settings = app.extensions["idp.settings"]
-        self.settings = settings
         self.https = settings.issuer.startswith("https://")
         self.token_limits = sorted(parse_many(settings.token_rate_limit))
 
