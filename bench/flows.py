@@ -21,6 +21,23 @@ class Failed(Exception):
     """The provider answered something a successful flow never sees."""
 
 
+def authorize_url(client_id: str) -> tuple[str, str]:
+    """A fresh PKCE verifier and the /authorize URL the bench's client sends a browser to."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "openid profile email offline_access",
+        "state": secrets.token_urlsafe(8),
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    return verifier, "/authorize?" + urlencode(params)
+
+
 def expect(reply: Reply, status: int, what: str) -> Reply:
     """The reply, or Failed naming the step and what came back."""
     if reply.status != status:
@@ -38,19 +55,7 @@ def sign_in(
     browser: Http, rp: Http, *, client_id: str, basic: dict[str, str], user: dict[str, str]
 ) -> dict[str, Any]:
     """Authorize, password, TOTP, back at the client with a code, code exchange: the tokens."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": CALLBACK,
-        "scope": "openid profile email offline_access",
-        "state": secrets.token_urlsafe(8),
-        "nonce": secrets.token_urlsafe(8),
-        "code_challenge": challenge.rstrip(b"=").decode(),
-        "code_challenge_method": "S256",
-    }
-    location = "/authorize?" + urlencode(params)
+    verifier, location = authorize_url(client_id)
     for _ in range(10):
         if location.startswith(CALLBACK):
             code = parse_qs(urlsplit(location).query)["code"][0]

@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import base64
 import cProfile
-import hashlib
 import json
 import os
 import pstats
 import re
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -39,14 +37,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pyotp
 
+from bench.flows import CALLBACK, authorize_url
+
 ROOT = Path(__file__).resolve().parent.parent
 IDP = str(Path(sys.executable).with_name("idp"))
-CALLBACK = "http://127.0.0.1:9/callback"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 DATABASE_URL = os.environ.get(
     "PROFILE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/idp_bench_profile"
@@ -91,19 +90,7 @@ def sign_in(app: Any, meter: Meter, *, client_id: str, secret: str, user: list[s
     """One whole sign-in in a new browser, each request measured under the label of its step."""
     client = app.test_client()
     email, key = user
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": CALLBACK,
-        "scope": "openid profile email offline_access",
-        "state": secrets.token_urlsafe(8),
-        "nonce": secrets.token_urlsafe(8),
-        "code_challenge": challenge.rstrip(b"=").decode(),
-        "code_challenge_method": "S256",
-    }
-    location = "/authorize?" + urlencode(params)
+    verifier, location = authorize_url(client_id)
     resumes = 0
     for _ in range(10):
         if location.startswith(CALLBACK):

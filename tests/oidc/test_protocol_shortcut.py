@@ -153,15 +153,22 @@ def test_what_the_shortcut_does_not_know_is_answered_by_flask(fresh_app, data, s
     assert seen == ["/token"], "the shortcut answered a request it must leave to Flask"
 
 
-def test_code_exchange_and_refresh_are_answered_before_flask(fresh_app):
-    user = make_user(fresh_app)
-    totp = enroll_totp(fresh_app, user.id)
-    _, secret = make_client(fresh_app)
-    browser = fresh_app.test_client()
+def signed_in_with_a_code(
+    app, scope: str = "openid profile email"
+) -> tuple[RelyingParty, str, int]:
+    """Ada signed in (password, app code) at the client `rp`: (the RP, its code, Ada's id)."""
+    user = make_user(app)
+    totp = enroll_totp(app, user.id)
+    _, secret = make_client(app)
+    browser = app.test_client()
     rp = RelyingParty(browser, secret=secret)
     flow = SignInFlow(browser, rp)
-    flow.start(scope="openid profile email offline_access")
-    code = flow.complete(totp)["code"]
+    flow.start(scope=scope)
+    return rp, flow.complete(totp)["code"], user.id
+
+
+def test_code_exchange_and_refresh_are_answered_before_flask(fresh_app):
+    rp, code, _ = signed_in_with_a_code(fresh_app, "openid profile email offline_access")
     seen = hooks_ran(fresh_app)
     exchange = rp.redeem(code)
     assert exchange.status_code == 200 and seen == []
@@ -182,16 +189,9 @@ def test_the_audit_log_names_the_caller_of_a_request_answered_before_flask(fresh
     from idp.extensions import db
     from idp.models.audit_event import AuditEvent
 
-    user = make_user(fresh_app)
-    totp = enroll_totp(fresh_app, user.id)
-    _, secret = make_client(fresh_app)
-    browser = fresh_app.test_client()
-    rp = RelyingParty(browser, secret=secret)
-    flow = SignInFlow(browser, rp)
-    flow.start()
-    code = flow.complete(totp)["code"]
+    rp, code, user_id = signed_in_with_a_code(fresh_app)
     assert rp.redeem(code).status_code == 200
-    browser.post(
+    rp.browser.post(
         "/token",
         data={
             "grant_type": "authorization_code",
@@ -206,7 +206,7 @@ def test_the_audit_log_names_the_caller_of_a_request_answered_before_flask(fresh
         event = db.session.scalars(
             select(AuditEvent).where(AuditEvent.event == "authorization_code.replayed")
         ).one()
-    assert (event.ip, event.user_agent, event.user_id) == ("192.0.2.44", "rp-server/1.0", user.id)
+    assert (event.ip, event.user_agent, event.user_id) == ("192.0.2.44", "rp-server/1.0", user_id)
 
 
 @pytest.mark.parametrize("token_format", ["jwt", "opaque"])

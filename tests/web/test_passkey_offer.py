@@ -177,17 +177,24 @@ def test_admins_turn_the_offer_off_per_client_in_console_api_and_cli(app, client
     assert stored_client(app, "ticked").passkey_offer is True
 
 
-def test_a_browser_trusted_in_an_earlier_sign_in_needs_no_mailbox_for_the_first_key(
-    app, client, ada, clock
-):
-    """The other half of the rule: trust from before this sign-in is the confirmation."""
-    _, totp_secret = ada
+def trusted_at_the_portal(app, client, totp_secret: str) -> str | None:
+    """Ada signs in at "portal" and ticks "remember this device": her browser is trusted there.
+    Returns the secret of a second client, "claims", where it is not."""
     _, portal = make_client(app, "portal")
     _, claims = make_client(app, "claims")
     first = SignInFlow(client, RelyingParty(client, client_id="portal", secret=portal))
     first.start()
     first.password()
-    first.totp(totp_secret, remember=True)  # this browser is now trusted (for the portal)
+    first.totp(totp_secret, remember=True)
+    return claims
+
+
+def test_a_browser_trusted_in_an_earlier_sign_in_needs_no_mailbox_for_the_first_key(
+    app, client, ada, clock
+):
+    """The other half of the rule: trust from before this sign-in is the confirmation."""
+    _, totp_secret = ada
+    claims = trusted_at_the_portal(app, client, totp_secret)
 
     clock.advance(minutes=5)
     later = SignInFlow(client, RelyingParty(client, client_id="claims", secret=claims))
@@ -207,12 +214,7 @@ def test_a_device_cookie_copied_into_another_browser_does_not_stand_in_for_the_m
     """Someone with the password, a code and a copy of a trusted browser's device cookie, in
     another browser, still has to show the mailbox before binding a first key."""
     _, totp_secret = ada
-    _, portal = make_client(app, "portal")
-    _, claims = make_client(app, "claims")
-    first = SignInFlow(client, RelyingParty(client, client_id="portal", secret=portal))
-    first.start()
-    first.password()
-    first.totp(totp_secret, remember=True)  # Ada's browser is now trusted (for the portal)
+    claims = trusted_at_the_portal(app, client, totp_secret)
 
     clock.advance(minutes=5)
     thief = app.test_client()
