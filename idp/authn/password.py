@@ -99,7 +99,7 @@ class Passwords:
         now: datetime,
         backoff: Backoff,
         source: str,
-        trusted_browser: Callable[[User], bool] | None = None,
+        trusted_browser: Callable[[User | None], bool] | None = None,
     ) -> User:
         """Return the user whose password this is, or raise InvalidCredentials/SignInThrottled.
 
@@ -107,10 +107,12 @@ class Passwords:
         who has an account; a throttled attempt is not checked, so it can't be a guess.
         `trusted_browser(user)` says whether this browser passes the trust decision for the
         account (device cookie, client, expiry, browser and OS): only then are the counters
-        skipped, so a device cookie copied into another browser lifts nothing.
+        skipped, so a device cookie copied into another browser lifts nothing. It is asked with
+        None for an unknown email too (and must then say False): the same lookups either way.
         """
         user = User.by_email(email)
-        trusted = user is not None and trusted_browser is not None and trusted_browser(user)
+        # Asked for an unknown email too: the same lookups whether or not the account exists.
+        trusted = trusted_browser is not None and trusted_browser(user) and user is not None
         streak = attempts.password_throttled(
             email, source, backoff=backoff, now=now, trusted=trusted
         )

@@ -120,11 +120,16 @@ def trusted_device_for(user: User | None, client: Client | None) -> TrustedDevic
     return known[key]
 
 
-def device_trusted(user: User, client: Client | None) -> bool:
+def device_trusted(user: User | None, client: Client | None) -> bool:
     """True if this browser passes the trust decision for (user, client): the device cookie's
     hash, the client, expiry and the browser-and-OS check (policy.device_trusted). Without a
     client (the account's own sign-in) no trust applies: it is per client (DESIGN.md)."""
     if client is None:
+        return False
+    if user is None:
+        # An email with no account costs the same lookup (no account has id 0): how long a
+        # wrong password takes must not tell whether the account exists.
+        trusted_device.find(0, client.client_id, browser.device_token(), at=now())
         return False
     settings = current.settings()
     return policy.device_trusted(

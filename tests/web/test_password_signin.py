@@ -233,3 +233,25 @@ def test_a_signed_in_password_step_commits_once_with_its_audit_event(app, client
         from idp.models.audit_event import AuditEvent
 
         assert db.session.scalar(select(AuditEvent).where(AuditEvent.event == "password.verified"))
+
+
+def test_a_device_cookie_costs_the_same_statements_for_known_and_unknown_emails(app):
+    """The trust lookup a device cookie brings is made for an unknown email too: how long a
+    wrong password takes says nothing about whether the account exists."""
+    from tests.web.test_sql_budget import counting
+
+    make_user(app)
+    _, secret = make_client(app)
+    sent: dict[str, list[str]] = {}
+    for email in ("ada@example.com", "nobody@example.com"):
+        browser = app.test_client()
+        browser.set_cookie("idp_device", "a-device-token-from-anywhere", domain="localhost")
+        flow = SignInFlow(browser, RelyingParty(browser, secret=secret))
+        flow.start()  # the sign-in page of the client's request
+        page = browser.get(flow.location)
+        with counting(app) as counter:
+            counter.start(email)
+            form = {"csrf_token": csrf_of(page), "email": email, "password": "whatever-it-is-1"}
+            assert browser.post(flow.location, data=form).status_code == 401
+        sent[email] = [" ".join(s.split())[:60] for s in counter.rows[0][1]]
+    assert sent["ada@example.com"] == sent["nobody@example.com"]
