@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -142,99 +142,107 @@ def _read(data: Any, *, current: Client | None) -> dict[str, Any]:
     creating = current is None
     allowed = ("client_id", *FIELDS) if creating else FIELDS
     p = Payload(data, allowed=allowed)
-    ceiling = _ceiling()
     values: dict[str, Any] = {}
-
-    def wanted(name: str) -> bool:
-        return creating or name in p
-
     if creating:
         client_id = p.text("client_id", max_len=64)
         if client_id and not CLIENT_ID.fullmatch(client_id):
             p.fail("client_id", _("must be 3 to 64 letters, digits, '.', '_', '~' or '-'"))
         values["client_id"] = client_id or secrets.token_urlsafe(16)
-    if wanted("name"):
-        values["name"] = p.text("name", max_len=120, required=True)
-    if wanted("logo_uri"):
-        logo = p.text("logo_uri", max_len=500)
-        schemes = ("https://", "http://") if _settings().logo_fetch_unsafe else ("https://",)
-        if logo and (check_redirect_uri(logo) or not logo.startswith(schemes)):
-            p.fail("logo_uri", _("must be an https URL"))
-        values["logo_uri"] = logo
-    for name in ("redirect_uris", "post_logout_redirect_uris"):
-        if wanted(name):
-            values[name] = p.strings(name, DEFAULTS[name], max_items=MAX_URIS)
-            _check_uris(p, name, values[name])
-    if wanted("token_endpoint_auth_method"):
-        values["token_endpoint_auth_method"] = p.choice(
-            "token_endpoint_auth_method", DEFAULTS["token_endpoint_auth_method"], AUTH_METHODS
-        )
-    if wanted("grant_types"):
-        values["grant_types"] = p.strings(
-            "grant_types", DEFAULTS["grant_types"], max_items=3, choices=GRANT_TYPES
-        )
-    if wanted("scopes"):
-        values["scopes"] = p.strings("scopes", DEFAULTS["scopes"], max_items=10, choices=SCOPES)
-    for name in ("first_party", "remember_device", "passkey_signin", "passkey_offer"):
-        if wanted(name):
-            values[name] = p.boolean(name, DEFAULTS[name])
-    if wanted("mfa_policy"):
-        values["mfa_policy"] = p.choice("mfa_policy", "any", MFA_POLICIES)
-    if wanted("remember_days"):
-        values["remember_days"] = p.integer("remember_days", min(30, ceiling), low=1, high=ceiling)
-    if wanted("id_token_signed_response_alg"):
-        values["id_token_signed_response_alg"] = p.choice(
-            "id_token_signed_response_alg", "RS256", SIGNING_ALGS
-        )
-    if wanted("access_token_format"):
-        values["access_token_format"] = p.choice(
-            "access_token_format", "opaque", ACCESS_TOKEN_FORMATS
-        )
-    for name in LOGOUT_URIS:
-        if wanted(name):
-            # Back-Channel Logout 1.0 2.2 / Front-Channel 2: absolute, no fragment; like a
-            # redirect URI, https (http only on loopback). Empty means not registered.
-            uri = p.text(name, max_len=500) if p.data.get(name) is not None else ""
-            problem = check_redirect_uri(uri) if uri else None
-            if problem:
-                p.fail(name, _("has %(uri)r, which %(problem)s", uri=uri[:80], problem=problem))
-            values[name] = uri or None
-    for name in LOGOUT_FLAGS:
-        if wanted(name):
-            values[name] = p.boolean(name, False) if p.data.get(name) is not None else False
-    _read_branding(p, values, wanted)
+    for name, read in _readers(_ceiling()).items():
+        if creating or name in p:
+            values[name] = read(p, name)
     p.done()
     merged = {f: values[f] if f in values else getattr(current, f) for f in FIELDS}
     _check_consistent(merged)
     return values
 
 
-def _read_branding(p: Payload, values: dict[str, Any], wanted: Any) -> None:
-    """The client's own colour and support contact; empty or null means "the global one"."""
-    limits = {"brand_color": 7, "support_email": 320, "support_phone": 40, "support_url": 500}
-    for name in BRANDING:
-        if not wanted(name):
-            continue
-        value = p.text(name, max_len=limits[name]) if p.data.get(name) is not None else ""
-        problem = None
-        if name == "brand_color" and value:
-            value = value.lower()
-            problem = check_color(value)
-        elif name == "support_email" and value:
-            local, _at, domain = value.partition("@")
-            if not local or "." not in domain or any(c.isspace() or c in "<>,;" for c in value):
-                problem = _("must be an email address")
-        elif name == "support_phone" and value and not PHONE.fullmatch(value):
-            problem = _("must be a phone number: digits, spaces, + ( ) . -")
-        elif (
-            name == "support_url"
-            and value
-            and (not value.startswith("https://") or check_redirect_uri(value))
-        ):
-            problem = _("must be an https URL")
-        if problem:
-            p.fail(name, problem)
-        values[name] = value or None
+Reader = Callable[[Payload, str], Any]
+
+
+def _readers(ceiling: int) -> dict[str, Reader]:
+    """Each field's reader, in the order their errors are reported."""
+    readers: dict[str, Reader] = {
+        "name": lambda p, name: p.text(name, max_len=120, required=True),
+        "logo_uri": _read_logo_uri,
+        "redirect_uris": _read_uris,
+        "post_logout_redirect_uris": _read_uris,
+        "token_endpoint_auth_method": lambda p, name: p.choice(name, DEFAULTS[name], AUTH_METHODS),
+        "grant_types": lambda p, name: p.strings(
+            name, DEFAULTS[name], max_items=3, choices=GRANT_TYPES
+        ),
+        "scopes": lambda p, name: p.strings(name, DEFAULTS[name], max_items=10, choices=SCOPES),
+    }
+    for flag in ("first_party", "remember_device", "passkey_signin", "passkey_offer"):
+        readers[flag] = lambda p, name: p.boolean(name, DEFAULTS[name])
+    readers |= {
+        "mfa_policy": lambda p, name: p.choice(name, "any", MFA_POLICIES),
+        "remember_days": lambda p, name: p.integer(name, min(30, ceiling), low=1, high=ceiling),
+        "id_token_signed_response_alg": lambda p, name: p.choice(name, "RS256", SIGNING_ALGS),
+        "access_token_format": lambda p, name: p.choice(name, "opaque", ACCESS_TOKEN_FORMATS),
+    }
+    readers |= dict.fromkeys(LOGOUT_URIS, _read_logout_uri)
+    readers |= dict.fromkeys(LOGOUT_FLAGS, _read_logout_flag)
+    readers |= dict.fromkeys(BRANDING, _read_branding)
+    return readers
+
+
+def _read_logo_uri(p: Payload, name: str) -> str:
+    logo = p.text(name, max_len=500)
+    schemes = ("https://", "http://") if _settings().logo_fetch_unsafe else ("https://",)
+    if logo and (check_redirect_uri(logo) or not logo.startswith(schemes)):
+        p.fail(name, _("must be an https URL"))
+    return logo
+
+
+def _read_uris(p: Payload, name: str) -> list[str]:
+    uris = p.strings(name, DEFAULTS[name], max_items=MAX_URIS)
+    _check_uris(p, name, uris)
+    return uris
+
+
+def _read_logout_uri(p: Payload, name: str) -> str | None:
+    """Back-Channel Logout 1.0 2.2 / Front-Channel 2: absolute, no fragment; like a redirect
+    URI, https (http only on loopback). Empty means not registered."""
+    uri = p.text(name, max_len=500) if p.data.get(name) is not None else ""
+    problem = check_redirect_uri(uri) if uri else None
+    if problem:
+        p.fail(name, _("has %(uri)r, which %(problem)s", uri=uri[:80], problem=problem))
+    return uri or None
+
+
+def _read_logout_flag(p: Payload, name: str) -> bool:
+    return p.boolean(name, False) if p.data.get(name) is not None else False
+
+
+BRANDING_LENGTHS = {"brand_color": 7, "support_email": 320, "support_phone": 40, "support_url": 500}
+
+
+def _read_branding(p: Payload, name: str) -> str | None:
+    """The client's own colour or support contact; empty or null means "the global one"."""
+    value = p.text(name, max_len=BRANDING_LENGTHS[name]) if p.data.get(name) is not None else ""
+    problem = _branding_problem(name, value.lower() if name == "brand_color" else value)
+    if problem:
+        p.fail(name, problem)
+    if name == "brand_color":
+        value = value.lower()
+    return value or None
+
+
+def _branding_problem(name: str, value: str) -> str | None:
+    if not value:
+        return None
+    if name == "brand_color":
+        return check_color(value)
+    if name == "support_email":
+        local, _at, domain = value.partition("@")
+        if not local or "." not in domain or any(c.isspace() or c in "<>,;" for c in value):
+            return _("must be an email address")
+    elif name == "support_phone" and not PHONE.fullmatch(value):
+        return _("must be a phone number: digits, spaces, + ( ) . -")
+    elif name == "support_url" and (not value.startswith("https://") or check_redirect_uri(value)):
+        return _("must be an https URL")
+    return None
 
 
 def _check_consistent(c: dict[str, Any]) -> None:
