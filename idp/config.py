@@ -178,23 +178,41 @@ def _coerce(name: str, raw: str, kind: Any) -> Any:
     return raw
 
 
-def _validate(s: Settings) -> None:
-    parts = urlsplit(s.issuer)
+# Settings with a fixed set of values: (name, the values, what the error says).
+CHOICES = (
+    ("jwt_access_token_alg", ("RS256", "ES256"), "one of RS256, ES256"),
+    ("env", ("production", "development", "test"), "one of production, development, test"),
+    ("log_format", ("text", "json"), "text or json"),
+)
+# Numbers with bounds of their own: (name, lowest, highest or None, what the error says).
+BOUNDS = (
+    ("audit_retention_days", 0, None, "must be 0 (keep forever) or more"),
+    ("invitation_days", 1, 30, "must be between 1 and 30"),
+    ("account_failure_cap", 1, 100, "at most 100 (NIST SP 800-63B 5.2.2)"),
+    ("trusted_proxies", 0, None, "must be 0 or more"),
+    ("refresh_reuse_grace_seconds", 0, 60, "must be between 0 (off) and 60"),
+    ("reverify_days", 0, None, "must be 0 (off) or more"),
+)
+
+
+def _validate_issuer(issuer: str) -> None:
+    parts = urlsplit(issuer)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(
-            f"IDP_ISSUER={s.issuer!r}: must be an http(s) URL without query or fragment"
+            f"IDP_ISSUER={issuer!r}: must be an http(s) URL without query or fragment"
         )
-    if s.issuer.endswith("/"):
-        raise ConfigError(f"IDP_ISSUER={s.issuer!r}: must not end with '/'")
+    if issuer.endswith("/"):
+        raise ConfigError(f"IDP_ISSUER={issuer!r}: must not end with '/'")
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if parts.scheme == "http" and not local:
-        raise ConfigError(f"IDP_ISSUER={s.issuer!r}: https is required except for localhost")
-    if s.jwt_access_token_alg not in ("RS256", "ES256"):
-        raise ConfigError(
-            f"IDP_JWT_ACCESS_TOKEN_ALG={s.jwt_access_token_alg!r}: one of RS256, ES256"
-        )
-    if s.env not in ("production", "development", "test"):
-        raise ConfigError(f"IDP_ENV={s.env!r}: one of production, development, test")
+        raise ConfigError(f"IDP_ISSUER={issuer!r}: https is required except for localhost")
+
+
+def _validate(s: Settings) -> None:
+    _validate_issuer(s.issuer)
+    for name, allowed, words in CHOICES:
+        if getattr(s, name) not in allowed:
+            raise ConfigError(f"IDP_{name.upper()}={getattr(s, name)!r}: {words}")
     positive = (
         "argon2_time_cost",
         "argon2_memory_kib",
@@ -226,23 +244,13 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) < 1:
             raise ConfigError(f"IDP_{name.upper()}={getattr(s, name)}: must be at least 1")
-    if s.audit_retention_days < 0:
-        raise ConfigError("IDP_AUDIT_RETENTION_DAYS: must be 0 (keep forever) or more")
-    if not 1 <= s.invitation_days <= 30:
-        raise ConfigError("IDP_INVITATION_DAYS: must be between 1 and 30")
-    if s.account_failure_cap > 100:
-        raise ConfigError("IDP_ACCOUNT_FAILURE_CAP: at most 100 (NIST SP 800-63B 5.2.2)")
-    if s.trusted_proxies < 0:
-        raise ConfigError("IDP_TRUSTED_PROXIES: must be 0 or more")
-    if not 0 <= s.refresh_reuse_grace_seconds <= 60:
-        raise ConfigError("IDP_REFRESH_REUSE_GRACE_SECONDS: must be between 0 (off) and 60")
-    if s.log_format not in ("text", "json"):
-        raise ConfigError(f"IDP_LOG_FORMAT={s.log_format!r}: text or json")
+    for name, low, high, words in BOUNDS:
+        value = getattr(s, name)
+        if value < low or (high is not None and value > high):
+            raise ConfigError(f"IDP_{name.upper()}: {words}")
     if s.metrics_token and len(s.metrics_token) < 16:
         # A short bearer token on an unauthenticated, unthrottled endpoint is guessable.
         raise ConfigError("IDP_METRICS_TOKEN: at least 16 characters (or empty for none)")
-    if s.reverify_days < 0:
-        raise ConfigError("IDP_REVERIFY_DAYS: must be 0 (off) or more")
     if s.argon2_memory_kib < 8 * s.argon2_parallelism:
         raise ConfigError("IDP_ARGON2_MEMORY_KIB: must be at least 8 KiB per lane")
     for name in ("authorize_rate_limit", "token_rate_limit"):
