@@ -74,6 +74,8 @@ def _measure(app: Flask) -> Times:
     runs = [(name, email) for name in forms for email in (EXISTING, UNKNOWN)]
     times: Times = {run: [] for run in runs}
     for round_ in range(REQUESTS + 5):  # the first rounds warm caches and are not counted
+        if round_ % 50 == 0:
+            _forget_failures(app)  # under the account cap (100 in a row), for both emails alike
         random.shuffle(runs)
         for name, email in runs:
             path, form = forms[name]
@@ -84,6 +86,17 @@ def _measure(app: Flask) -> Times:
             if round_ >= 5:
                 times[(name, email)].append(elapsed)
     return times
+
+
+def _forget_failures(app: Flask) -> None:
+    from sqlalchemy import delete
+
+    from idp.extensions import db
+    from idp.models.sign_in_failure import SignInFailure
+
+    with app.app_context():
+        db.session.execute(delete(SignInFailure))
+        db.session.commit()
 
 
 def _report(times: Times, database: str) -> None:
