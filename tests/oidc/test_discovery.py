@@ -125,3 +125,18 @@ def test_discovery_and_jwks_refuse_other_methods_as_before(client):
     assert head.status_code == 200
     assert head.data == b""
     assert head.headers["ETag"] == client.get("/.well-known/openid-configuration").headers["ETag"]
+
+
+def test_discovery_and_jwks_carry_the_headers_flasks_own_views_give(app, client):
+    """The layer before Flask and Flask's views (what it hands on) answer with the same headers:
+    one definition of the security headers, not two that drift (its CSP once did)."""
+    from werkzeug.test import Client
+
+    flask_views = Client(app.extensions["idp.protocol_shortcut"].inner)
+    for path in ("/.well-known/openid-configuration", "/jwks.json"):
+        before_flask = client.get(path)
+        from_flask = flask_views.get(path)
+        assert before_flask.data == from_flask.data
+        assert {k: v for k, v in before_flask.headers.items() if k != "X-Request-ID"} == {
+            k: v for k, v in from_flask.headers.items() if k != "X-Request-ID"
+        }
