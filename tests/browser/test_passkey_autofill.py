@@ -8,9 +8,9 @@ from idp.extensions import db
 from idp.models.audit_event import AuditEvent
 from tests.browser.test_webauthn import (
     RP,
+    answer_app_code,
     enroll_key_at_first_sign_in,
     rp_client,
-    totp_now,
     type_password,
     wait_for_rp,
 )
@@ -49,9 +49,7 @@ def test_the_password_form_works_while_autofill_waits(live_app, browser):
     page.goto(rp.authorize_url())
     page.wait_for_load_state("networkidle")  # the options fetched, the conditional request open
     type_password(page)
-    page.wait_for_url("**/signin/verify?**")
-    page.fill("#code", totp_now(totp_secret, app=app))
-    page.click("button[type=submit]")
+    answer_app_code(page, totp_secret, app=app)
     claims = rp.finish(wait_for_rp(page))
     assert "pwd" in claims["amr"] and "otp" in claims["amr"]
 
@@ -70,9 +68,7 @@ def test_the_sign_in_page_works_without_javascript(live_app, chromium):
         assert not page.locator("button[data-webauthn=passkey]").is_visible()
         assert page.locator("#email").get_attribute("autocomplete") == "username webauthn"
         type_password(page)
-        page.wait_for_url("**/signin/verify?**")
-        page.fill("#code", totp_now(totp_secret, app=app))
-        page.click("button[type=submit]")
+        answer_app_code(page, totp_secret, app=app)
         claims = rp.finish(wait_for_rp(page))
     finally:
         context.close()

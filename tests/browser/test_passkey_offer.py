@@ -9,8 +9,14 @@ from idp.authn import recovery_code
 from idp.clock import now
 from idp.extensions import db
 from idp.models.webauthn_credential import WebAuthnCredential
-from tests.browser.test_webauthn import confirm_by_email, rp_client, type_password, wait_for_rp
-from tests.support import enroll_totp, make_user, totp_now
+from tests.browser.test_webauthn import (
+    answer_app_code,
+    confirm_by_email,
+    rp_client,
+    type_password,
+    wait_for_rp,
+)
+from tests.support import enroll_totp, make_user
 
 
 @pytest.fixture
@@ -30,9 +36,7 @@ def test_create_a_passkey_from_the_offer_after_an_app_code(live_app, browser):
     page = browser.page
     page.goto(rp.authorize_url())
     type_password(page)
-    page.wait_for_url("**/signin/verify?**")
-    page.fill("#code", totp_now(totp_secret, app=app))
-    page.click("button[type=submit]")
+    answer_app_code(page, totp_secret, app=app)
     page.wait_for_url("**/signin/passkey-offer?**")
     assert "Sign in faster with a passkey" in page.content()
     page.click("button[value=create]")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from idp.extensions import db
 from idp.models.user import User
-from tests.browser.test_webauthn import type_password
-from tests.support import enroll_totp, make_user, totp_now
+from tests.browser.test_webauthn import answer_app_code, type_password
+from tests.support import enroll_totp, make_user
 
 
 def test_times_follow_the_browsers_zone(live_app, chromium):
@@ -18,9 +18,7 @@ def test_times_follow_the_browsers_zone(live_app, chromium):
         page.set_default_timeout(10_000)
         page.goto(f"{issuer}/signin")
         type_password(page)
-        page.wait_for_url("**/signin/verify**")
-        page.fill("#code", totp_now(totp_secret, app=app))
-        page.click("button[type=submit]")
+        answer_app_code(page, totp_secret, app=app)
         page.wait_for_url("**/account/security**")
         assert "America/New_York time zone" in page.inner_text("#time-zone")
         assert " EST" in page.inner_text("#sessions")

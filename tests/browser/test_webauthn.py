@@ -79,6 +79,13 @@ def type_password(page: Any, email: str = "ada@example.com") -> None:
     page.click("button[type=submit]")
 
 
+def answer_app_code(page: Any, secret: str, *, app: Any) -> None:
+    """At the second step, type the authenticator app's current code and continue."""
+    page.wait_for_url("**/signin/verify?**")
+    page.fill("#code", totp_now(secret, app=app))
+    page.click("button[type=submit]")
+
+
 def wait_for_rp(page: Any) -> str:
     page.wait_for_url(f"**{RP_CALLBACK_PATH}?**")
     return page.url
@@ -163,9 +170,7 @@ def test_a_phishing_resistant_client_refuses_totp(live_app, browser):
     page.goto(rp.authorize_url())
     type_password(page)
     # The app proves it's Ada before anything is enrolled; it does not satisfy the client.
-    page.wait_for_url("**/signin/verify?**")
-    page.fill("#code", totp_now(totp_secret, app=app))
-    page.click("button[type=submit]")
+    answer_app_code(page, totp_secret, app=app)
     page.wait_for_url("**/signin/enroll?**")
     assert "Authenticator app" not in page.content()
     page.click("text=Security key or passkey")
