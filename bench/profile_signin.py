@@ -34,7 +34,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -144,12 +145,13 @@ def _run(env: dict[str, str], *command: str) -> str:
     return done.stdout
 
 
-def main() -> None:
-    """Set up the database, sign in batch after batch, print the table (and the profile)."""
+@contextmanager
+def seeded_database(users: int) -> Iterator[dict[str, Any]]:
+    """A fresh bench database with keys and `bench.seed`'s client and users, this process's
+    IDP_* environment pointing at it; dropped on the way out."""
     server_url, _, name = DATABASE_URL.replace("+psycopg", "").rpartition("/")
     if "bench" not in name:
         raise SystemExit(f"refusing to drop {name!r}: the database's name must say bench")
-    users_needed = WARMUP + BATCHES * SIGNINS + 1  # and one for PROFILE_SQL
     with (
         tempfile.TemporaryDirectory(prefix="idp-profile-") as tmp,
         psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin,
@@ -169,14 +171,19 @@ def main() -> None:
         try:
             _run(env, IDP, "db", "upgrade")
             _run(env, IDP, "keys", "generate")
-            seeded = json.loads(
-                _run(env, sys.executable, "-m", "bench.seed", str(users_needed), CALLBACK)
-            )
+            seeded = json.loads(_run(env, sys.executable, "-m", "bench.seed", str(users), CALLBACK))
             os.environ.update(env)
             os.environ["PROFILE_PASSWORD"] = seeded["password"]
-            _measure(seeded)
+            yield seeded
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    """Set up the database, sign in batch after batch, print the table (and the profile)."""
+    users_needed = WARMUP + BATCHES * SIGNINS + 1  # and one for PROFILE_SQL
+    with seeded_database(users_needed) as seeded:
+        _measure(seeded)
 
 
 def _measure(seeded: dict[str, Any]) -> None:
