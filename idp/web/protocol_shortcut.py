@@ -106,8 +106,9 @@ class ProtocolShortcut:
                     return self.inner(environ, start_response)  # Flask counts it and says 429
                 counted = self._count(key)  # before the grant, as Flask-Limiter counts
                 response = server.create_token_response(request)
-                db.session.commit()  # the request's one commit, as commit_without_session's
+                _commit()  # the request's one commit, as commit_without_session's
                 body = response.get_data()
+                self._sweep()
         except Exception:
             # Nothing answered yet; what was committed (a token issued) is only ever more
             # than Flask's answer will show, never less: a code redeemed twice is refused.
@@ -130,12 +131,17 @@ class ProtocolShortcut:
                 token = endpoint.resource_protector.validate_request(["openid"], request)
                 response = server.handle_response(*endpoint.answer(token))  # Flask's JSON
                 body = response.get_data()
+                self._sweep()
         except Exception:  # OAuth2Error included: Flask gives the error with its hooks
             return self.inner(environ, start_response)
         found = [*response.headers.items(), ("Access-Control-Allow-Origin", "*")]
         return self._respond(
             environ, start_response, USERINFO_ENDPOINT, "200 OK", body, found, started
         )
+
+    def _sweep(self) -> None:
+        """Flask's teardown hook, in the request's app context: expired rows, now and then."""
+        self.app.extensions["idp.sweeper"](None)
 
     def _limiter_args(self, key: str) -> list[str]:
         own = limiter_of(self.app)
@@ -181,8 +187,6 @@ class ProtocolShortcut:
         found: list[tuple[str, str]],
         started: float,
     ) -> Iterable[bytes]:
-        with self.app.app_context():
-            self.app.extensions["idp.sweeper"](None)  # Flask's teardown hook: now and then
         rid = tracing.request_id(environ.get("HTTP_X_REQUEST_ID"))
         names = {name.lower() for name, _ in found}
         found = [(n, v) for n, v in found if n.lower() != "content-length"]
@@ -202,6 +206,13 @@ class ProtocolShortcut:
             seconds=time.perf_counter() - started,
         )
         return [body]
+
+
+def _commit() -> None:
+    """Commit the request's unit of work, if it began one (a JWT for client credentials
+    writes nothing: no session, no transaction to end)."""
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.commit()
 
 
 def _token_form(environ: dict[str, Any]) -> dict[str, str] | None:
