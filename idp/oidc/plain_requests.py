@@ -1,19 +1,23 @@
-"""Authlib's requests built from plain values, for requests answered before Flask.
+"""Authlib's requests built from plain values, and its answers kept plain, for requests
+answered before Flask.
 
 idp.web.protocol_shortcut parses the WSGI environ itself; these wrap what it found in the
 request types Authlib's server and resource protector take (Flask's views build theirs from
-Flask's request instead).
+Flask's request instead), and hold what the server answers without a Flask Response.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, JsonRequest
+from flask import current_app
+from werkzeug.http import HTTP_STATUS_CODES
 
-__all__ = ["FormRequest", "InsecureTransportError", "bearer_request"]
+__all__ = ["FormRequest", "InsecureTransportError", "PlainAnswer", "bearer_request"]
 
 
 class FormRequest(OAuth2Request):  # type: ignore[misc]
@@ -39,3 +43,25 @@ def bearer_request(uri: str, headers: Any) -> JsonRequest:
     """A GET with its headers (any mapping with `get`), as the resource protector reads a
     bearer token."""
     return JsonRequest("GET", uri, headers)
+
+
+@dataclass(frozen=True, slots=True)
+class PlainAnswer:
+    """An answer of Authlib's server as Flask's Response would carry it: the status line,
+    the body (a dict as Flask's JSON, in an app context) and the headers in their order."""
+
+    status_code: int
+    payload: Any
+    headers: list[tuple[str, str]]
+
+    @property
+    def status(self) -> str:
+        """The status line, as werkzeug writes it ("200 OK")."""
+        return f"{self.status_code} {HTTP_STATUS_CODES.get(self.status_code, 'UNKNOWN').upper()}"
+
+    def get_data(self) -> bytes:
+        """The body's bytes."""
+        payload = self.payload
+        if isinstance(payload, dict):
+            payload = current_app.json.dumps(payload)
+        return payload.encode() if isinstance(payload, str) else bytes(payload)

@@ -20,7 +20,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
-from flask import Flask
+from flask import Flask, has_request_context
 from flask import request as flask_request
 from sqlalchemy import Table, insert
 
@@ -50,6 +50,7 @@ from idp.oidc.grants import (
 from idp.oidc.keys import KeyStore
 from idp.oidc.parameter_limits import check_sizes, oversized
 from idp.oidc.parameters import refuse_repeated
+from idp.oidc.plain_requests import PlainAnswer
 
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
 INSERT_TOKEN = insert(cast("Table", Token.__table__))
@@ -93,6 +94,13 @@ class Server(AuthorizationServer):
         except InvalidRequestError as error:
             return self.handle_error_response(oauth_request, error)
         return super().create_token_response(oauth_request)
+
+    def handle_response(self, status_code: int, payload: Any, headers: Any) -> Any:
+        """Flask's Response in a Flask request; before Flask (idp.web.protocol_shortcut), the
+        same status, bytes and headers as a PlainAnswer, without building a Response."""
+        if has_request_context():
+            return super().handle_response(status_code, payload, headers)
+        return PlainAnswer(status_code, payload, list(headers or ()))
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Persist issued tokens (hashed)."""

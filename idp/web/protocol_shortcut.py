@@ -34,7 +34,12 @@ from werkzeug.datastructures import Authorization, EnvironHeaders
 from idp.client_address import address_bucket
 from idp.database import Caller, request_outside_flask
 from idp.extensions import db
-from idp.oidc.plain_requests import FormRequest, InsecureTransportError, bearer_request
+from idp.oidc.plain_requests import (
+    FormRequest,
+    InsecureTransportError,
+    PlainAnswer,
+    bearer_request,
+)
 from idp.rate_limiter import limiter_of
 from idp.web import tracing
 from idp.web.limits import MAX_BODY, presented_client_id, token_rate_key_for
@@ -105,7 +110,7 @@ class ProtocolShortcut:
                 if not self._within_limits(key):
                     return self.inner(environ, start_response)  # Flask counts it and says 429
                 counted = self._count(key)  # before the grant, as Flask-Limiter counts
-                response = server.create_token_response(request)
+                response: PlainAnswer = server.create_token_response(request)
                 _commit()  # the request's one commit, as commit_without_session's
                 body = response.get_data()
                 self._sweep()
@@ -114,7 +119,7 @@ class ProtocolShortcut:
             # than Flask's answer will show, never less: a code redeemed twice is refused.
             log.warning("protocol shortcut: Flask answers instead", exc_info=True)
             return self.inner(environ, start_response)
-        found = [*response.headers.items(), *_rate_limit_headers(counted)]
+        found = [*response.headers, *_rate_limit_headers(counted)]
         return self._respond(
             environ, start_response, TOKEN_ENDPOINT, response.status, body, found, started
         )
@@ -129,12 +134,12 @@ class ProtocolShortcut:
         try:
             with self.app.app_context():
                 token = endpoint.resource_protector.validate_request(["openid"], request)
-                response = server.handle_response(*endpoint.answer(token))  # Flask's JSON
+                response: PlainAnswer = server.handle_response(*endpoint.answer(token))
                 body = response.get_data()
                 self._sweep()
         except Exception:  # OAuth2Error included: Flask gives the error with its hooks
             return self.inner(environ, start_response)
-        found = [*response.headers.items(), ("Access-Control-Allow-Origin", "*")]
+        found = [*response.headers, ("Access-Control-Allow-Origin", "*")]
         return self._respond(
             environ, start_response, USERINFO_ENDPOINT, "200 OK", body, found, started
         )
