@@ -102,23 +102,10 @@ def _decide(
             error=ErrorCode.UNMET_AUTHENTICATION_REQUIREMENTS,
         )
 
-    # Rule 1: no session, prompt=login or max_age elapsed. A disabled account or a session of
-    # another user counts as no session.
-    if user is None or session is None:
-        return Decision(Step.PASSWORD, "no session")
-    if user.disabled:
-        return Decision(Step.PASSWORD, "account disabled")
-    if session.user_id != user.user_id:
-        return Decision(Step.PASSWORD, "session belongs to another user")
-    not_before = requirements.password_not_before
-    if not_before is not None and session.password_at < not_before:
-        return Decision(Step.PASSWORD, "password older than prompt=login or max_age allows")
-    if not session.password_verified:
-        if not client.passkey_signin:
-            return Decision(Step.PASSWORD, "client does not accept passkey sign-in")
-        if not any(_passkey_signin(f) for f in _fresh_factors(session, policy, now)):
-            # The passkey stood for both steps; once it ages out, so has the first step.
-            return Decision(Step.PASSWORD, "passkey sign-in no longer fresh")
+    # Rule 1: no session, prompt=login or max_age elapsed.
+    reason = _password_needed(user, session, client, requirements, policy, now)
+    if reason is not None or user is None or session is None:  # (the last two: for mypy)
+        return Decision(Step.PASSWORD, reason or "no session")
 
     # Rule 2: a leaked password alone must not be able to bind a factor.
     if not user.activated:
@@ -139,20 +126,7 @@ def _decide(
     # Rule 5: a requested mfa or phr means a second factor verified now (RFC 9470 step-up).
     problem = _device_problem(device, client, policy, now)
     if problem is None and level not in _FRESH_LEVELS:
-        password = VerifiedFactor(Factor.PASSWORD, at=session.password_at)
-        authentication = Authentication(
-            user_id=user.user_id,
-            # DESIGN.md: never claim a factor that was not verified now.
-            amr=tuple(amr_for([password])),
-            acr=acr_for([password], remembered=True),
-            auth_time=session.password_at,
-        )
-        return Decision(
-            Step.DONE,
-            "trusted device",
-            authentication=authentication,
-            used_trusted_device=True,
-        )
+        return _remembered(user, session)
 
     # Rule 6: challenge with what satisfies the policy; enroll if nothing enrolled does.
     why = "requested acr needs a fresh second factor" if problem is None else problem
@@ -160,6 +134,49 @@ def _decide(
     if methods:
         return Decision(Step.SECOND_FACTOR, why, methods=methods)
     return _enroll(user, enrolled, fresh, needs_webauthn, "no enrolled factor satisfies the policy")
+
+
+def _password_needed(
+    user: UserState | None,
+    session: SessionState | None,
+    client: ClientPolicy,
+    requirements: Requirements,
+    policy: GlobalPolicy,
+    now: datetime,
+) -> str | None:
+    """Rule 1: why the password must be asked (again), or None. A disabled account or a
+    session of another user counts as no session."""
+    if user is None or session is None:
+        return "no session"
+    if user.disabled:
+        return "account disabled"
+    if session.user_id != user.user_id:
+        return "session belongs to another user"
+    not_before = requirements.password_not_before
+    if not_before is not None and session.password_at < not_before:
+        return "password older than prompt=login or max_age allows"
+    if not session.password_verified:
+        if not client.passkey_signin:
+            return "client does not accept passkey sign-in"
+        if not any(_passkey_signin(f) for f in _fresh_factors(session, policy, now)):
+            # The passkey stood for both steps; once it ages out, so has the first step.
+            return "passkey sign-in no longer fresh"
+    return None
+
+
+def _remembered(user: UserState, session: SessionState) -> Decision:
+    """Rule 5's answer: done on the password alone, the trusted device standing in."""
+    password = VerifiedFactor(Factor.PASSWORD, at=session.password_at)
+    authentication = Authentication(
+        user_id=user.user_id,
+        # DESIGN.md: never claim a factor that was not verified now.
+        amr=tuple(amr_for([password])),
+        acr=acr_for([password], remembered=True),
+        auth_time=session.password_at,
+    )
+    return Decision(
+        Step.DONE, "trusted device", authentication=authentication, used_trusted_device=True
+    )
 
 
 def _passkey_signin(factor: VerifiedFactor) -> bool:
