@@ -79,7 +79,8 @@ class Metrics:
         # Read from the database at each scrape: one number for every worker and host.
         self.mail_queue = Gauge(
             "idp_mail_queue_depth",
-            "Mails waiting for the worker (status queued)",
+            "Mails waiting for the worker (status queued), reset requests it has yet to turn "
+            "into mail included",
             registry=r,
             multiprocess_mode="mostrecent",
         )

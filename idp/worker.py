@@ -1,5 +1,6 @@
 """`idp worker`: delivers the outbox table's queued mail and back-channel logout tokens
-(idp/oidc/backchannel.py), retrying with exponential backoff."""
+(idp/oidc/backchannel.py), retrying with exponential backoff. "Forgot password" requests
+become mail here first (idp.authn.password_reset.handle_request)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from idp.authn import password_reset
 from idp.clock import now
 from idp.config import Settings
 from idp.extensions import db
 from idp.mail import deliver
 from idp.models.mail_message import FAILED, QUEUED, SENT, MailMessage
+from idp.models.password_reset_request import PasswordResetRequest
 from idp.oidc import backchannel
 from idp.oidc.keys import KeyStore
 
@@ -39,7 +42,9 @@ class Drained:
 
 
 def drain(settings: Settings, *, stop: threading.Event | None = None) -> Drained:
-    """Deliver every message due now, a batch at a time, until none is due (or `stop` is set)."""
+    """Deliver every message due now, a batch at a time, until none is due (or `stop` is set);
+    the reset requests due first, so the links they mail go out in the same drain."""
+    handle_reset_requests(settings, stop=stop)
     outcomes = {SENT: 0, QUEUED: 0, FAILED: 0}
     while stop is None or not stop.is_set():
         claim = secrets.token_hex(16)
@@ -49,6 +54,43 @@ def drain(settings: Settings, *, stop: threading.Event | None = None) -> Drained
         for message in batch:
             outcomes[_attempt(settings, message, claim)] += 1
     return Drained(sent=outcomes[SENT], retrying=outcomes[QUEUED], failed=outcomes[FAILED])
+
+
+def handle_reset_requests(settings: Settings, *, stop: threading.Event | None = None) -> int:
+    """Turn every "forgot password" request due now into its mail (or nothing, for an address
+    of no active account); returns how many were handled. A failure is retried later."""
+    handled = 0
+    while stop is None or not stop.is_set():
+        claim = secrets.token_hex(16)
+        batch = PasswordResetRequest.claim_due(now=now(), lease=LEASE, claim=claim, limit=BATCH)
+        if not batch:
+            break
+        for asked in batch:
+            _handle(settings, asked, claim)
+            handled += 1
+    return handled
+
+
+def _handle(settings: Settings, asked: PasswordResetRequest, claim: str) -> None:
+    values: dict[str, Any]
+    try:
+        password_reset.handle_request(asked, settings=settings)
+    except Exception as exc:  # one bad request must not stop the queue
+        db.session.rollback()
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        if asked.attempts >= settings.mail_max_attempts:
+            log.error("reset request id=%s given up: %s", asked.id, error)
+            values = {"status": FAILED, "email": "", "last_error": error}
+        else:
+            log.warning(
+                "reset request id=%s attempt %s failed: %s", asked.id, asked.attempts, error
+            )
+            values = {"next_attempt_at": now() + retry_delay(settings, asked.attempts)}
+            values["last_error"] = error
+    else:
+        # Handled: what was typed goes, in the same commit as the mail it made (or not).
+        values = {"status": SENT, "sent_at": now(), "email": "", "rid": None, "last_error": None}
+    PasswordResetRequest.settle(asked.id, claim, values)
 
 
 def run(

@@ -99,9 +99,9 @@ def open_notice(token: str, *, at: datetime) -> KnownBrowser:
     return record
 
 
-def disown(token: str, *, at: datetime, issuer: str) -> User:
+def disown(token: str, *, at: datetime, locale: str = "en") -> User:
     """ "This wasn't me": sign out everywhere (tokens and trust too), forget the browser, and
-    start a password reset (its link goes to the mailbox). The link works once."""
+    start a password reset (the worker mails its link, in `locale`). The link works once."""
     record = open_notice(token, at=at)
     user = db.session.get(User, record.user_id)
     if user is None:
@@ -123,5 +123,5 @@ def disown(token: str, *, at: datetime, issuer: str) -> User:
         agent=record.agent,
         **ended.detail(),
     )
-    password_reset.request_reset(user.email, now=at, issuer=issuer)  # commits
+    password_reset.request_reset(user.email, now=at, locale=locale)  # commits
     return user

@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
@@ -13,11 +14,15 @@ from idp import mail
 from idp.authn import attempts
 from idp.authn.password import Passwords, after_password_change
 from idp.authn.password_policy import check_new_password
+from idp.branding import Brand, brand_for
+from idp.config import Settings
 from idp.database import changed_rows, commit_unless_in_request
 from idp.errors import IdpError
 from idp.extensions import db
+from idp.models.client import Client
 from idp.models.hashing import sha256_hex
 from idp.models.password_reset import PasswordReset
+from idp.models.password_reset_request import QUEUED, PasswordResetRequest
 from idp.models.user import User
 
 LIFETIME = timedelta(minutes=30)
@@ -33,28 +38,59 @@ class ResetLinkInvalid(IdpError):
     message = _l("This reset link has expired or was already used. Please ask for a new one.")
 
 
-def request_reset(email: str, *, now: datetime, issuer: str, rid: str | None = None) -> None:
-    """Queue a link if the account exists, and commit; the caller answers the same either way.
+def request_reset(
+    email: str,
+    *,
+    now: datetime,
+    rid: str | None = None,
+    locale: str = "en",
+    client_id: str | None = None,
+) -> None:
+    """Queue the request as typed, and commit; the caller answers the same either way.
 
-    `rid`, the sign-in in progress, rides on the link so the reset ends back in that sign-in.
+    The same row, statement and commit whatever `email` is: whether an account exists is
+    found out by the worker (handle_request), never in the request, so neither its answer
+    nor its time can tell. `rid`, the sign-in in progress (one the caller found live), rides
+    on the link so the reset ends back in that sign-in; `locale` and `client_id` are the
+    mail's language and brand.
     """
-    user = User.by_email(email)
-    token = secrets.token_urlsafe(32)
-    link, minutes = f"{issuer}/signin/reset/{token}", int(LIFETIME.total_seconds() // 60)
-    if rid:
-        link += "?" + urlencode({"rid": rid})
-    if user is not None and user.is_active:
-        _queue_link(user, token, now=now, link=link, minutes=minutes)
-    else:
-        # The same rendering and serializing as send(), thrown away, for a fixed address (what
-        # was typed may not even parse): what is left to tell the paths apart is two INSERTs.
-        mail.compose("unknown@invalid", "password_reset", link=link, minutes=minutes).as_bytes()
-    # One commit on both paths, holding the caller's audit event too, and no mail server
-    # in the request: neither time nor status says whether the account exists.
+    db.session.add(
+        PasswordResetRequest(
+            email=email[:320],
+            rid=rid or None,
+            locale=locale[:16],
+            client_id=client_id if client_id and len(client_id) <= 64 else None,
+            status=QUEUED,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
     commit_unless_in_request()
 
 
-def _queue_link(user: User, token: str, *, now: datetime, link: str, minutes: int) -> None:
+def handle_request(asked: PasswordResetRequest, *, settings: Settings) -> None:
+    """The worker's half: for an active account, a link mailed in the request's language
+    and brand (older links stop working); for any other address, nothing."""
+    user = User.by_email(asked.email)
+    if user is None or not user.is_active:
+        return
+    token = secrets.token_urlsafe(32)
+    link = f"{settings.issuer}/signin/reset/{token}"
+    minutes = int(LIFETIME.total_seconds() // 60)
+    if asked.rid:
+        link += "?" + urlencode({"rid": asked.rid})
+    client = Client.by_client_id(asked.client_id) if asked.client_id else None
+    brand = brand_for(client, settings)
+    # Valid from when it was asked: a queue that waited does not lengthen the link's life.
+    with force_locale(asked.locale):
+        _queue_link(user, token, now=asked.created_at, link=link, minutes=minutes, brand=brand)
+    db.session.flush()
+
+
+def _queue_link(
+    user: User, token: str, *, now: datetime, link: str, minutes: int, brand: Brand
+) -> None:
     # Older links stop working: only the newest can be used.
     db.session.execute(
         update(PasswordReset)
@@ -69,7 +105,7 @@ def _queue_link(user: User, token: str, *, now: datetime, link: str, minutes: in
             expires_at=now + LIFETIME,
         )
     )
-    mail.send(user.email, "password_reset", commit=False, link=link, minutes=minutes)
+    mail.send(user.email, "password_reset", commit=False, link=link, minutes=minutes, brand=brand)
 
 
 def open_reset(token: str, *, now: datetime) -> PasswordReset:

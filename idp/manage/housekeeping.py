@@ -22,6 +22,7 @@ from idp.models.known_browser import KnownBrowser
 from idp.models.logout_delivery import LogoutDelivery
 from idp.models.mail_message import QUEUED, MailMessage
 from idp.models.password_reset import PasswordReset
+from idp.models.password_reset_request import PasswordResetRequest
 from idp.models.revoked_access_token import RevokedAccessToken
 from idp.models.session import SessionRecord
 from idp.models.sign_in_failure import ANY_SOURCE, SignInFailure
@@ -92,6 +93,13 @@ def _expired(settings: Settings, now: datetime) -> dict[str, tuple[Any, ColumnEl
         "mail_messages": (
             MailMessage,
             and_(MailMessage.status != QUEUED, MailMessage.created_at < now - KEEP_MAIL),
+        ),
+        "password_reset_requests": (
+            PasswordResetRequest,
+            and_(
+                PasswordResetRequest.status != QUEUED,
+                PasswordResetRequest.created_at < now - KEEP_MAIL,
+            ),
         ),
         "logout_deliveries": (
             LogoutDelivery,

@@ -12,6 +12,7 @@ from idp.models.known_browser import KnownBrowser
 from idp.models.logout_delivery import LogoutDelivery
 from idp.models.mail_message import MailMessage
 from idp.models.password_reset import PasswordReset
+from idp.models.password_reset_request import PasswordResetRequest
 from idp.models.recovery_code import RecoveryCode
 from idp.models.revoked_access_token import RevokedAccessToken
 from idp.models.session import SessionRecord
@@ -36,6 +37,7 @@ __all__ = [
     "LogoutDelivery",
     "MailMessage",
     "PasswordReset",
+    "PasswordResetRequest",
     "RecoveryCode",
     "RevokedAccessToken",
     "SessionClient",

@@ -340,7 +340,7 @@ def not_me(token: str) -> tuple[str, int] | str:
     if request.method == "GET" or not ConfirmForm().validate_on_submit():
         return render_template("account/not_me.html", done=False, invalid=None, form=ConfirmForm())
     try:
-        known_browser.disown(token, at=now(), issuer=current.settings().issuer)
+        known_browser.disown(token, at=now(), locale=i18n.language())
     except known_browser.NoticeLinkInvalid as exc:
         return render_template("account/not_me.html", done=False, invalid=exc.message), 400
     browser.end_sign_in(reason="not_me")

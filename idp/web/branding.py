@@ -82,6 +82,13 @@ def _rid() -> str | None:
     return None
 
 
+def sign_in_client_id() -> str | None:
+    """The client of the sign-in this request serves (its `rid`), if any."""
+    rid = _rid() if has_request_context() else None
+    view = gating.pending_view(rid) if rid else None
+    return view.client.client_id if view is not None and view.client is not None else None
+
+
 def request_brand() -> Brand:
     """The branding for this request: its sign-in's client, else the global one."""
     if not has_request_context():

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from idp.extensions import limiter
 from idp.models.mail_message import MailMessage
+from idp.models.password_reset_request import PasswordResetRequest
 
 bp = Blueprint("metrics", __name__)
 limiter.exempt(bp)  # scraped by our own Prometheus
@@ -33,6 +34,6 @@ def metrics() -> Response:
             mimetype="text/plain",
         )
     metrics = current_app.extensions["idp.metrics"]
-    metrics.mail_queue.set(MailMessage.count_queued())
+    metrics.mail_queue.set(MailMessage.count_queued() + PasswordResetRequest.count_queued())
     body = metrics.exposition()
     return Response(body, headers={"Cache-Control": "no-store"}, content_type=CONTENT_TYPE_LATEST)

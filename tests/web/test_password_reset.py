@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
+from idp.extensions import db
+from idp.models.mail_message import MailMessage
+from idp.models.password_reset_request import PasswordResetRequest
 from tests.support import (
     PASSWORD,
     RelyingParty,
     SignInFlow,
     commits,
     csrf_of,
+    deliver_mail,
     latest_mail,
     make_client,
     reset_link_in_mail,
@@ -37,6 +43,35 @@ def test_asking_costs_one_commit_whether_or_not_the_account_exists(app, client, 
             client.post("/signin/forgot", data={"csrf_token": csrf_of(page), "email": email})
             seen.append(email)
     assert seen == ["commit", "ada@example.com", "commit", "nobody@example.com"]
+
+
+def test_known_and_unknown_addresses_cost_the_same_statements(app, client, ada):
+    """Whether the account exists is the worker's business: the request runs the same
+    statements for both, so its time cannot tell them apart (bench.enumeration_timing)."""
+    from tests.web.test_sql_budget import counting
+
+    page = client.get("/signin/forgot")
+    sent: dict[str, list[str]] = {}
+    for email in ("ada@example.com", "nobody@example.com"):
+        with counting(app) as counter:
+            counter.start(email)
+            client.post("/signin/forgot", data={"csrf_token": csrf_of(page), "email": email})
+        sent[email] = [" ".join(s.split()) for s in counter.rows[0][1]]
+    assert sent["ada@example.com"] == sent["nobody@example.com"]
+    assert any(
+        s.startswith("INSERT INTO password_reset_requests") for s in sent["nobody@example.com"]
+    )
+
+
+def test_the_worker_mails_existing_accounts_only_and_forgets_what_was_typed(app, client, ada):
+    for email in ("ada@example.com", "nobody@example.com"):
+        submit(client, "/signin/forgot", {"email": email})
+    deliver_mail(app)
+    with app.app_context():
+        handled = db.session.scalars(select(PasswordResetRequest)).all()
+        assert [(r.status, r.email, r.rid) for r in handled] == [("sent", "", None)] * 2
+        mailed = db.session.scalars(select(MailMessage.recipient)).all()
+    assert mailed == ["ada@example.com"]
 
 
 def test_reset_needs_the_second_factor_then_ends_sessions(app, client, ada, clock):

@@ -21,6 +21,7 @@ from idp.extensions import db, limiter
 from idp.models.password_reset import PasswordReset
 from idp.models.user import User
 from idp.web import browser, current, factor_prompt, i18n
+from idp.web.branding import sign_in_client_id
 from idp.web.forms import ConfirmForm, ForgotForm, NewPasswordForm, refusal
 from idp.web.signin import bp
 from idp.web.signin import webauthn as webauthn_views
@@ -42,7 +43,11 @@ def forgot() -> str:
         # Recorded in request_reset's transaction: one commit whether or not the account exists.
         audit.record("password.reset_requested", email=(form.email.data or "")[:320], commit=False)
         password_reset.request_reset(
-            form.email.data or "", now=now(), issuer=current.settings().issuer, rid=rid
+            form.email.data or "",
+            now=now(),
+            rid=rid,
+            locale=i18n.language(),
+            client_id=sign_in_client_id(),
         )
         sent = True
     return render_template("signin/forgot.html", form=form, sent=sent, message=str(SENT), rid=rid)
