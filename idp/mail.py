@@ -49,6 +49,7 @@ from idp.extensions import db
 from idp.logging_setup import mask_email
 from idp.metrics import count_mail
 from idp.models.mail_message import QUEUED, MailMessage
+from idp.models.sealing import seal, unseal
 from idp.models.user import User
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ TIMEOUT_SECONDS = 10
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 # The HTML part loads nothing remote: the logo travels with the mail, if it is small enough.
 LOGO_CID = "logo@idp"
+# Queued messages are sealed for this purpose (idp.models.sealing); a Fernet token's version
+# byte (0x80) makes every one start so, which no RFC 5322 header does.
+SEAL = "mail"
+FERNET_PREFIX = "gAAAAA"
 MAX_INLINE_LOGO_BYTES = 100 * 1024
 
 
@@ -98,11 +103,13 @@ def send(to: str, template: str, *, commit: bool = True, **ctx: Any) -> None:
     """
     message = compose(to, template, **ctx)
     at = now()
+    settings: Settings = current_app.extensions["idp.settings"]
     db.session.add(
         MailMessage(
             recipient=to,
             subject=str(message["Subject"])[:255],
-            raw=message.as_bytes().decode(),
+            # Links and codes inside: sealed until the worker hands it over (then blanked).
+            raw=seal(message.as_bytes().decode(), app_secret=settings.secret_key, purpose=SEAL),
             status=QUEUED,
             attempts=0,
             created_at=at,
@@ -119,7 +126,11 @@ def compose(to: str, template: str, **ctx: Any) -> EmailMessage:
 
 
 def deliver(settings: Settings, raw: str) -> None:
-    """Hand one queued message to the outbox folder or SMTP; MailNotSent if it was refused."""
+    """Hand one queued message (as stored) to the outbox folder or SMTP; MailNotSent if it
+    was refused, Unsealable if it was not sealed with this app secret."""
+    if raw.startswith(FERNET_PREFIX):
+        raw = unseal(raw, app_secret=settings.secret_key, purpose=SEAL)
+    # Else a message queued in clear, before messages were sealed (an upgrade): as it is.
     message = parse(raw)
     to, subject = mask_email(str(message["To"])), message["Subject"]
     if settings.smtp_url:

@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from idp import mail
 from idp.clock import Clock
@@ -84,6 +84,28 @@ def test_send_queues_and_the_worker_writes_one_eml_file_to_the_outbox(
     assert [r.getMessage() for r in caplog.records if r.name == "idp.mail"] == [
         f"mail to=a***@example.com subject=Your code to sign in file={path.name}"
     ]
+
+
+def test_a_queued_message_is_sealed_and_one_queued_in_clear_still_goes(app: Flask) -> None:
+    """A database dump shows no code or link of a message waiting for the worker; messages
+    queued before sealing (an upgrade) are delivered as they are."""
+    with app.app_context():
+        mail.send("ada@example.com", "email_code", **TEMPLATES["email_code"])
+        stored = stored_message(app)
+        assert "042137" not in stored and "ada@example.com" not in stored
+        plain = mail.compose(
+            "bob@example.com", "email_code", **{**TEMPLATES["email_code"], "code": "550123"}
+        )
+        db.session.execute(update(MailMessage).values(raw=plain.as_bytes().decode()))
+        mail.send("ada@example.com", "email_code", **TEMPLATES["email_code"])
+        db.session.commit()
+        deliver(app)
+    bodies = [
+        parse(p.read_bytes()).get_body(preferencelist=("plain",)).get_content()
+        for p in outbox_files(app)
+    ]
+    assert sorted("550123" in b for b in bodies) == [False, True]
+    assert all("042137" in b or "550123" in b for b in bodies)
 
 
 def test_outbox_messages_are_listed_newest_first(app: Flask, clock: Clock) -> None:

@@ -19,6 +19,6 @@ class MailMessage(Queued, Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(255))
-    # The whole RFC 5322 message. It holds links and codes in clear, so it is blanked once the
-    # message is sent or given up on; only queued rows carry a body.
+    # The whole RFC 5322 message, sealed (idp.mail: it holds links and codes), and blanked
+    # once the message is sent or given up on; only queued rows carry a body.
     raw: Mapped[str] = mapped_column(Text)
