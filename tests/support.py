@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
@@ -367,12 +368,18 @@ def enroll_totp(app: Flask, user_id: int, *, name: str = "Phone") -> str:
 
 @contextmanager
 def commits(app: Flask) -> Iterator[list[str]]:
-    """Record each database commit the app makes while the block runs (as "commit")."""
+    """Record each database commit the app makes while the block runs (as "commit").
+
+    Housekeeping (once a minute per worker, at a random first moment) is held off meanwhile:
+    in a long run it would otherwise commit in whichever request it met.
+    """
     seen: list[str] = []
 
     def committed(_connection: Any) -> None:
         seen.append("commit")
 
+    sweeper = app.extensions["idp.sweeper"]
+    next_at, sweeper.next_at = sweeper.next_at, datetime.max
     with app.app_context():
         engine = db.engine
     event.listen(engine, "commit", committed)
@@ -380,6 +387,7 @@ def commits(app: Flask) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "commit", committed)
+        sweeper.next_at = next_at
 
 
 def deliver_mail(app: Flask) -> Drained:
