@@ -276,13 +276,17 @@ _SPEND = (
 
 _users = cast("Table", User.__table__)
 _owner_active = (_users.c.id == _table.c.user_id) & _users.c.disabled_at.is_(None)
-# Only what the successor inherits; the user's subject by a correlated subquery, as SQLite's
-# RETURNING may not name an UPDATE ... FROM table.
+# Only the hash's unique index may find the row: the client is compared with IS NOT DISTINCT
+# FROM (the same test on a NOT NULL column), which no index answers. Compared with `=`,
+# PostgreSQL's plan for the prepared statement walked the client's index (every token of the
+# client, more with each refresh) while the table's statistics were young.
+# Only what the successor inherits is returned; the user's subject by a correlated subquery,
+# as SQLite's RETURNING may not name an UPDATE ... FROM table.
 _SPEND_USABLE = (
     update(_table)
     .where(
         _table.c.refresh_token_hash == bindparam("hash"),
-        _table.c.client_id == bindparam("client"),
+        _table.c.client_id.is_not_distinct_from(bindparam("client")),
         _table.c.refresh_revoked_at.is_(None),
         _table.c.refresh_expires_at.is_(None)
         | (_table.c.refresh_expires_at > bindparam("spent_at")),
