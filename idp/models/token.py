@@ -55,11 +55,6 @@ class SpentRefresh:
     authentication: dict[str, Any] | None
     user: Owner
 
-    @property
-    def user_id(self) -> int:
-        """The owner's row id, as on Token."""
-        return self.user.id
-
     def check_client(self, client: Client) -> bool:
         """True when the token was issued to this client (spend_usable matched only those)."""
         return self.client_id == client.get_client_id()
