@@ -223,6 +223,10 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
     (`refresh_reuse_grace_seconds`) the same client may present the previous token again,
     while the token it got is still unused. It gets a fresh pair and the unused one is
     revoked, so one live refresh token remains per family.
+
+    Two uses of one token at once: the spend is the lookup, so the second waits for the first
+    to commit (PostgreSQL's row lock) and is then judged like any later use: a retry within
+    the grace, else a replay that revokes the family (tests/oidc/test_concurrent_redemption.py).
     """
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
