@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    exists,
     select,
     update,
 )
@@ -28,6 +30,38 @@ from idp.models.client import Client
 from idp.models.hashing import sha256_hex
 from idp.models.revoked_access_token import RevokedAccessToken
 from idp.models.user import User
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The active user behind a refresh token just spent: what its successor needs of them."""
+
+    id: int
+    subject: str
+    is_active: bool = True  # spend_usable matches only an active user's token
+
+
+@dataclass(frozen=True, slots=True)
+class SpentRefresh:
+    """A refresh token spent by rotation, as plain values: what its successor inherits."""
+
+    id: int
+    client_id: str
+    family: str
+    code_id: int | None
+    sid: str
+    claims: dict[str, Any] | None
+    scope: str
+    authentication: dict[str, Any] | None
+    user: Owner
+
+    def check_client(self, client: Client) -> bool:
+        """True when the token was issued to this client (spend_usable matched only those)."""
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        """Granted scopes."""
+        return self.scope
 
 
 class Token(Model, TokenMixin):
@@ -98,6 +132,34 @@ class Token(Model, TokenMixin):
         if values["u_id"] is not None:
             token.user = User(**{c.key: values["u_" + c.key] for c in _USER_COLUMNS})
         return token
+
+    @classmethod
+    def spend_usable(cls, value: str, *, client_id: str, at: datetime) -> SpentRefresh | None:
+        """Spend the presented refresh token if usable, its client's and an active user's.
+
+        One conditional UPDATE ... RETURNING: the lookup and the spend of a rotation in one
+        statement, so of concurrent uses exactly one matches. None when anything is amiss
+        (unknown, spent, revoked, expired, another client's, a disabled user's): the caller
+        then reads the row to tell which, as before this statement existed.
+        """
+        found = db.session.connection().execute(
+            _SPEND_USABLE,
+            {"hash": sha256_hex(value), "client": client_id, "spent_at": at},
+        )
+        row = found.first()
+        if row is None:
+            return None
+        return SpentRefresh(
+            id=row.id,
+            client_id=client_id,
+            family=row.family,
+            code_id=row.code_id,
+            sid=row.sid,
+            claims=row.claims,
+            scope=row.scope,
+            authentication=row.authentication,
+            user=Owner(id=row.user_id, subject=row.subject),
+        )
 
     @classmethod
     def revoke_where(cls, *criteria: Any) -> int:
@@ -208,6 +270,39 @@ _SPEND = (
 )
 
 _users = cast("Table", User.__table__)
+_owner_active = (_users.c.id == _table.c.user_id) & _users.c.disabled_at.is_(None)
+# Only the hash's unique index may find the row: the client is compared with IS NOT DISTINCT
+# FROM (the same test on a NOT NULL column), which no index answers. Compared with `=`,
+# PostgreSQL's plan for the prepared statement walked the client's index (every token of the
+# client, more with each refresh) while the table's statistics were young.
+# Only what the successor inherits is returned; the user's subject by a correlated subquery,
+# as SQLite's RETURNING may not name an UPDATE ... FROM table.
+_SPEND_USABLE = (
+    update(_table)
+    .where(
+        _table.c.refresh_token_hash == bindparam("hash"),
+        _table.c.client_id.is_not_distinct_from(bindparam("client")),
+        _table.c.refresh_revoked_at.is_(None),
+        _table.c.refresh_expires_at.is_(None)
+        | (_table.c.refresh_expires_at > bindparam("spent_at")),
+        exists().where(_owner_active),
+    )
+    .values(refresh_revoked_at=bindparam("spent_at"), refresh_rotated_at=bindparam("spent_at"))
+    .returning(
+        _table.c.id,
+        _table.c.user_id,
+        _table.c.family,
+        _table.c.code_id,
+        _table.c.sid,
+        _table.c.claims,
+        _table.c.scope,
+        _table.c.authentication,
+        select(_users.c.subject)
+        .where(_users.c.id == _table.c.user_id)
+        .scalar_subquery()
+        .label("subject"),
+    )
+)
 _TOKEN_COLUMNS = Token.__mapper__.column_attrs
 _USER_COLUMNS = User.__mapper__.column_attrs
 _FOR_ROTATION = (

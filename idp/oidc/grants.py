@@ -20,7 +20,7 @@ from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.hashing import sha256_hex
-from idp.models.token import Token
+from idp.models.token import Owner, SpentRefresh, Token
 from idp.models.user import User
 from idp.oidc import access_tokens
 from idp.oidc.parameters import refuse_repeated
@@ -89,7 +89,7 @@ class AccessTokenFormat(grants.BaseGrant):
             keys=self.server.keys,
             settings=settings,
             client_id=client.client_id,
-            subject=user.subject if isinstance(user, User) else None,
+            subject=user.subject if isinstance(user, User | Owner) else None,
             scope=token.get("scope", ""),
             authentication=access_tokens.sign_in_context(self.request),
         )
@@ -223,14 +223,29 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
     (`refresh_reuse_grace_seconds`) the same client may present the previous token again,
     while the token it got is still unused. It gets a fresh pair and the unused one is
     revoked, so one live refresh token remains per family.
+
+    Two uses of one token at once: the spend is the lookup, so the second waits for the first
+    to commit (PostgreSQL's row lock) and is then judged like any later use: a retry within
+    the grace, else a replay that revokes the family (tests/oidc/test_concurrent_redemption.py).
     """
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
     _lost_child: Token | None = None  # set when the request is a retry within the grace
 
-    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        """A usable refresh token, or a retry within the grace; a replayed one signals theft."""
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | SpentRefresh | None:
+        """A usable refresh token, or a retry within the grace; a replayed one signals theft.
+
+        Usually spent here, in the statement that finds it: its client, its user's being
+        active and its expiry are conditions of that UPDATE. A request that narrows the scope
+        is checked first and spent after (Authlib refuses a widening after this returns), and
+        whatever the UPDATE did not match is read back to tell why, as below.
+        """
+        if not self.request.payload.scope:
+            client_id = self.request.client.client_id
+            spent = Token.spend_usable(refresh_token, client_id=client_id, at=now())
+            if spent is not None:
+                return spent
         item = Token.for_rotation(refresh_token)
         if item is None:
             return None
@@ -284,7 +299,9 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
         A retry withdraws the unused pair it replaces, also atomically: of two concurrent
         retries (or a retry racing the child's own use) one wins, the other gets invalid_grant.
         """
-        item: Token = self.request.refresh_token
+        item: Token | SpentRefresh = self.request.refresh_token
+        if isinstance(item, SpentRefresh):
+            return super().create_token_response()  # spent, its user active: one statement
         at = now()
         # Before anything is spent: a refused request's writes are committed with it (the
         # family revocation below must be), so a token of a disabled user stays as it was.
@@ -307,11 +324,12 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
             raise InvalidGrantError()
         return super().create_token_response()
 
-    def authenticate_user(self, refresh_token: Token) -> User | None:
+    def authenticate_user(self, refresh_token: Token | SpentRefresh) -> User | Owner | None:
         """The token's user, unless disabled since."""
-        return _active(refresh_token.user)
+        user = refresh_token.user
+        return user if user is not None and user.is_active else None
 
-    def revoke_old_credential(self, refresh_token: Token) -> None:
+    def revoke_old_credential(self, refresh_token: Token | SpentRefresh) -> None:
         """Already spent in create_token_response."""
 
 

@@ -35,7 +35,7 @@ from idp.models.bearer import AccessGrant, UserClaims
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
 from idp.models.revoked_access_token import RevokedAccessToken
-from idp.models.token import Token
+from idp.models.token import Owner, SpentRefresh, Token
 from idp.models.user import User
 from idp.oidc import access_tokens, claims
 from idp.oidc.access_tokens import JwtAccessToken
@@ -433,11 +433,12 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
     verified by signature, and revoking it lists its jti (RFC 9068, DESIGN.md).
     """
     jti = getattr(request, "access_token_jti", None)
-    if jti is not None and not isinstance(request.user, User):
+    user = request.user if isinstance(request.user, User | Owner) else None
+    if jti is not None and user is None:
         count_token(request.payload.grant_type)
         return
     code: AuthorizationCode | None = request.authorization_code
-    parent: Token | None = request.refresh_token
+    parent: Token | SpentRefresh | None = request.refresh_token
     at = now()
     if parent is not None:
         family, code_id, sid, requested = parent.family, parent.code_id, parent.sid, parent.claims
@@ -453,7 +454,7 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
         INSERT_TOKEN,
         dict(
             client_id=request.client.client_id,
-            user_id=request.user.id if isinstance(request.user, User) else None,
+            user_id=user.id if user is not None else None,
             family=family,
             code_id=code_id,
             parent_id=parent.id if parent is not None else None,

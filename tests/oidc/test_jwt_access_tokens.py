@@ -134,6 +134,11 @@ def test_a_refreshed_jwt_keeps_the_sign_in_and_the_refresh_token_stays_opaque(cl
     first = decoded(client, ada["tokens"]["access_token"]).claims
     assert claims["jti"] != first["jti"]
     assert (claims["auth_time"], claims["amr"]) == (first["auth_time"], first["amr"])
+    assert (claims["sub"], claims.get("acr"), claims["scope"]) == (
+        first["sub"],
+        first.get("acr"),
+        first["scope"],
+    )
     assert ada["rp"].userinfo(renewed["access_token"]).status_code == 200
 
 

@@ -279,6 +279,25 @@ def test_a_reused_refresh_token_revokes_the_whole_family(app, client):
     assert rp.refresh(newest["refresh_token"]).status_code == 400
 
 
+def test_a_rotated_token_passes_its_grant_on_and_is_spent(app, client):
+    rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
+    old = exchange.tokens["refresh_token"]
+
+    renewed = rp.refresh(old).get_json()
+
+    with app.app_context():
+        parent = Token.by_refresh_token(old)
+        child = Token.by_refresh_token(renewed["refresh_token"])
+        assert parent is not None and child is not None
+        assert parent.refresh_revoked_at is not None
+        assert parent.refresh_rotated_at == parent.refresh_revoked_at  # spent, not revoked
+        assert child.parent_id == parent.id
+        inherited = ("client_id", "user_id", "family", "code_id", "sid", "claims", "scope")
+        assert [getattr(child, n) for n in inherited] == [getattr(parent, n) for n in inherited]
+        assert child.authentication == parent.authentication is not None
+        assert child.refresh_revoked_at is None and child.access_revoked_at is None
+
+
 def test_refresh_may_narrow_but_never_widen_the_scope(app, client):
     rp, exchange = signed_in_rp(app, client, scope="openid email offline_access")
 

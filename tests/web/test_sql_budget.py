@@ -21,6 +21,7 @@ from idp.web.sweeper import Sweeper
 from tests.support import (
     PASSWORD,
     RelyingParty,
+    SignInFlow,
     csrf_of,
     enroll_totp,
     make_client,
@@ -34,6 +35,8 @@ from tests.support import (
 FULL_SIGN_IN_BUDGET = 23
 SSO_BUDGET = 8
 TRUSTED_DEVICE_BUDGET = 17
+# A refresh (rotation): the spend that also reads the token (UPDATE ... RETURNING), the INSERT.
+REFRESH_BUDGET = 2
 
 
 class Counter:
@@ -204,6 +207,22 @@ def test_a_trusted_device_sign_in_stays_within_its_budget(app: Flask, capsys: An
     assert "id_token" in tokens
     _show(capsys, counter.report("trusted device (password, no challenge)", statements=False))
     assert counter.total <= TRUSTED_DEVICE_BUDGET, counter.report("over budget")
+
+
+def test_a_refresh_stays_within_its_budget(app: Flask, capsys: Any) -> None:
+    user = make_user(app)
+    secret = enroll_totp(app, user.id)
+    _, client_secret = make_client(app, "rp")
+    rp = _rp(app, "rp", client_secret)
+    exchange = SignInFlow(app.test_client(), rp).authorize_and_exchange(
+        secret, scope="openid profile email offline_access"
+    )
+    with counting(app) as counter:
+        counter.start("POST /token (refresh_token)")
+        response = rp.refresh(exchange.tokens["refresh_token"])
+    assert response.status_code == 200, response.get_json()
+    _show(capsys, counter.report("refresh (rotation)"))
+    assert counter.total <= REFRESH_BUDGET, counter.report("over budget")
 
 
 def test_the_factors_read_with_the_session_row_are_forgotten_at_a_factor_write(
