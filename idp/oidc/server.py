@@ -19,9 +19,11 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
+from authlib.oidc.core.grants.util import create_half_hash
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, has_request_context
 from flask import request as flask_request
+from joserfc import jwt
 from sqlalchemy import Table, insert
 
 from idp.clock import epoch, now
@@ -183,6 +185,33 @@ class IdToken(OpenIDCode):
         parameter (OIDC Core 5.5) cannot widen it, see claims.user_info.
         """
         return claims.user_info(user, scope)
+
+
+class RefreshIdToken(IdToken):
+    """A new ID token with a refreshed token set (OIDC Core 12.2), for an openid scope.
+
+    The original sign-in's sub, auth_time, acr, amr and sid (kept with the refresh token),
+    a new iat and exp, no nonce; the profile claims stay with userinfo (OIDC Core 5.4), so
+    the refresh reads no more than the rotation does.
+    """
+
+    def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
+        """The ID token for a rotated token set; at_hash of its new access token."""
+        client = request.client
+        alg = self.get_client_algorithm(client)
+        parent = request.refresh_token
+        claims: dict[str, Any] = {**self.get_client_claims(client), "sub": request.user.subject}
+        for name in ("auth_time", "acr", "amr"):
+            value = (parent.authentication or {}).get(name)
+            if value:
+                claims[name] = value
+        if parent.sid:
+            claims["sid"] = parent.sid
+        at_hash = create_half_hash(token["access_token"], alg)
+        if at_hash is not None:
+            claims["at_hash"] = at_hash.decode()
+        key = self.resolve_client_private_key(client)
+        return jwt.encode(self.get_encode_header(client), claims, key, [alg])
 
 
 class Validator(BearerTokenValidator):
@@ -498,7 +527,7 @@ def init_oidc(app: Flask, settings: Settings, keys: KeyStore) -> Server:
     server.register_grant(
         AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdToken(server)]
     )
-    server.register_grant(RefreshTokenGrant)
+    server.register_grant(RefreshTokenGrant, [RefreshIdToken(server)])
     server.register_grant(ClientCredentialsGrant)
     server.register_extension(Issuer(settings.issuer))
     protector = BearerProtector()

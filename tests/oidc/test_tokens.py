@@ -3,6 +3,9 @@ who they are; and RFC 7009 revocation and RFC 7662 introspection of what it issu
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from idp.extensions import db
 from idp.models.token import Token
 from idp.models.user import User
@@ -260,6 +263,24 @@ def test_refresh_rotates_the_refresh_token(app, client):
     assert rp.userinfo(renewed["access_token"]).get_json()["sub"] == exchange.claims["sub"]
     assert not active(rp, exchange.tokens["refresh_token"])  # spent
     assert active(rp, renewed["refresh_token"])
+
+
+def test_a_refresh_brings_a_new_id_token_of_the_same_sign_in(app, client, clock):
+    """OIDC Core 12.2: same iss, sub, aud, azp, auth_time (acr, amr, sid too), a new iat, no
+    nonce; its at_hash names the new access token. A second rotation does the same."""
+    rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
+    first = exchange.claims
+    tokens = exchange.tokens
+    for _ in range(2):
+        clock.advance(seconds=90)
+        tokens = rp.refresh(tokens["refresh_token"]).get_json()
+        renewed = rp.verify_id_token(tokens["id_token"], nonce=None)
+        kept = ("iss", "sub", "aud", "azp", "auth_time", "acr", "amr", "sid")
+        assert {k: renewed[k] for k in kept} == {k: first[k] for k in kept}
+        assert renewed["iat"] >= first["iat"] + 90 and "nonce" not in renewed
+        digest = hashlib.sha256(tokens["access_token"].encode()).digest()
+        expected = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+        assert renewed["at_hash"] == expected, "at_hash of the new access token"
 
 
 def test_a_reused_refresh_token_revokes_the_whole_family(app, client):
