@@ -22,7 +22,7 @@ def record(
     client_id: str | None = None,
     commit: bool | None = None,
     **detail: Any,
-) -> AuditEvent:
+) -> None:
     """Append one audit event; IP and user agent come from the current request, if any.
 
     In a request the event is committed with the request's own work, once, when the response
@@ -32,7 +32,7 @@ def record(
     """
     caller = current_caller()
     ip, ua = (caller.ip, caller.user_agent) if caller is not None else (None, None)
-    entry = AuditEvent(
+    AuditEvent.append(
         at=now(),
         event=event,
         user_id=user_id,
@@ -41,7 +41,6 @@ def record(
         user_agent=ua,
         detail=detail,
     )
-    db.session.add(entry)
     if commit or (commit is None and not in_request()):
         db.session.commit()
     if (found := metrics()) is not None:
@@ -50,7 +49,6 @@ def record(
     fields = {"event": event, "user_id": user_id, "client_id": client_id, "ip": ip, "detail": shown}
     message = "%s user=%s client=%s ip=%s %s"
     log.info(message, event, user_id, client_id, ip, shown, extra={"fields": fields})
-    return entry
 
 
 def _loggable(detail: dict[str, Any]) -> dict[str, Any]:

@@ -57,22 +57,24 @@ def recognise(
         found.ip = place.ip[:45]
         commit_unless_in_request()
         return False
-    first_ever = found is None
-    record = KnownBrowser(
-        user_id=user.id,
-        device_hash=digest,
-        agent=place.agent[:100],
-        ip=place.ip[:45],
-        first_seen_at=at,
-        last_seen_at=at,
-    )
-    db.session.add(record)
-    if first_ever:
+    seen = {
+        "user_id": user.id,
+        "device_hash": digest,
+        "agent": place.agent[:100],
+        "ip": place.ip[:45],
+        "first_seen_at": at,
+        "last_seen_at": at,
+    }
+    if found is None:  # the very first sign-in: every browser is new then, nothing to announce
+        KnownBrowser.add(**seen, notice_hash=None, notice_expires_at=None)
         commit_unless_in_request()
         return False
     token = secrets.token_urlsafe(32)
-    record.notice_hash = sha256_hex(token)
-    record.notice_expires_at = at + timedelta(hours=link_hours)
+    KnownBrowser.add(
+        **seen,
+        notice_hash=sha256_hex(token),
+        notice_expires_at=at + timedelta(hours=link_hours),
+    )
     mail.send(
         user.email,
         "new_browser",

@@ -121,7 +121,7 @@ def _succeeded(attempt: Attempt, verified: Verified, **detail: str) -> None:
     user, method = attempt.user, verified.factor.factor
     attempts.code_succeeded(user)
     if method is not Factor.RECOVERY_CODE:
-        user.last_factor = str(method)
+        user.note_last_factor(str(method))
     _audit(attempt, "second_factor.verified", method, commit=False, **detail)
     if verified.recovery_codes_left is not None:
         _audit(

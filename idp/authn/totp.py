@@ -6,10 +6,8 @@ from datetime import UTC, datetime
 
 import pyotp
 import segno
-from sqlalchemy import update
 
 from idp.authn.errors import CodeReplayed, InvalidCode
-from idp.database import changed_rows
 from idp.extensions import db
 from idp.models import sealing
 from idp.models.totp_credential import TotpCredential
@@ -82,12 +80,7 @@ def verify_for_user(user_id: int, code: str, *, now: datetime, app_secret: str) 
         except InvalidCode:
             continue
         # Compare-and-set in the database: two workers can't both accept the same step.
-        won = changed_rows(
-            update(TotpCredential)
-            .where(TotpCredential.id == credential.id, TotpCredential.last_step < step)
-            .values(last_step=step, last_used_at=now)
-        )
-        if won:
+        if credential.spend_step(step, at=now):
             return credential
         replayed = True
     raise CodeReplayed() if replayed else InvalidCode()

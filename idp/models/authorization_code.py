@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
-from idp.database import changed_rows
 from idp.extensions import Model, db
 from idp.models.hashing import sha256_hex
 from idp.models.user import User
@@ -39,20 +52,22 @@ class AuthorizationCode(Model, AuthorizationCodeMixin):
     user: Mapped[User] = relationship(lazy="joined")
 
     @classmethod
+    def issue(cls, **values: Any) -> None:
+        """Store a new code (its hash and what it grants); nothing in the request reads it back."""
+        db.session.execute(_ISSUE, values)
+
+    @classmethod
     def find(cls, code: str, client_id: str) -> AuthorizationCode | None:
         """The code issued to this client, used or not."""
-        return db.session.scalar(
-            select(cls).where(cls.code_hash == sha256_hex(code), cls.client_id == client_id)
-        )
+        return db.session.scalar(_FIND, {"code_hash": sha256_hex(code), "client_id": client_id})
 
     def claim(self, at: datetime) -> bool:
         """Mark used atomically; exactly one of concurrent redemptions gets True."""
-        result = changed_rows(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.id == self.id, AuthorizationCode.used_at.is_(None))
-            .values(used_at=at)
-        )
-        return result == 1
+        result = db.session.execute(_CLAIM, {"code_id": self.id, "at": at})
+        if cast("CursorResult[Any]", result).rowcount != 1:
+            return False
+        set_committed_value(self, "used_at", at)  # written by key: the loaded row learns it
+        return True
 
     # Authlib's AuthorizationCodeMixin -----------------------------------
     def get_redirect_uri(self) -> str:
@@ -78,3 +93,20 @@ class AuthorizationCode(Model, AuthorizationCodeMixin):
     def get_amr(self) -> list[str]:
         """Methods verified in this authentication (RFC 8176)."""
         return list(self.amr)
+
+
+# Built once with bound parameters: building it and its cache key per exchange cost about as
+# much as running it.
+_FIND = select(AuthorizationCode).where(
+    AuthorizationCode.code_hash == bindparam("code_hash"),
+    AuthorizationCode.client_id == bindparam("client_id"),
+)
+# Built once on the table: as ORM statements (an object flushed, a bulk UPDATE synchronised)
+# they cost more to build and key per code than to run.
+_table = cast("Table", AuthorizationCode.__table__)
+_ISSUE = insert(_table)
+_CLAIM = (
+    update(_table)
+    .where(_table.c.id == bindparam("code_id"), _table.c.used_at.is_(None))
+    .values(used_at=bindparam("at"))
+)

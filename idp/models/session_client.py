@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Insert,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,14 +45,12 @@ class SessionClient(Model):
         UPDATE (PostgreSQL and SQLite alike), instead of a SELECT, a savepoint and an INSERT.
         """
         dialect = db.session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(cls).values(
-            sid=sid, user_id=user_id, client_id=client_id, first_at=at, last_at=at
-        )
+        statement = _NOTE.get(dialect)
+        if statement is None:
+            statement = _NOTE[dialect] = _upsert(dialect)
         db.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["sid", "client_id"], set_={"last_at": statement.excluded.last_at}
-            )
+            statement,
+            {"sid": sid, "user_id": user_id, "client_id": client_id, "first_at": at, "last_at": at},
         )
 
     @classmethod
@@ -56,3 +65,19 @@ class SessionClient(Model):
                 .order_by(cls.first_at, cls.id)
             )
         )
+
+
+# Built once per dialect, on the table (no ORM bulk path): building the upsert and its cache
+# key per code issued cost more than running it.
+_NOTE: dict[str, Insert] = {}
+
+
+def _upsert(dialect: str) -> Insert:
+    table = cast("Table", SessionClient.__table__)
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values(
+        {name: bindparam(name) for name in ("sid", "user_id", "client_id", "first_at", "last_at")}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["sid", "client_id"], set_={"last_at": statement.excluded.last_at}
+    )

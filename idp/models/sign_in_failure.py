@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,9 +43,7 @@ class SignInFailure(Model):
     @classmethod
     def of_sources(cls, key_hash: str, sources: tuple[str, ...]) -> dict[str, SignInFailure]:
         """The counters for this key from these sources, in one query, by source."""
-        rows = db.session.scalars(
-            select(cls).where(cls.key_hash == key_hash, cls.source.in_(sources))
-        )
+        rows = db.session.scalars(_OF_SOURCES, {"key_hash": key_hash, "sources": list(sources)})
         return {row.source: row for row in rows}
 
     @classmethod
@@ -65,3 +72,11 @@ class SignInFailure(Model):
         if sources is not None:
             condition = condition & cls.source.in_(sources)
         db.session.execute(delete(cls).where(condition))
+
+
+# Built once with bound parameters (asked at every password step): building a statement and its
+# cache key per request cost about as much as running it.
+_OF_SOURCES = select(SignInFailure).where(
+    SignInFailure.key_hash == bindparam("key_hash"),
+    SignInFailure.source.in_(bindparam("sources", expanding=True)),
+)

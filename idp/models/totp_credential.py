@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import (
+    CursorResult,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.clock import now
 from idp.extensions import Model, db
@@ -28,4 +40,31 @@ class TotpCredential(Model):
     @classmethod
     def of_user(cls, user_id: int) -> list[TotpCredential]:
         """The user's apps, oldest first."""
-        return list(db.session.scalars(select(cls).where(cls.user_id == user_id).order_by(cls.id)))
+        return list(db.session.scalars(_OF_USER, {"user_id": user_id}))
+
+    def spend_step(self, step: int, *, at: datetime) -> bool:
+        """Record `step` as used if no later one is (compare-and-set across workers); won?"""
+        result = db.session.execute(_SPEND_STEP, {"credential_id": self.id, "step": step, "at": at})
+        if cast("CursorResult[Any]", result).rowcount != 1:
+            return False
+        # Written by key, not through the ORM: the loaded row learns its new values as committed.
+        set_committed_value(self, "last_step", step)
+        set_committed_value(self, "last_used_at", at)
+        return True
+
+
+# Built once with bound parameters: building a statement and its cache key per code cost
+# about as much as running it.
+_OF_USER = (
+    select(TotpCredential)
+    .where(TotpCredential.user_id == bindparam("user_id"))
+    .order_by(TotpCredential.id)
+)
+# Built once on the table: an ORM bulk UPDATE (built, keyed and synchronised per code) cost
+# more than the statement itself.
+_table = cast("Table", TotpCredential.__table__)
+_SPEND_STEP = (
+    update(_table)
+    .where(_table.c.id == bindparam("credential_id"), _table.c.last_step < bindparam("step"))
+    .values(last_step=bindparam("step"), last_used_at=bindparam("at"))
+)

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, func, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.clock import now
 from idp.extensions import Model, db
@@ -66,13 +79,34 @@ class User(Model):
     @classmethod
     def by_email(cls, email: str) -> User | None:
         """Find a user by email, case-insensitively."""
-        normalized = normalize_email(email)
-        return db.session.scalar(select(cls).where(func.lower(cls.email) == normalized))
+        return db.session.scalar(_BY_EMAIL, {"email": normalize_email(email)})
 
     @classmethod
     def by_subject(cls, subject: str) -> User | None:
         """Find a user by their `sub`."""
         return db.session.scalar(select(cls).where(cls.subject == subject))
+
+    def note_last_factor(self, factor: str) -> None:
+        """Remember the second factor used last (offered first next time)."""
+        if self.last_factor == factor:
+            return  # as the ORM would: an unchanged value writes nothing
+        at = now()
+        db.session.execute(_LAST_FACTOR, {"user_id": self.id, "factor": factor, "at": at})
+        # Written by key, not flushed: the loaded row learns its new values as committed.
+        set_committed_value(self, "last_factor", factor)
+        set_committed_value(self, "updated_at", at)
+
+
+# Built once with bound parameters: building a statement and its cache key per sign-in cost
+# about as much as running it.
+_BY_EMAIL = select(User).where(func.lower(User.email) == bindparam("email"))
+# Built once on the table: flushing the user for one column cost more than the UPDATE itself.
+_users = cast("Table", User.__table__)
+_LAST_FACTOR = (
+    update(_users)
+    .where(_users.c.id == bindparam("user_id"))
+    .values(last_factor=bindparam("factor"), updated_at=bindparam("at"))
+)
 
 
 def normalize_email(email: str) -> str:

@@ -141,24 +141,23 @@ class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
         data = request.payload.data
         at = now()
         authn = signed_in.authentication
-        db.session.add(
-            AuthorizationCode(
-                code_hash=sha256_hex(code),
-                client_id=request.client.client_id,
-                user_id=signed_in.user.id,
-                redirect_uri=request.payload.redirect_uri or "",
-                scope=request.scope,
-                nonce=data.get("nonce"),
-                code_challenge=data.get("code_challenge"),
-                code_challenge_method=data.get("code_challenge_method"),
-                claims=signed_in.claims,
-                auth_time=epoch(authn.auth_time),
-                acr=authn.acr,
-                amr=list(authn.amr),
-                sid=signed_in.sid,
-                created_at=at,
-                expires_at=at + timedelta(seconds=self.server.settings.code_ttl_seconds),
-            )
+        AuthorizationCode.issue(
+            code_hash=sha256_hex(code),
+            client_id=request.client.client_id,
+            user_id=signed_in.user.id,
+            redirect_uri=request.payload.redirect_uri or "",
+            scope=request.scope,
+            nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            claims=signed_in.claims,
+            auth_time=epoch(authn.auth_time),
+            acr=authn.acr,
+            amr=list(authn.amr),
+            sid=signed_in.sid,
+            created_at=at,
+            expires_at=at + timedelta(seconds=self.server.settings.code_ttl_seconds),
+            used_at=None,
         )
         # Back-Channel Logout 1.0 section 2.1: the session's end reaches every client it served.
         session_end.served(

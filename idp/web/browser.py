@@ -182,6 +182,19 @@ def save_pending(params: dict[str, str], started_at: datetime) -> str:
 
 
 def _carried_request(rid: str) -> tuple[dict[str, str], datetime] | None:
+    # Asked up to three times a request (the view, the language, the page): its signature is
+    # checked and its JSON read once. Each caller gets its own copy of the parameters.
+    # Kept with the request, not on g: an app context can outlive one request (tests).
+    read: dict[str, tuple[dict[str, str], datetime] | None] = request.environ.setdefault(
+        "idp.carried_requests", {}
+    )
+    if rid not in read:
+        read[rid] = _read_carried(rid)
+    found = read[rid]
+    return None if found is None else (dict(found[0]), found[1])
+
+
+def _read_carried(rid: str) -> tuple[dict[str, str], datetime] | None:
     try:
         entry = _carrier().loads(rid)
         params, started_at = entry["p"], _parse(entry["s"])

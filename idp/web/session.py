@@ -13,7 +13,7 @@ from typing import Any, cast
 from flask import Flask, Request, Response, current_app, g, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import CursorResult, Table, bindparam, delete, inspect, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, insert, inspect, select, update
 from werkzeug.datastructures import CallbackDict
 from werkzeug.exceptions import HTTPException
 
@@ -58,6 +58,8 @@ _OPEN = (
 # Its UPDATE by key, also built once: the columns set are the parameters given with it.
 _sessions = cast("Table", SessionRecord.__table__)
 _SAVE = update(_sessions).where(_sessions.c.id_hash == bindparam("saved_id_hash"))
+# Its INSERT too: the row is written once, at the end of the request, and never read back in it.
+_CREATE = insert(_sessions)
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -234,7 +236,7 @@ class DatabaseSessionInterface(SessionInterface):
             if session.modified:
                 self._set_cookie(response, ANONYMOUS_COOKIE, self.anonymous.dumps(dict(session)))
             return
-        if record is None or session.id_hash is None:
+        if session.id_hash is None:  # no row yet (a record opened from a cookie has its hash)
             uid = session.get("uid")
             # The address is kept only for unfinished sign-ins, to bound them per client
             # (IPv6 per /64: one host may use any address of its /64).
@@ -243,16 +245,18 @@ class DatabaseSessionInterface(SessionInterface):
                 self._make_room(ip)
             session.cookie = secrets.token_urlsafe(32)
             id_hash = sha256_hex(session.cookie)
-            record = SessionRecord(
-                id_hash=id_hash,
-                created_at=at,
-                created_ip=ip,
-                data=dict(session),
-                user_id=session.get("uid"),
-                last_seen_at=at,
+            db.session.execute(
+                _CREATE,
+                {
+                    "id_hash": id_hash,
+                    "created_at": at,
+                    "created_ip": ip,
+                    "data": dict(session),
+                    "user_id": session.get("uid"),
+                    "last_seen_at": at,
+                },
             )
-            db.session.add(record)
-            session.id_hash, session.record = id_hash, record
+            session.id_hash = id_hash
         elif session.modified or at - (session.last_seen_at or at) >= TOUCH_INTERVAL:
             values: dict[str, Any] = {"last_seen_at": at}
             if session.modified:
