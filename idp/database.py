@@ -161,6 +161,7 @@ class OneRowRead:
     count checkouts), its errors (a refused or dropped connection is an OperationalError: 503)
     without the bound values. Like an AUTOCOMMIT connection, it sees what is committed and
     opens no transaction (on PostgreSQL one round trip, not BEGIN, SELECT and ROLLBACK).
+    Engine events (before_cursor_execute: PROFILE_SQL, statement counts) do not see it.
     """
 
     def __init__(self, statement: Select[Any]) -> None:
