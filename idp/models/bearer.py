@@ -49,7 +49,7 @@ class UserClaims:
 class AccessGrant(TokenMixin):
     """An access token as Authlib's bearer validation and the userinfo endpoint read it."""
 
-    __slots__ = ("client_id", "expires_at", "revoked", "scope", "user")
+    __slots__ = ("checked_at", "client_id", "expires_at", "revoked", "scope", "user")
 
     def __init__(
         self,
@@ -59,12 +59,15 @@ class AccessGrant(TokenMixin):
         expires_at: datetime,
         revoked: bool,
         user: UserClaims | None,
+        checked_at: datetime | None = None,
     ) -> None:
         self.client_id = client_id
         self.scope = scope
         self.expires_at = expires_at
         self.revoked = revoked
         self.user = user
+        # When the caller already read the clock for this request (a JWT's exp): not again.
+        self.checked_at = checked_at
 
     def check_client(self, client: Any) -> bool:
         """True when the token was issued to this client."""
@@ -80,7 +83,7 @@ class AccessGrant(TokenMixin):
 
     def is_expired(self) -> bool:
         """Past its lifetime."""
-        return now() >= self.expires_at
+        return (self.checked_at or now()) >= self.expires_at
 
     def is_revoked(self) -> bool:
         """Revoked (an opaque token's row; a listed JWT is never found)."""
