@@ -181,8 +181,11 @@ class OneRowRead:
             raise _wrapped(error, None, dialect, disconnect) from error
         try:
             row = _fetch_one(pooled.driver_connection, compiled, args)
-        except error_class as error:
+        except BaseException as error:
             # Its state (autocommit on, a transaction aborted) is unknown: never back to the pool.
+            if not isinstance(error, error_class):
+                pooled.invalidate(error if isinstance(error, Exception) else None)
+                raise
             disconnect = dialect.is_disconnect(error, pooled.dbapi_connection, None)
             pooled.invalidate(error)
             raise _wrapped(error, compiled.sql, dialect, disconnect) from error

@@ -196,6 +196,24 @@ def test_a_failed_one_row_read_raises_sqlalchemys_error_without_its_values(app, 
     assert OneRowRead(_user_read()).first(own_engine, {"subject": "s", "jti": "j"}) is None
 
 
+def test_an_interrupted_one_row_read_never_lends_its_connection_again(app, own_engine, monkeypatch):
+    """Anything raised mid-read (a worker's timeout, a bug) leaves autocommit possibly on:
+    that connection is thrown away, the error goes on unchanged."""
+    from idp import database
+
+    def interrupted(connection, compiled, args):
+        if compiled.autocommit:
+            connection.autocommit = True
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(database, "_fetch_one", interrupted)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        database.OneRowRead(_user_read()).first(own_engine, {"subject": "s", "jti": "j"})
+    monkeypatch.undo()
+    assert own_engine.pool.checkedout() == 0
+    _assert_lent_as_new(own_engine)
+
+
 def test_a_one_row_read_on_a_connection_dropped_without_a_word_fails_once_then_reconnects(
     app, own_engine
 ):
