@@ -201,9 +201,9 @@ def test_an_interrupted_one_row_read_never_lends_its_connection_again(app, own_e
     that connection is thrown away, the error goes on unchanged."""
     from idp import database
 
-    def interrupted(connection, compiled, args):
-        if compiled.autocommit:
-            connection.autocommit = True
+    def interrupted(pooled, compiled, args):
+        if compiled.psycopg:
+            pooled.driver_connection.autocommit = True
         raise RuntimeError("interrupted")
 
     monkeypatch.setattr(database, "_fetch_one", interrupted)
