@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import select
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 from flask import has_request_context, request
-from sqlalchemy import CursorResult, Executable, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import Pool
+from sqlalchemy import CursorResult, Engine, Executable, Select, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.pool import Pool, PoolProxiedConnection
 
 from idp.config import Settings
 
@@ -136,3 +137,126 @@ def _drop_closed_connections(dbapi_connection: Any, record: Any, proxy: Any) -> 
         raise DisconnectionError(str(error)) from error
     if readable:
         raise DisconnectionError("the server closed the connection")
+
+
+_CURSOR = "idp.one_row_read_cursor"  # in the pooled connection's info: (its driver's, a cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement as one dialect's driver takes it."""
+
+    sql: str
+    order: tuple[str, ...] | None  # positional paramstyles (SQLite's qmark): the names in order
+    # Per column, SQLAlchemy's conversion of the driver's value (SQLite: datetimes, JSON,
+    # booleans); None when no column has one (psycopg's values are final).
+    processors: tuple[Callable[[Any], Any] | None, ...] | None
+    # PostgreSQL's psycopg: autocommit switched on for the read (no transaction opened), and a
+    # cursor kept with the connection.
+    psycopg: bool
+
+
+class OneRowRead:
+    """A SELECT compiled once per dialect and run on the driver's own connection: the first row
+    as a plain tuple, with the values SQLAlchemy's Connection would give.
+
+    For the hottest single reads (issue 15: /userinfo), where SQLAlchemy's execution (context,
+    result metadata, row objects, connection characteristics) cost more than psycopg's own
+    work. Kept from SQLAlchemy: the pool (its checkout replaces dropped connections, metrics
+    count checkouts), its errors (a refused or dropped connection is an OperationalError: 503)
+    without the bound values. Like an AUTOCOMMIT connection, it sees what is committed and
+    opens no transaction (on PostgreSQL one round trip, not BEGIN, SELECT and ROLLBACK).
+    Engine events (before_cursor_execute: PROFILE_SQL, statement counts) do not see it.
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
+
+    def first(self, engine: Engine, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row for these parameters, or None."""
+        dialect = engine.dialect
+        compiled = self._compiled.get(dialect) or self._compile(dialect)
+        args: Any = params if compiled.order is None else [params[n] for n in compiled.order]
+        error_class = dialect.loaded_dbapi.Error
+        try:
+            pooled = engine.raw_connection()  # checkout hooks run: see _drop_closed_connections
+        except error_class as error:
+            disconnect = dialect.is_disconnect(error, None, None)
+            raise _wrapped(error, None, dialect, disconnect) from error
+        try:
+            row = _fetch_one(pooled, compiled, args)
+        except BaseException as error:
+            # Its state (autocommit on, a transaction aborted) is unknown: never back to the pool.
+            if not isinstance(error, error_class):
+                pooled.invalidate(error if isinstance(error, Exception) else None)
+                raise
+            disconnect = dialect.is_disconnect(error, pooled.dbapi_connection, None)
+            pooled.invalidate(error)
+            raise _wrapped(error, compiled.sql, dialect, disconnect) from error
+        finally:
+            pooled.close()
+        if row is None or compiled.processors is None:
+            return row
+        return tuple(
+            value if process is None or value is None else process(value)
+            for process, value in zip(compiled.processors, row, strict=True)
+        )
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        if compiled.post_compile_params:
+            raise TypeError("expanding parameters (IN) are rendered per call: not a OneRowRead")
+        for bind in compiled.binds.values():
+            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+                raise TypeError(f"{bind.key}: a parameter the driver cannot take as it is")
+        processors = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in self.statement.selected_columns
+        )
+        found = _Compiled(
+            sql=compiled.string,
+            order=tuple(compiled.positiontup or ()) if compiled.positional else None,
+            processors=processors if any(processors) else None,
+            psycopg=dialect.name == "postgresql",
+        )
+        self._compiled[dialect] = found
+        return found
+
+
+def _fetch_one(pooled: PoolProxiedConnection, compiled: _Compiled, args: Any) -> Any:
+    """The first row of the read on the pooled connection's driver connection.
+
+    psycopg: in autocommit, on a cursor kept with the connection (a new cursor sets up its
+    result loaders again: ~10 us a read). SQLite: its driver opens no transaction for a SELECT;
+    a cursor per read, closed at once (an unfinished SELECT would keep its read lock).
+    """
+    connection: Any = pooled.driver_connection  # psycopg's or sqlite3's Connection
+    if not compiled.psycopg:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(compiled.sql, args)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+    kept = pooled.info.get(_CURSOR)
+    if kept is None or kept[0] is not connection:  # the pool clears info when it reconnects
+        kept = pooled.info[_CURSOR] = (connection, connection.cursor())
+    connection.autocommit = True
+    kept[1].execute(compiled.sql, args)
+    row = kept[1].fetchone()
+    connection.autocommit = False  # as the pool lent it: the ORM needs transactions
+    return row
+
+
+def _wrapped(error: Exception, sql: str | None, dialect: Dialect, disconnect: bool) -> Exception:
+    """The DBAPI error as SQLAlchemy's Connection raises it, without the bound values."""
+    return DBAPIError.instance(
+        sql,
+        None,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=disconnect,
+        dialect=dialect,
+    )

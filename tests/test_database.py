@@ -81,3 +81,179 @@ def test_a_failed_statement_does_not_carry_its_values_into_logs(app):
         db.session.rollback()
     assert "no_such_table" in str(failure.value)
     assert "hunter2-token-digest" not in str(failure.value)
+
+
+def _user_read():
+    """A read of every kind of value /userinfo's reads return: text, boolean, JSON, datetimes,
+    NULL, an EXISTS, with two parameters (SQLite binds them by position)."""
+    from sqlalchemy import bindparam, exists, select
+
+    from idp.models.revoked_access_token import RevokedAccessToken
+    from idp.models.user import User
+
+    listed = exists(
+        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == bindparam("jti"))
+    )
+    return select(
+        User.id,
+        User.email,
+        User.email_verified,
+        User.roles,
+        User.updated_at,
+        User.disabled_at,
+        listed.label("listed"),
+    ).where(User.subject == bindparam("subject"))
+
+
+@pytest.fixture
+def own_engine(app):
+    """An engine of one pooled connection on the tests' database: what the read leaves behind
+    is what the next checkout gets."""
+    from sqlalchemy import create_engine
+
+    from idp.database import engine_options
+    from idp.extensions import db
+
+    settings = app.extensions["idp.settings"]
+    with app.app_context():
+        url = db.engine.url
+    options = {**engine_options(settings), "pool_size": 1, "max_overflow": 0}
+    if url.get_backend_name() == "sqlite":
+        del options["pool_size"], options["max_overflow"]
+    engine = create_engine(url, **options)
+    yield engine
+    engine.dispose()
+
+
+def test_a_one_row_read_gives_the_values_sqlalchemy_gives(app, own_engine):
+    from datetime import datetime
+
+    from idp.database import OneRowRead
+    from idp.extensions import db
+    from idp.models.revoked_access_token import RevokedAccessToken
+    from tests.support import make_user
+
+    user = make_user(app, roles=["auditor", "admin"])
+    with app.app_context():
+        db.session.add(RevokedAccessToken(jti="gone", expires_at=datetime(2030, 1, 1)))
+        db.session.commit()
+    statement = _user_read()
+    read = OneRowRead(statement)
+    for params in (
+        {"subject": user.subject, "jti": "gone"},
+        {"subject": user.subject, "jti": "kept"},
+    ):
+        with own_engine.connect() as connection:
+            expected = tuple(connection.execute(statement, params).one())
+        found = read.first(own_engine, params)
+        assert found == expected
+        assert [type(v) for v in found] == [type(v) for v in expected]
+    assert found[2:4] == (True, ["auditor", "admin"]) and isinstance(found[4], datetime)
+    assert read.first(own_engine, {"subject": "nobody", "jti": "gone"}) is None
+
+
+def test_a_one_row_read_gives_its_connection_back_as_it_was_lent(app, own_engine):
+    """No transaction left open, and on PostgreSQL autocommit off again: the ORM's next unit
+    of work on this connection is a transaction."""
+    from idp.database import OneRowRead
+    from tests.support import make_user
+
+    user = make_user(app)
+    OneRowRead(_user_read()).first(own_engine, {"subject": user.subject, "jti": "x"})
+    _assert_lent_as_new(own_engine)
+
+
+def _assert_lent_as_new(engine) -> None:
+    """The pool's connection has no transaction open and, on PostgreSQL, autocommit off."""
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        if engine.dialect.name == "postgresql":
+            assert driver.autocommit is False
+            assert driver.info.transaction_status.name == "IDLE"
+        else:
+            assert driver.in_transaction is False
+    finally:
+        pooled.close()
+
+
+def test_a_failed_one_row_read_raises_sqlalchemys_error_without_its_values(app, own_engine):
+    """The error Flask's handlers know (OperationalError: 503), no bound value in its text, and
+    the connection thrown away, not lent again half-used."""
+    from sqlalchemy import bindparam, column, select, table
+    from sqlalchemy.exc import DBAPIError
+
+    from idp.database import OneRowRead
+
+    missing = table("no_such_table", column("x"))
+    read = OneRowRead(select(missing.c.x).where(missing.c.x == bindparam("secret")))
+    with pytest.raises(DBAPIError) as failure:
+        read.first(own_engine, {"secret": "hunter2-token-digest"})
+    assert "no_such_table" in str(failure.value)
+    assert "hunter2-token-digest" not in str(failure.value)
+    assert own_engine.pool.checkedout() == 0
+    _assert_lent_as_new(own_engine)
+    assert OneRowRead(_user_read()).first(own_engine, {"subject": "s", "jti": "j"}) is None
+
+
+def test_an_interrupted_one_row_read_never_lends_its_connection_again(app, own_engine, monkeypatch):
+    """Anything raised mid-read (a worker's timeout, a bug) leaves autocommit possibly on:
+    that connection is thrown away, the error goes on unchanged."""
+    from idp import database
+
+    def interrupted(pooled, compiled, args):
+        if compiled.psycopg:
+            pooled.driver_connection.autocommit = True
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(database, "_fetch_one", interrupted)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        database.OneRowRead(_user_read()).first(own_engine, {"subject": "s", "jti": "j"})
+    monkeypatch.undo()
+    assert own_engine.pool.checkedout() == 0
+    _assert_lent_as_new(own_engine)
+
+
+def test_a_one_row_read_on_a_connection_dropped_without_a_word_fails_once_then_reconnects(
+    app, own_engine
+):
+    """The checkout hook cannot see this drop (it is switched off here, as a network
+    partition would hide it): the read answers OperationalError, the next one reconnects."""
+    from sqlalchemy import event, text
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.pool import Pool
+
+    from idp.database import OneRowRead, _drop_closed_connections
+
+    if own_engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite connections are not dropped by a server")
+    read = OneRowRead(_user_read())
+    with own_engine.connect() as connection:
+        pid = connection.scalar(text("SELECT pg_backend_pid()"))
+    _terminate(own_engine, pid)
+    event.remove(Pool, "checkout", _drop_closed_connections)
+    try:
+        with pytest.raises(OperationalError) as failure:
+            read.first(own_engine, {"subject": "s", "jti": "j"})
+        assert failure.value.connection_invalidated
+    finally:
+        event.listen(Pool, "checkout", _drop_closed_connections)
+    assert read.first(own_engine, {"subject": "s", "jti": "j"}) is None
+    with own_engine.connect() as connection:
+        assert connection.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+def _terminate(engine, pid: int) -> None:
+    """End a PostgreSQL backend from another connection and wait until it has gone."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    other = create_engine(engine.url, poolclass=NullPool)
+    with other.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+        for _ in range(100):
+            if not connection.execute(alive, {"pid": pid}).scalar():
+                break
+            time.sleep(0.05)
+    other.dispose()

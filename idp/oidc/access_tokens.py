@@ -146,20 +146,28 @@ def verify(
 
 
 def verified_claims(
-    value: str, *, keys: KeyStore, settings: Settings, clients: ClientCache
+    value: str,
+    *,
+    keys: KeyStore,
+    settings: Settings,
+    clients: ClientCache,
+    at: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """The claims if the token is ours, unexpired and for an enabled client (revocation is
-    the caller's question, asked in its own statement)."""
-    claims = _checked_claims(value, keys=keys, settings=settings)
+    """The claims if the token is ours, unexpired at `at` (default: now) and for an enabled
+    client (revocation is the caller's question, asked in its own statement)."""
+    claims = _checked_claims(value, keys=keys, settings=settings, at=at)
     if claims is None or clients.get(claims["client_id"]) is None:
         return None
     return claims
 
 
-def _checked_claims(value: str, *, keys: KeyStore, settings: Settings) -> dict[str, Any] | None:
+def _checked_claims(
+    value: str, *, keys: KeyStore, settings: Settings, at: datetime | None
+) -> dict[str, Any] | None:
     """Signature, typ, iss, exp and aud; the revocation list is asked only after these."""
     try:
-        token = jwt.decode(value, keys.private_keyset(), algorithms=keys.supported_algs())
+        keyset, registry = keys.verification()
+        token = jwt.decode(value, keyset, registry=registry)
     except (JoseError, ValueError, TypeError, KeyError):
         return None  # not ours, tampered, or not a JWT at all: an unknown token
     typ = str(token.header.get("typ", "")).lower()
@@ -173,7 +181,7 @@ def _checked_claims(value: str, *, keys: KeyStore, settings: Settings) -> dict[s
     exp = claims["exp"]
     if claims["iss"] != settings.issuer or claims["client_id"] not in audiences:
         return None
-    if not isinstance(exp, int) or isinstance(exp, bool) or epoch(now()) >= exp:
+    if not isinstance(exp, int) or isinstance(exp, bool) or epoch(at or now()) >= exp:
         return None
     return claims
 

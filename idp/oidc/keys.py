@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from joserfc.jwk import ECKey, KeyParameters, KeySet, RSAKey, generate_key, import_key
+from joserfc.jws import JWSRegistry
 
 from idp.errors import IdpError
 from idp.oidc.key_files import (
@@ -106,6 +107,9 @@ class _Snapshot:
     keys: dict[str, SigningKey]  # loadable non-retired keys, signing keys first
     signing: dict[str, str]  # alg -> kid that signs
     complete: bool  # False: a file could not be loaded, so try again on the next read
+    # Verifying our own JWTs (every JWT access token presented): built once per key change.
+    keyset: KeySet
+    registry: JWSRegistry | None  # the algorithms that sign; None: joserfc's default
 
 
 class KeyStore:
@@ -114,6 +118,7 @@ class KeyStore:
     def __init__(self, directory: Path, *, now: Callable[[], datetime] | None = None) -> None:
         # ``now`` may be idp.clock.now (naive UTC); this module stays free of Flask.
         self.directory = Path(directory)
+        self._state_path = str(self.directory / STATE_FILE)  # stat per read: no Path built
         self._now = now or (lambda: datetime.now(UTC))
         self._cache: _Snapshot | None = None
         self._stat: tuple[int, int, int] | None = None  # state.json's when _cache was read
@@ -198,6 +203,16 @@ class KeyStore:
         """All non-retired private keys, e.g. to verify our own id_token_hint."""
         return KeySet(builtins.list(self._snapshot().keys.values()))
 
+    def verification(self) -> tuple[KeySet, JWSRegistry | None]:
+        """What `joserfc.jwt.decode` needs to verify our own JWTs: every non-retired key (shared:
+        never change it) and a registry of the algorithms that sign, from one snapshot.
+
+        As `jwt.decode(value, private_keyset(), algorithms=supported_algs())`, without building
+        both again for each token.
+        """
+        snapshot = self._snapshot()
+        return snapshot.keyset, snapshot.registry
+
     def version(self) -> str:
         """A short tag that changes whenever the key set changes (for caching JWKS/discovery)."""
         return self._snapshot().version
@@ -226,7 +241,7 @@ class KeyStore:
         # Every discovery and JWKS request asks: a stat is cheaper than reading and hashing.
         # Writers replace state.json atomically (a new inode), so an unchanged stat is no change.
         try:
-            st = os.stat(self.directory / STATE_FILE)
+            st = os.stat(self._state_path)
             stat = (st.st_ino, st.st_mtime_ns, st.st_size)
         except OSError:
             stat = None
@@ -275,7 +290,18 @@ class KeyStore:
             self._report(message)
         first = builtins.list(signing.values())
         ordered = first + [kid for kid in reversed(keys) if kid not in first]
-        self._cache = _Snapshot(version, state, {k: keys[k] for k in ordered}, signing, complete)
+        keyed = {k: keys[k] for k in ordered}
+        # supported_algs() empty: joserfc's default registry, as `algorithms=[]` gives.
+        registry = JWSRegistry(algorithms=builtins.list(signing)) if signing else None
+        self._cache = _Snapshot(
+            version,
+            state,
+            keyed,
+            signing,
+            complete,
+            keyset=KeySet(builtins.list(keyed.values())),
+            registry=registry,
+        )
         self._stat = stat if complete else None
         return self._cache
 

@@ -240,8 +240,9 @@ class UserInfoValidator(Validator):
         if not access_tokens.looks_like_jwt(token_string):
             return bearer.access_grant(token_string)
         srv = self.server
+        at = now()  # one clock read: exp checked here, then by Authlib's is_expired
         claims = access_tokens.verified_claims(
-            token_string, keys=srv.keys, settings=srv.settings, clients=srv.clients
+            token_string, keys=srv.keys, settings=srv.settings, clients=srv.clients, at=at
         )
         if claims is None:
             return None
@@ -261,6 +262,7 @@ class UserInfoValidator(Validator):
             expires_at=datetime.fromtimestamp(claims["exp"], UTC).replace(tzinfo=None),
             revoked=False,
             user=user,
+            checked_at=at,
         )
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import KeySet, generate_key
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, OctKey, generate_key
 
 from idp.oidc import keys as keys_module
 from idp.oidc.keys import (
@@ -128,6 +129,29 @@ def test_token_signed_with_signing_key_verifies_against_public_jwks(
 def test_token_verifies_with_private_keyset(store: KeyStore) -> None:
     token = jwt.decode(sign(store, "RS256"), store.private_keyset())
     assert token.claims["aud"] == "rp"
+
+
+def ours(store: KeyStore, token: str) -> jwt.Token:
+    """Verify the way the provider verifies its own JWT access tokens."""
+    keyset, registry = store.verification()
+    return jwt.decode(token, keyset, registry=registry)
+
+
+def test_verification_follows_rotation_and_retirement(store: KeyStore) -> None:
+    """The key set and registry kept per snapshot: a rotated key still verifies what it
+    signed, a retired one no longer does, and only algorithms that sign are accepted."""
+    old = store.signing_key("ES256").kid
+    token = sign(store, "ES256")
+    assert ours(store, token).claims["sub"] == "alice"
+    store.rotate("ES256")
+    assert ours(store, token).header["kid"] == old
+    store.retire(old)
+    with pytest.raises(JoseError):
+        ours(store, token)
+    secret = OctKey.import_key(b"k" * 32)
+    hs256 = jwt.encode({"alg": "HS256"}, {"sub": "alice"}, secret)
+    with pytest.raises(JoseError):  # an algorithm none of our keys signs with
+        ours(store, hs256)
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
