@@ -1,10 +1,11 @@
 """`python -m bench.profile_signin`: a sign-in's app CPU per request, in process, on PostgreSQL.
 
-The bench's sign-in (bench/flows.py: GET /authorize, the sign-in page, POST password,
-/authorize/resume, the TOTP page, POST code, /authorize/resume, the code exchange at /token
-with PKCE) driven through the WSGI app with Flask's test client: no HTTP, no gunicorn. A WSGI
-wrapper measures this process's CPU time (`time.process_time`) around each request, the body
-included, so the test client's own work is not counted. PostgreSQL's CPU is not included.
+The bench's sign-in (bench/flows.py: GET /authorize, the sign-in page, POST password, the
+TOTP page, POST code, the code exchange at /token with PKCE; any /authorize/resume hop on the
+way is followed and measured too) driven through the WSGI app with Flask's test client: no
+HTTP, no gunicorn. A WSGI wrapper measures this process's CPU time (`time.process_time`)
+around each request, the body included, so the test client's own work is not counted.
+PostgreSQL's CPU is not included.
 
 Set up like `make bench`: a fresh database (`PROFILE_DATABASE_URL`, default
 .../idp_bench_profile; its name must contain "bench", since it is dropped), `idp db upgrade`,

@@ -71,5 +71,5 @@ def scenarios(port: int, seeded: dict[str, Any]) -> list[tuple[str, Callable[[],
         ("token: client_credentials", client_credentials),
         ("token: refresh_token", refresh),
         ("userinfo", userinfo),
-        ("sign-in (8 requests)", full_sign_in),
+        ("sign-in (6 requests)", full_sign_in),
     ]

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp.authn import policy
 from idp.authn.state import Decision, Requirements, Step
+from idp.errors import SignInExpired
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.user import User
@@ -21,6 +22,19 @@ from idp.oidc.grants import SignedIn
 from idp.oidc.protocol import OAuth2Error, scope_to_list
 from idp.oidc.requirements import build_requirements, hinted_subject, parse_prompt
 from idp.web import browser, current, device_trust, gating, new_browser, oauth_errors
+
+
+def resume(rid: str) -> Response:
+    """Continue a kept request after a sign-in step or consent: GET /authorize/resume, and
+    the step's own POST, which answers with where the request goes next (one hop less)."""
+    entry = browser.pending_request(rid)
+    if entry is None:
+        raise SignInExpired()
+    params, started_at = entry
+    if browser.is_carried(rid) and browser.signed_in_user_id() is not None:
+        # Signed in now: the session row keeps the request (consent and flags need it there).
+        rid = browser.save_pending(params, started_at)
+    return proceed(params, started_at=started_at, rid=rid)
 
 
 def proceed(params: dict[str, Any] | None, *, started_at: datetime, rid: str | None) -> Response:

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import audit
 from idp.clock import now
-from idp.errors import SignInExpired, error_page
+from idp.errors import error_page
 from idp.extensions import csrf, limiter
 from idp.oidc import frontchannel
 from idp.oidc.protocol import OAuth2Error
@@ -52,15 +52,8 @@ def authorize() -> Response:
 
 @bp.get("/authorize/resume/<rid>")
 def resume(rid: str) -> Response:
-    """Continue a kept request after a sign-in step or consent."""
-    entry = browser.pending_request(rid)
-    if entry is None:
-        raise SignInExpired()
-    params, started_at = entry
-    if browser.is_carried(rid) and browser.signed_in_user_id() is not None:
-        # Signed in now: the session row keeps the request (consent and flags need it there).
-        rid = browser.save_pending(params, started_at)
-    return authorization.proceed(params, started_at=started_at, rid=rid)
+    """Continue a kept request after a sign-in step or consent (links and scripts come here)."""
+    return authorization.resume(rid)
 
 
 @bp.route("/consent/<rid>", methods=["GET", "POST"])

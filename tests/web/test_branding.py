@@ -412,7 +412,6 @@ def test_the_new_factor_notice_of_an_enrollment_in_a_sign_in_is_branded(app, cli
     flow = SignInFlow(client, RelyingParty(client, client_id="acme", secret=secret))
     flow.start()
     flow.password()
-    flow.follow()
     rid = flow.location.split("rid=")[1]
     url = f"/signin/enroll/totp?rid={rid}"
     page = client.get(url)

@@ -24,7 +24,6 @@ def enroll_url(app, client) -> str:
     flow = SignInFlow(client, RelyingParty(client, secret=secret))
     flow.start()
     flow.password()
-    flow.follow()
     rid = flow.location.split("rid=")[1]
     return f"/signin/enroll/totp?rid={rid}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, url_for
 from werkzeug.wrappers import Response  # what redirect() returns
 
-from idp.web import browser
+from idp.web import authorization, browser
 from idp.web.gating import STEP_ENDPOINTS, Gate
 from idp.web.guards import local_next
 
@@ -13,10 +13,20 @@ bp = Blueprint("signin", __name__, url_prefix="/signin")
 
 
 def after_step(rid: str | None) -> Response:
-    """Back to the app's request, or the guarded page the sign-in started from, or the account."""
+    """Back to the app's request, answered here (the next page, consent, or the app with its
+    code: no hop through /authorize/resume), or the guarded page the sign-in started from, or
+    the account."""
     if rid and browser.pending_request(rid):
-        return redirect(url_for("provider.resume", rid=rid))
-    return redirect(browser.return_to() or url_for("account.home"))
+        return authorization.resume(rid)
+    return redirect(after_step_url(rid))
+
+
+def after_step_url(rid: str | None) -> str:
+    """Where a step done by script (WebAuthn) sends the browser: the request's resume, or as
+    after_step."""
+    if rid and browser.pending_request(rid):
+        return url_for("provider.resume", rid=rid)
+    return browser.return_to() or url_for("account.home")
 
 
 def signed_in_first_step(rid: str | None) -> None:

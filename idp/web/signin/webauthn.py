@@ -20,7 +20,7 @@ from idp.manage import users
 from idp.models.user import User
 from idp.web import browser, current, device_trust, gating
 from idp.web.guards import local_next
-from idp.web.signin import after_step, bp, elsewhere, signed_in_first_step
+from idp.web.signin import after_step_url, bp, elsewhere, signed_in_first_step
 from idp.web.signin.email_form import handle_email_code
 from idp.web.signin.enroll import _enroll_gate, finish_enrollment
 from idp.web.signin.passkey_offer import offer_admits
@@ -287,7 +287,7 @@ def authenticate() -> Response | tuple[Response, int]:
     device_trust.after_second_factor(
         user, gate.view.client if gate.view else None, remember=bool(_body().get("remember"))
     )
-    done = after_step(gate.rid).location
+    done = after_step_url(gate.rid)
     return jsonify(redirect=local_next(done) if gate.rid is None else done)
 
 
@@ -330,4 +330,4 @@ def passkey() -> Response | tuple[Response, int]:
     client_id = view.client.client_id if view else None
     _record(user, asserted, purpose=Purpose.SIGN_IN, client_id=client_id)
     audit.record("passkey.signed_in", user_id=user.id, client_id=client_id)
-    return jsonify(redirect=after_step(rid).location)
+    return jsonify(redirect=after_step_url(rid))
