@@ -5,7 +5,6 @@ become mail here first (idp.authn.password_reset.handle_request)."""
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,13 +45,8 @@ def drain(settings: Settings, *, stop: threading.Event | None = None) -> Drained
     the reset requests due first, so the links they mail go out in the same drain."""
     handle_reset_requests(settings, stop=stop)
     outcomes = {SENT: 0, QUEUED: 0, FAILED: 0}
-    while stop is None or not stop.is_set():
-        claim = secrets.token_hex(16)
-        batch = MailMessage.claim_due(now=now(), lease=LEASE, claim=claim, limit=BATCH)
-        if not batch:
-            break
-        for message in batch:
-            outcomes[_attempt(settings, message, claim)] += 1
+    for message, claim in MailMessage.each_due(lease=LEASE, limit=BATCH, stop=stop):
+        outcomes[_attempt(settings, message, claim)] += 1
     return Drained(sent=outcomes[SENT], retrying=outcomes[QUEUED], failed=outcomes[FAILED])
 
 
@@ -60,14 +54,9 @@ def handle_reset_requests(settings: Settings, *, stop: threading.Event | None = 
     """Turn every "forgot password" request due now into its mail (or nothing, for an address
     of no active account); returns how many were handled. A failure is retried later."""
     handled = 0
-    while stop is None or not stop.is_set():
-        claim = secrets.token_hex(16)
-        batch = PasswordResetRequest.claim_due(now=now(), lease=LEASE, claim=claim, limit=BATCH)
-        if not batch:
-            break
-        for asked in batch:
-            _handle(settings, asked, claim)
-            handled += 1
+    for asked, claim in PasswordResetRequest.each_due(lease=LEASE, limit=BATCH, stop=stop):
+        _handle(settings, asked, claim)
+        handled += 1
     return handled
 
 
@@ -82,11 +71,9 @@ def _handle(settings: Settings, asked: PasswordResetRequest, claim: str) -> None
             log.error("reset request id=%s given up: %s", asked.id, error)
             values = {"status": FAILED, "email": "", "last_error": error}
         else:
-            log.warning(
-                "reset request id=%s attempt %s failed: %s", asked.id, asked.attempts, error
-            )
-            values = {"next_attempt_at": now() + retry_delay(settings, asked.attempts)}
-            values["last_error"] = error
+            delay = retry_delay(settings, asked.attempts)
+            log.warning("reset request id=%s failed, next in %s: %s", asked.id, delay, error)
+            values = {"next_attempt_at": now() + delay, "last_error": error}
     else:
         # Handled: what was typed goes, in the same commit as the mail it made (or not).
         values = {"status": SENT, "sent_at": now(), "email": "", "rid": None, "last_error": None}

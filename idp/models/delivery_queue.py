@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.clock import now
 from idp.extensions import db
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
@@ -58,6 +62,20 @@ class Queued:
         return list(
             db.session.scalars(select(model).where(model.claim == claim).order_by(model.id))
         )
+
+    @classmethod
+    def each_due(
+        cls, *, lease: timedelta, limit: int, stop: threading.Event | None = None
+    ) -> Iterator[tuple[Any, str]]:
+        """Every row due now with its claim, taken `limit` at a time (claim_due), until none is
+        due or `stop` is set (looked at between batches)."""
+        while stop is None or not stop.is_set():
+            claim = secrets.token_hex(16)
+            batch = cls.claim_due(now=now(), lease=lease, claim=claim, limit=limit)
+            if not batch:
+                return
+            for row in batch:
+                yield row, claim
 
     @classmethod
     def settle(cls, row_id: int, claim: str, values: dict[str, Any]) -> str:

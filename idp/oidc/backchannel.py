@@ -130,13 +130,8 @@ def retry_delay(settings: Settings, attempts: int) -> timedelta:
 def drain(settings: Settings, keys: KeyStore, *, stop: threading.Event | None = None) -> Delivered:
     """Deliver every logout token due now, a batch at a time, until none is due."""
     outcomes = {SENT: 0, QUEUED: 0, FAILED: 0}
-    while stop is None or not stop.is_set():
-        claim = secrets.token_hex(16)
-        batch = LogoutDelivery.claim_due(now=now(), lease=LEASE, claim=claim, limit=BATCH)
-        if not batch:
-            break
-        for delivery in batch:
-            outcomes[_attempt(settings, keys, delivery, claim)] += 1
+    for delivery, claim in LogoutDelivery.each_due(lease=LEASE, limit=BATCH, stop=stop):
+        outcomes[_attempt(settings, keys, delivery, claim)] += 1
     return Delivered(sent=outcomes[SENT], retrying=outcomes[QUEUED], failed=outcomes[FAILED])
 
 
