@@ -9,7 +9,7 @@ from idp.authn.state import Step
 from idp.errors import SignInExpired
 from idp.oidc import consent
 from idp.oidc.protocol import scope_to_list
-from idp.web import browser, gating
+from idp.web import authorization, browser, gating
 from idp.web.forms import ConsentForm
 from idp.web.scopes import describe
 
@@ -35,7 +35,7 @@ def handle_consent(rid: str) -> Response | str:
         else:
             consent.deny(user.id, view.client.client_id)
             browser.set_pending_flag(rid, "denied", True)
-        return redirect(url_for("provider.resume", rid=rid))
+        return authorization.resume(rid)  # the app with its code (or error): no hop
     return render_template(
         "provider/consent.html", view=view, items=describe(scopes), form=form, user=user
     )
