@@ -33,6 +33,7 @@ from werkzeug.datastructures import Authorization, EnvironHeaders
 
 from idp.client_address import address_bucket
 from idp.database import Caller, request_outside_flask
+from idp.errors import DATABASE_UNAVAILABLE
 from idp.extensions import db
 from idp.oidc.plain_requests import (
     FormRequest,
@@ -114,6 +115,11 @@ class ProtocolShortcut:
                 _commit()  # the request's one commit, as commit_without_session's
                 body = response.get_data()
                 self._sweep()
+        except DATABASE_UNAVAILABLE as error:
+            # An outage: Flask meets it too and answers 503 with its own log line, so one
+            # line here, not a second traceback per token request.
+            log.warning("protocol shortcut: database unavailable (%s)", type(error).__name__)
+            return self.inner(environ, start_response)
         except Exception:
             # Nothing answered yet; what was committed (a token issued) is only ever more
             # than Flask's answer will show, never less: a code redeemed twice is refused.

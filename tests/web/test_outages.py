@@ -59,10 +59,14 @@ def test_a_password_post_answers_503(down_app):
     assert_unavailable(answer, "text/html")
 
 
-def test_protocol_endpoints_answer_503_json(down_app):
+def test_protocol_endpoints_answer_503_json(down_app, caplog):
     rp = down_app.test_client()
-    token = rp.post("/token", data={"grant_type": "client_credentials"}, auth=("rp", "secret"))
+    with caplog.at_level(logging.WARNING, logger="idp.web.protocol_shortcut"):
+        token = rp.post("/token", data={"grant_type": "client_credentials"}, auth=("rp", "secret"))
     assert_unavailable(token, "application/json")
+    # The layer before Flask says it in one line; Flask's own handler logs the outage.
+    [said] = [r for r in caplog.records if r.name == "idp.web.protocol_shortcut"]
+    assert "database unavailable" in said.getMessage() and said.exc_info is None
     assert token.json["error"] == "temporarily_unavailable"
     userinfo = rp.get("/userinfo", headers={"Authorization": "Bearer abc"})
     assert_unavailable(userinfo, "application/json")
