@@ -48,6 +48,7 @@ from idp.errors import IdpError
 from idp.extensions import db
 from idp.logging_setup import mask_email
 from idp.metrics import count_mail
+from idp.models.client_logo import ClientLogo
 from idp.models.mail_message import QUEUED, MailMessage
 from idp.models.sealing import seal, unseal
 from idp.models.user import User
@@ -268,8 +269,6 @@ def _inline_logo(settings: Settings, brand: Brand) -> tuple[bytes, str] | None:
     if brand.logo_version is None:
         return None
     if brand.logo_client_id:
-        from idp.models.client_logo import ClientLogo
-
         row = db.session.get(ClientLogo, brand.logo_client_id)
         found = (row.data, row.content_type) if row is not None else None
     else:

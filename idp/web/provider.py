@@ -13,6 +13,7 @@ from idp.extensions import csrf, limiter
 from idp.oidc import frontchannel
 from idp.oidc.protocol import OAuth2Error
 from idp.web import authorization, browser, current, published
+from idp.web.consent import handle_consent
 from idp.web.limits import token_rate_key
 from idp.web.published import CACHE_PUBLIC
 
@@ -59,8 +60,6 @@ def resume(rid: str) -> Response:
 @bp.route("/consent/<rid>", methods=["GET", "POST"])
 def consent(rid: str) -> ResponseReturnValue:
     """Ask the user to share what the client asked for; remembered per user and client."""
-    from idp.web.consent import handle_consent
-
     return handle_consent(rid)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, render_template
 
 from idp.web.admin import bp
+from idp.web.admin_api.openapi import app_document, document_response
 
 METHODS = ("get", "post", "patch", "put", "delete")
 
@@ -110,8 +111,6 @@ def schemas_of(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], list
 @bp.get("/api-docs")
 def api_docs() -> str:
     """The admin API's reference: operations by tag, then the schemas."""
-    from idp.web.admin_api.openapi import app_document
-
     document = app_document()
     return render_template(
         "admin/api_docs.html",
@@ -129,6 +128,4 @@ def api_docs() -> str:
 @bp.get("/api-docs/openapi.json")
 def api_docs_json() -> Response:
     """The same document as JSON, for an admin's browser session (the API itself wants a token)."""
-    from idp.web.admin_api.openapi import document_response
-
     return document_response()
