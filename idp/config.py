@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 from idp.authn.policy import Backoff
 
 ENV_PREFIX = "IDP_"
@@ -288,8 +290,6 @@ def _validate_branding(s: Settings) -> None:
 
 
 def _is_rate(text: str) -> bool:
-    from limits import parse_many
-
     try:
         return bool(parse_many(text))
     except ValueError:
