@@ -69,7 +69,7 @@ def _handle(settings: Settings, asked: PasswordResetRequest, claim: str) -> None
         error = f"{type(exc).__name__}: {exc}"[:500]
         if asked.attempts >= settings.mail_max_attempts:
             log.error("reset request id=%s given up: %s", asked.id, error)
-            values = {"status": FAILED, "email": "", "last_error": error}
+            values = {"status": FAILED, "email": "", "rid": None, "last_error": error}
         else:
             delay = retry_delay(settings, asked.attempts)
             log.warning("reset request id=%s failed, next in %s: %s", asked.id, delay, error)

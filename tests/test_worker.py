@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -15,12 +15,14 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from idp import mail
+from idp.authn import password_reset
 from idp.clock import Clock
 from idp.extensions import db
 from idp.models.mail_message import FAILED, QUEUED, SENT, MailMessage
+from idp.models.password_reset_request import PasswordResetRequest
 from idp.worker import LEASE, drain
 from tests import test_mail
-from tests.support import deliver_mail, make_user, submit
+from tests.support import RelyingParty, deliver_mail, make_client, make_user, submit
 from tests.test_mail import HOST, TEMPLATES, Relay, outbox_files
 
 relay = test_mail.relay  # the aiosmtpd server fixture
@@ -114,6 +116,44 @@ def test_failures_back_off_exponentially_then_the_message_is_given_up(
     assert "ConnectionRefusedError" in (row.last_error or "")
     clock.advance(days=1)
     assert deliver_mail(app).sent == 0, "a failed message is never tried again"
+
+
+@pytest.mark.parametrize("overrides", [{"mail_max_attempts": 2, "mail_retry_seconds": 10}])
+def test_a_reset_request_that_keeps_failing_is_given_up_and_forgets_what_was_typed(
+    app: Flask, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request the worker can't handle (here: its handling raises) is tried again later,
+    then given up, and the address typed and the sign-in it came from go with it."""
+    make_user(app, email="ada@example.com")
+    make_client(app)
+    browser = app.test_client()
+    sign_in = browser.get(RelyingParty(browser).authorize_url()).headers["Location"]
+    rid = parse_qs(urlsplit(sign_in).query)["rid"][0]
+    submit(browser, f"/signin/forgot?rid={rid}", {"email": "ada@example.com"})
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("the mail templates are missing")
+
+    monkeypatch.setattr(password_reset, "handle_request", broken)
+    assert deliver_mail(app).sent == 0
+    [asked] = reset_requests(app)
+    assert (asked.status, asked.attempts, asked.email, asked.rid) == (
+        QUEUED,
+        1,
+        "ada@example.com",
+        rid,
+    )
+    clock.advance(seconds=11)
+    deliver_mail(app)
+    [asked] = reset_requests(app)
+    assert (asked.status, asked.attempts, asked.email, asked.rid) == (FAILED, 2, "", None)
+    assert "RuntimeError" in (asked.last_error or "")
+    assert rows(app) == []
+
+
+def reset_requests(app: Flask) -> list[PasswordResetRequest]:
+    with app.app_context():
+        return list(db.session.scalars(select(PasswordResetRequest)))
 
 
 def test_a_message_whose_worker_died_is_tried_again_after_the_lease(
