@@ -8,7 +8,8 @@ keys, bench.seed's client and users); a sign-in through the real pages gives the
 Environment: BENCH_ACCESS_TOKEN_FORMAT (opaque; jwt), PROFILE_BATCHES (7) batches of
 PROFILE_CALLS (200) calls per scenario, the best batch's mean shown; PROFILE_CPROFILE=1 with
 PROFILE_ONLY=<scenario> profiles that scenario's measured calls (PROFILE_SORT, PROFILE_LINES);
-PROFILE_SQL=1 lists one call's statements per scenario.
+PROFILE_SQL=1 lists one call's statements per scenario (not userinfo's read: it runs on the
+driver's connection, idp.database.OneRowRead, which engine events do not see).
 """
 
 from __future__ import annotations
