@@ -1,4 +1,4 @@
-"""The walk (tests/browser/walk.py) in English, on a phone and a laptop.
+"""The walk (tests/browser/walk.py) in English: on a phone, each page checked on a laptop too.
 
 One file per language so that two test workers walk at the same time.
 """
@@ -10,14 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser.walk import Walk, the_walk, walk_at
-
-SIZES = [(390, 844), (1280, 800)]
+from tests.browser.walk import Walk, the_walk, walk_in
 
 
-@pytest.fixture(params=[("en", w, h) for w, h in SIZES], ids=[f"en-{w}x{h}" for w, h in SIZES])
-def walk(request: Any, live_app: Any, chromium: Any) -> Iterator[Walk]:
-    yield from walk_at(request, live_app, chromium)
+@pytest.fixture
+def walk(live_app: Any, chromium: Any) -> Iterator[Walk]:
+    yield from walk_in("en", live_app, chromium)
 
 
 def test_the_walk(walk: Walk, chromium: Any) -> None:
