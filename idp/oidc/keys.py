@@ -54,6 +54,10 @@ _KID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url SHA-256 thumbprint (RFC 7
 
 SigningKey = RSAKey | ECKey
 log = logging.getLogger(__name__)
+# Keys parsed in this process, by their file's bytes: importing an RSA key checks it (~40 ms,
+# kept: it refuses a corrupted key whose signatures could leak it), and every app a process
+# builds (tests, the CLI beside a worker) reads the same files.
+_PARSED: dict[bytes, SigningKey] = {}
 
 
 class KeyStoreError(IdpError):
@@ -315,14 +319,15 @@ class KeyStore:
         if not _KID.match(kid):
             raise KeyStoreError(f"{STATE_FILE} lists an invalid kid {kid!r}")
         try:
-            data = json.loads((self.directory / f"{kid}.json").read_text())
+            raw = (self.directory / f"{kid}.json").read_bytes()
         except FileNotFoundError:
             return None  # retired by another process between reading state and this file
-        key = import_key(data)
+        key = _PARSED.get(raw) or import_key(json.loads(raw))
         if not isinstance(key, RSAKey | ECKey) or key.kid != kid or key.thumbprint() != kid:
             raise KeyStoreError(f"{kid}.json does not hold the key with thumbprint {kid}")
         if key.alg != alg or not key.is_private:
             raise KeyStoreError(f"{kid}.json is not a private {alg} key")
+        _PARSED[raw] = key
         return key
 
     @contextmanager
