@@ -210,8 +210,10 @@ class RefreshIdToken(IdToken):
         at_hash = create_half_hash(token["access_token"], alg)
         if at_hash is not None:
             claims["at_hash"] = at_hash.decode()
-        key = self.resolve_client_private_key(client)
-        return jwt.encode(self.get_encode_header(client), claims, key, [alg])
+        # The key looked up once: its kid names it in the header (resolve_client_private_key
+        # and get_encode_header would each look again, and could straddle a key rotation).
+        key = self.server.keys.signing_key(alg)
+        return jwt.encode({"alg": alg, "kid": key.kid, "typ": "JWT"}, claims, key, [alg])
 
 
 class Validator(BearerTokenValidator):
