@@ -9,7 +9,9 @@ Environment: BENCH_ACCESS_TOKEN_FORMAT (opaque; jwt), PROFILE_BATCHES (7) batche
 PROFILE_CALLS (200) calls per scenario, the best batch's mean shown; PROFILE_CPROFILE=1 with
 PROFILE_ONLY=<scenario> profiles that scenario's measured calls (PROFILE_SORT, PROFILE_LINES);
 PROFILE_SQL=1 lists one call's statements per scenario (not userinfo's read: it runs on the
-driver's connection, idp.database.OneRowRead, which engine events do not see).
+driver's connection, idp.database.OneRowRead, which engine events do not see). PROFILE_PG=1
+adds PostgreSQL's CPU per call: its backends on the bench database (utime + stime from /proc,
+10 ms ticks: raise PROFILE_CALLS for a finer figure), the best batch's mean.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import pstats
 import time
 from typing import Any
 
-from bench.profile_signin import Environ, Meter, seeded_database, sign_in
+from bench import cpu
+from bench.profile_signin import DATABASE_URL, Environ, Meter, seeded_database, sign_in
 
 BATCHES = int(os.environ.get("PROFILE_BATCHES", "7"))
 CALLS = int(os.environ.get("PROFILE_CALLS", "200"))
@@ -87,27 +90,48 @@ def _measure(seeded: dict[str, Any]) -> None:
     profile = (
         cProfile.Profile(time.process_time) if os.environ.get("PROFILE_CPROFILE") == "1" else None
     )
+    backends = _backends() if os.environ.get("PROFILE_PG") == "1" else None
     print(f"app CPU per call, ms: best batch mean of {BATCHES} x {CALLS}, warm")
     for label, call in scenarios.items():
         meter.label = label
         for _ in range(50):
             call()
-        means = []
+        means, pg_means = [], []
         for _ in range(BATCHES):
             meter.spent.clear()
             meter.profile = profile if only in ("", label) else None
+            pg_before = cpu.cpu_seconds(backends()) if backends else {}
             for _ in range(CALLS):
                 call()
+            if backends:
+                pg_means.append(cpu.spent_since(pg_before, cpu.cpu_seconds(backends())) / CALLS)
             meter.profile = None
             means.append(sum(meter.spent[label]) / CALLS)
         shown = ", ".join(f"{m * 1000:.3f}" for m in sorted(means))
         print(f"  {min(means) * 1000:7.3f}  {label:20s} (batches: {shown})")
+        if pg_means:
+            shown = ", ".join(f"{m * 1000:.3f}" for m in sorted(pg_means))
+            print(f"  {min(pg_means) * 1000:7.3f}  {'  PostgreSQL':20s} (batches: {shown})")
     with app.app_context():
         db.engine.dispose()
     if profile is not None:
         stats = pstats.Stats(profile)
         stats.sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
         stats.print_stats(int(os.environ.get("PROFILE_LINES", "50")))
+
+
+def _backends() -> Any:
+    """PROFILE_PG=1: a function listing the PostgreSQL backends on the bench database."""
+    import psycopg
+
+    server_url, _, name = DATABASE_URL.replace("+psycopg", "").rpartition("/")
+    admin = psycopg.connect(f"{server_url}/postgres", autocommit=True)
+
+    def backends() -> list[int]:
+        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))
+        return [pid for (pid,) in rows]
+
+    return backends
 
 
 def _show_statements(app: Any, scenarios: dict[str, Any]) -> None:

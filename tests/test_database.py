@@ -247,3 +247,167 @@ def _terminate(engine, pid: int) -> None:
                 break
             time.sleep(0.05)
     other.dispose()
+
+
+def _token_values(**changes):
+    """A tokens row of every kind of value the refresh's writes carry: text, JSON (an object
+    and None), datetimes with and without microseconds, NULLs."""
+    from datetime import datetime
+
+    values = {
+        "client_id": "one-row-write",
+        "user_id": None,
+        "family": "family-1",
+        "code_id": None,
+        "parent_id": None,
+        "sid": "",
+        "claims": {"userinfo": {"email": None}},
+        "jti": None,
+        "authentication": None,
+        "access_token_hash": "a" * 64,
+        "refresh_token_hash": None,
+        "token_type": "Bearer",
+        "scope": "openid",
+        "issued_at": datetime(2030, 1, 2, 3, 4, 5, 123456),
+        "expires_in": 60,
+        "refresh_expires_at": datetime(2030, 2, 1),
+    }
+    return {**values, **changes}
+
+
+def _tokens():
+    from idp.models.token import Token
+
+    return Token.__table__
+
+
+def test_a_one_row_write_stores_and_returns_what_sqlalchemy_would(app):
+    """Written by the driver or by SQLAlchemy, the rows read back the same; RETURNING gives
+    the values (and types) SQLAlchemy's result gives, None when nothing matched; statement
+    events see the writes (PROFILE_SQL, the SQL budget)."""
+    from datetime import datetime
+
+    from sqlalchemy import bindparam, event, insert, select, update
+
+    from idp.database import OneRowWrite
+    from idp.extensions import db
+
+    tokens = _tokens()
+    write = OneRowWrite(insert(tokens).inline(), keys=tuple(_token_values()))
+    returned = (tokens.c.claims, tokens.c.authentication, tokens.c.issued_at, tokens.c.family)
+    spend = (
+        update(tokens)
+        .where(tokens.c.access_token_hash == bindparam("hash"))
+        .values(refresh_revoked_at=bindparam("at"), refresh_rotated_at=bindparam("at"))
+        .returning(*returned)
+    )
+    spend_by_driver = OneRowWrite(spend, keys=("hash", "at"))
+    at = datetime(2030, 1, 3)
+    columns = [c for c in tokens.c if c.name not in ("id", "access_token_hash")]
+    seen: list[str] = []
+
+    def executed(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", executed)
+        try:
+            connection = db.session.connection()
+            assert write.run(connection, _token_values(access_token_hash="1" * 64)) == 1
+            connection.execute(insert(tokens), _token_values(access_token_hash="2" * 64))
+            found = spend_by_driver.returning(connection, {"hash": "1" * 64, "at": at})
+            expected = tuple(connection.execute(spend, {"hash": "2" * 64, "at": at}).one())
+            nothing = spend_by_driver.returning(connection, {"hash": "none", "at": at})
+            rows = [
+                connection.execute(select(*columns).where(tokens.c.access_token_hash == h)).one()
+                for h in ("1" * 64, "2" * 64)
+            ]
+        finally:
+            event.remove(db.engine, "before_cursor_execute", executed)
+            db.session.rollback()
+    issued_at = _token_values()["issued_at"]
+    assert found == expected == ({"userinfo": {"email": None}}, None, issued_at, "family-1")
+    assert [type(v) for v in found] == [type(v) for v in expected]
+    assert nothing is None
+    assert tuple(rows[0]) == tuple(rows[1])
+    assert sum(s.startswith(("INSERT", "UPDATE")) for s in seen) == 5
+
+
+def test_a_one_row_write_is_the_sessions_rolled_back_or_committed_with_it(app):
+    """The write runs in the session's transaction: a rollback undoes it, a commit keeps it."""
+    from sqlalchemy import func, insert, select
+
+    from idp.database import OneRowWrite
+    from idp.extensions import db
+
+    tokens = _tokens()
+    write = OneRowWrite(insert(tokens).inline(), keys=tuple(_token_values()))
+    mine = select(func.count()).select_from(tokens).where(tokens.c.client_id == "one-row-write")
+    with app.app_context():
+        write.run(db.session.connection(), _token_values(access_token_hash="3" * 64))
+        db.session.rollback()
+        assert db.session.scalar(mine) == 0
+        write.run(db.session.connection(), _token_values(access_token_hash="4" * 64))
+        db.session.commit()
+        db.session.remove()
+        assert db.session.scalar(mine) == 1
+
+
+def test_a_failed_one_row_write_raises_sqlalchemys_error_without_its_values(app):
+    """A unique violation is SQLAlchemy's IntegrityError without the bound values (the
+    server's own detail names the duplicate key, as it does for SQLAlchemy's execution); the
+    session rolls back and goes on."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from idp.database import OneRowWrite
+    from idp.extensions import db
+
+    write = OneRowWrite(insert(_tokens()).inline(), keys=tuple(_token_values()))
+    values = _token_values(access_token_hash="5" * 64, scope="hunter2-scope")
+    with app.app_context():
+        write.run(db.session.connection(), values)
+        with pytest.raises(IntegrityError) as failure:
+            write.run(db.session.connection(), values)
+        db.session.rollback()
+        assert write.run(db.session.connection(), values) == 1
+        db.session.rollback()
+    assert "tokens" in str(failure.value)
+    assert "hunter2" not in str(failure.value)
+
+
+def test_a_one_row_write_refuses_a_statement_needing_values_not_given(app):
+    """A column default SQLAlchemy would fill in (token_type, issued_at...) is not filled in
+    by the driver: refused when compiled, before anything is sent."""
+    from sqlalchemy import insert
+
+    from idp.database import OneRowWrite
+    from idp.extensions import db
+
+    partial = OneRowWrite(insert(_tokens()).inline(), keys=("client_id", "family"))
+    with app.app_context(), pytest.raises(TypeError, match="not a OneRowWrite"):
+        partial.run(db.session.connection(), {"client_id": "c", "family": "f"})
+
+
+def test_a_one_row_write_on_a_dropped_connection_fails_once_then_reconnects(app):
+    """The session's connection ended under it: OperationalError (a 503), the connection
+    invalidated, and the next unit of work gets a new one."""
+    from sqlalchemy import insert, text
+    from sqlalchemy.exc import OperationalError
+
+    from idp.database import OneRowWrite
+    from idp.extensions import db
+
+    write = OneRowWrite(insert(_tokens()).inline(), keys=tuple(_token_values()))
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only: SQLite connections are not dropped by a server")
+        pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+        _terminate(db.engine, pid)
+        with pytest.raises(OperationalError) as failure:
+            write.run(db.session.connection(), _token_values(access_token_hash="6" * 64))
+        assert failure.value.connection_invalidated
+        db.session.rollback()
+        assert write.run(db.session.connection(), _token_values(access_token_hash="6" * 64)) == 1
+        assert db.session.scalar(text("SELECT pg_backend_pid()")) != pid
+        db.session.rollback()

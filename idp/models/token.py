@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
-from idp.database import changed_rows
+from idp.database import OneRowWrite, changed_rows
 from idp.extensions import Model, db
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
@@ -142,23 +142,23 @@ class Token(Model, TokenMixin):
         (unknown, spent, revoked, expired, another client's, a disabled user's): the caller
         then reads the row to tell which, as before this statement existed.
         """
-        found = db.session.connection().execute(
-            _SPEND_USABLE,
+        row = _SPEND_USABLE.returning(
+            db.session.connection(),
             {"hash": sha256_hex(value), "client": client_id, "spent_at": at},
         )
-        row = found.first()
         if row is None:
             return None
+        token_id, user_id, family, code_id, sid, claims, scope, authentication, subject = row
         return SpentRefresh(
-            id=row.id,
+            id=token_id,
             client_id=client_id,
-            family=row.family,
-            code_id=row.code_id,
-            sid=row.sid,
-            claims=row.claims,
-            scope=row.scope,
-            authentication=row.authentication,
-            user=Owner(id=row.user_id, subject=row.subject),
+            family=family,
+            code_id=code_id,
+            sid=sid,
+            claims=claims,
+            scope=scope,
+            authentication=authentication,
+            user=Owner(id=user_id, subject=subject),
         )
 
     @classmethod
@@ -276,8 +276,9 @@ _owner_active = (_users.c.id == _table.c.user_id) & _users.c.disabled_at.is_(Non
 # PostgreSQL's plan for the prepared statement walked the client's index (every token of the
 # client, more with each refresh) while the table's statistics were young.
 # Only what the successor inherits is returned; the user's subject by a correlated subquery,
-# as SQLite's RETURNING may not name an UPDATE ... FROM table.
-_SPEND_USABLE = (
+# as SQLite's RETURNING may not name an UPDATE ... FROM table. Run by the driver (OneRowWrite):
+# every refresh runs it, and SQLAlchemy's execution cost more than the statement's own work.
+_SPEND_USABLE = OneRowWrite(
     update(_table)
     .where(
         _table.c.refresh_token_hash == bindparam("hash"),
@@ -301,7 +302,8 @@ _SPEND_USABLE = (
         .where(_users.c.id == _table.c.user_id)
         .scalar_subquery()
         .label("subject"),
-    )
+    ),
+    keys=("hash", "client", "spent_at"),
 )
 _TOKEN_COLUMNS = Token.__mapper__.column_attrs
 _USER_COLUMNS = User.__mapper__.column_attrs

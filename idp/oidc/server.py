@@ -28,7 +28,7 @@ from sqlalchemy import Table, insert
 
 from idp.clock import epoch, now
 from idp.config import Settings
-from idp.database import commit_unless_in_request
+from idp.database import OneRowWrite, commit_unless_in_request
 from idp.extensions import db
 from idp.metrics import count_token
 from idp.models import bearer
@@ -55,7 +55,29 @@ from idp.oidc.parameters import refuse_repeated
 from idp.oidc.plain_requests import PlainAnswer
 
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
-INSERT_TOKEN = insert(cast("Table", Token.__table__))
+# Run by the driver (OneRowWrite): every token response with a row runs it. inline(): no
+# RETURNING of the new id, which nothing reads.
+INSERT_TOKEN = OneRowWrite(
+    insert(cast("Table", Token.__table__)).inline(),
+    keys=(
+        "client_id",
+        "user_id",
+        "family",
+        "code_id",
+        "parent_id",
+        "sid",
+        "claims",
+        "jti",
+        "authentication",
+        "access_token_hash",
+        "refresh_token_hash",
+        "token_type",
+        "scope",
+        "issued_at",
+        "expires_in",
+        "refresh_expires_at",
+    ),
+)
 TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -210,8 +232,10 @@ class RefreshIdToken(IdToken):
         at_hash = create_half_hash(token["access_token"], alg)
         if at_hash is not None:
             claims["at_hash"] = at_hash.decode()
-        key = self.resolve_client_private_key(client)
-        return jwt.encode(self.get_encode_header(client), claims, key, [alg])
+        # The key looked up once: its kid names it in the header (resolve_client_private_key
+        # and get_encode_header would each look again, and could straddle a key rotation).
+        key = self.server.keys.signing_key(alg)
+        return jwt.encode({"alg": alg, "kid": key.kid, "typ": "JWT"}, claims, key, [alg])
 
 
 class Validator(BearerTokenValidator):
@@ -479,10 +503,10 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
         family, code_id, sid, requested = secrets.token_hex(16), None, "", None
     refresh = token.get("refresh_token")
     ttl = timedelta(days=settings.refresh_token_ttl_days)
-    # One Core INSERT, compiled once: nothing reads the row back in this request, so no ORM
-    # unit of work, and no statement built per call.
-    db.session.connection().execute(
-        INSERT_TOKEN,
+    # One INSERT, compiled once: nothing reads the row back in this request, so no ORM unit
+    # of work, and no statement built per call.
+    INSERT_TOKEN.run(
+        db.session.connection(),
         dict(
             client_id=request.client.client_id,
             user_id=user.id if user is not None else None,
@@ -495,6 +519,7 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
             authentication=access_tokens.sign_in_context(request),
             access_token_hash=sha256_hex(token["access_token"]),
             refresh_token_hash=sha256_hex(refresh) if refresh else None,
+            token_type="Bearer",  # noqa: S106 (RFC 6750: the type, not a secret)
             scope=token.get("scope", ""),
             issued_at=at,
             expires_in=int(token["expires_in"]),
