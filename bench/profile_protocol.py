@@ -9,7 +9,7 @@ Environment: BENCH_ACCESS_TOKEN_FORMAT (opaque; jwt), PROFILE_BATCHES (7) batche
 PROFILE_CALLS (200) calls per scenario, the best batch's mean shown; PROFILE_CPROFILE=1 with
 PROFILE_ONLY=<scenario> profiles that scenario's measured calls (PROFILE_SORT, PROFILE_LINES);
 PROFILE_SQL=1 lists one call's statements per scenario (not userinfo's read: it runs on the
-driver's connection, idp.database.OneRowRead, which engine events do not see). PROFILE_PG=1
+driver's connection, idp.driver_statements.OneRowRead, which engine events do not see). PROFILE_PG=1
 adds PostgreSQL's CPU per call: its backends on the bench database (utime + stime from /proc,
 10 ms ticks: raise PROFILE_CALLS for a finer figure), the best batch's mean.
 """

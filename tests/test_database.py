@@ -117,7 +117,7 @@ def own_engine(app):
 def test_a_one_row_read_gives_the_values_sqlalchemy_gives(app, own_engine):
     from datetime import datetime
 
-    from idp.database import OneRowRead
+    from idp.driver_statements import OneRowRead
     from idp.extensions import db
     from idp.models.revoked_access_token import RevokedAccessToken
     from tests.support import make_user
@@ -144,7 +144,7 @@ def test_a_one_row_read_gives_the_values_sqlalchemy_gives(app, own_engine):
 def test_a_one_row_read_gives_its_connection_back_as_it_was_lent(app, own_engine):
     """No transaction left open, and on PostgreSQL autocommit off again: the ORM's next unit
     of work on this connection is a transaction."""
-    from idp.database import OneRowRead
+    from idp.driver_statements import OneRowRead
     from tests.support import make_user
 
     user = make_user(app)
@@ -172,7 +172,7 @@ def test_a_failed_one_row_read_raises_sqlalchemys_error_without_its_values(app, 
     from sqlalchemy import bindparam, column, select, table
     from sqlalchemy.exc import DBAPIError
 
-    from idp.database import OneRowRead
+    from idp.driver_statements import OneRowRead
 
     missing = table("no_such_table", column("x"))
     read = OneRowRead(select(missing.c.x).where(missing.c.x == bindparam("secret")))
@@ -188,16 +188,16 @@ def test_a_failed_one_row_read_raises_sqlalchemys_error_without_its_values(app, 
 def test_an_interrupted_one_row_read_never_lends_its_connection_again(app, own_engine, monkeypatch):
     """Anything raised mid-read (a worker's timeout, a bug) leaves autocommit possibly on:
     that connection is thrown away, the error goes on unchanged."""
-    from idp import database
+    from idp import driver_statements
 
     def interrupted(pooled, compiled, args):
         if compiled.psycopg:
             pooled.driver_connection.autocommit = True
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(database, "_fetch_one", interrupted)
+    monkeypatch.setattr(driver_statements, "_fetch_one", interrupted)
     with pytest.raises(RuntimeError, match="interrupted"):
-        database.OneRowRead(_user_read()).first(own_engine, {"subject": "s", "jti": "j"})
+        driver_statements.OneRowRead(_user_read()).first(own_engine, {"subject": "s", "jti": "j"})
     monkeypatch.undo()
     assert own_engine.pool.checkedout() == 0
     _assert_lent_as_new(own_engine)
@@ -212,7 +212,8 @@ def test_a_one_row_read_on_a_connection_dropped_without_a_word_fails_once_then_r
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.pool import Pool
 
-    from idp.database import OneRowRead, _drop_closed_connections
+    from idp.database import _drop_closed_connections
+    from idp.driver_statements import OneRowRead
 
     if own_engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only: SQLite connections are not dropped by a server")
@@ -289,7 +290,7 @@ def test_a_one_row_write_stores_and_returns_what_sqlalchemy_would(app):
 
     from sqlalchemy import bindparam, event, insert, select, update
 
-    from idp.database import OneRowWrite
+    from idp.driver_statements import OneRowWrite
     from idp.extensions import db
 
     tokens = _tokens()
@@ -337,7 +338,7 @@ def test_a_one_row_write_is_the_sessions_rolled_back_or_committed_with_it(app):
     """The write runs in the session's transaction: a rollback undoes it, a commit keeps it."""
     from sqlalchemy import func, insert, select
 
-    from idp.database import OneRowWrite
+    from idp.driver_statements import OneRowWrite
     from idp.extensions import db
 
     tokens = _tokens()
@@ -360,7 +361,7 @@ def test_a_failed_one_row_write_raises_sqlalchemys_error_without_its_values(app)
     from sqlalchemy import insert
     from sqlalchemy.exc import IntegrityError
 
-    from idp.database import OneRowWrite
+    from idp.driver_statements import OneRowWrite
     from idp.extensions import db
 
     write = OneRowWrite(insert(_tokens()).inline(), keys=tuple(_token_values()))
@@ -381,7 +382,7 @@ def test_a_one_row_write_refuses_a_statement_needing_values_not_given(app):
     by the driver: refused when compiled, before anything is sent."""
     from sqlalchemy import insert
 
-    from idp.database import OneRowWrite
+    from idp.driver_statements import OneRowWrite
     from idp.extensions import db
 
     partial = OneRowWrite(insert(_tokens()).inline(), keys=("client_id", "family"))
@@ -395,7 +396,7 @@ def test_a_one_row_write_on_a_dropped_connection_fails_once_then_reconnects(app)
     from sqlalchemy import insert, text
     from sqlalchemy.exc import OperationalError
 
-    from idp.database import OneRowWrite
+    from idp.driver_statements import OneRowWrite
     from idp.extensions import db
 
     write = OneRowWrite(insert(_tokens()).inline(), keys=tuple(_token_values()))

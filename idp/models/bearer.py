@@ -3,7 +3,7 @@
 Every userinfo call runs exactly one of these; loading the token and user as ORM objects
 cost about three times the statement itself, and SQLAlchemy's execution of a Core statement
 about as much as psycopg's own work: each is compiled once and run on the driver's
-connection (idp.database.OneRowRead). The rows come back as read-only values.
+connection (idp.driver_statements.OneRowRead). The rows come back as read-only values.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749 import TokenMixin
 from sqlalchemy import Table, bindparam, exists, select
 
 from idp.clock import now
-from idp.database import OneRowRead
+from idp.driver_statements import OneRowRead
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
 from idp.models.revoked_access_token import RevokedAccessToken

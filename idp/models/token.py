@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
-from idp.database import OneRowWrite, changed_rows
+from idp.database import changed_rows
+from idp.driver_statements import OneRowWrite
 from idp.extensions import Model, db
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex

@@ -28,7 +28,8 @@ from sqlalchemy import Table, insert
 
 from idp.clock import epoch, now
 from idp.config import Settings
-from idp.database import OneRowWrite, commit_unless_in_request
+from idp.database import commit_unless_in_request
+from idp.driver_statements import OneRowWrite
 from idp.extensions import db
 from idp.metrics import count_token
 from idp.models import bearer
