@@ -119,3 +119,29 @@ def test_an_unreadable_new_key_file_does_not_stop_code_redemption(app, signer, c
     (app.extensions["idp.oidc"].keys.directory / f"{new}.json").write_text("unreadable")
     assert signer() == old
     assert f"cannot load key {new}" in caplog.text
+
+
+def test_an_id_token_names_the_key_that_signed_it_when_a_rotation_lands_mid_token(
+    app, client, monkeypatch
+):
+    """Another process activating a key between the token's header and its signature: the
+    header's kid still names the key that signed (the RP's check of the JWKS by kid holds)."""
+    runner = app.test_cli_runner()
+    runner.invoke(args=["keys", "generate"])
+    store = app.extensions["idp.oidc"].keys
+    looked_up = store.signing_key
+
+    def then_rotated(alg):
+        key = looked_up(alg)
+        if alg == "RS256":
+            store.rotate(alg)  # the next lookup of RS256 finds a new active key
+        return key
+
+    monkeypatch.setattr(store, "signing_key", then_rotated)
+    user = make_user(app)
+    secret = enroll_totp(app, user.id)
+    _, client_secret = make_client(app)
+    rp = RelyingParty(client, secret=client_secret)
+    # authorize_and_exchange verifies the ID token against the served JWKS, the key by its kid.
+    exchange = SignInFlow(client, rp).authorize_and_exchange(secret)
+    assert exchange.claims["sub"]

@@ -172,8 +172,13 @@ class IdToken(OpenIDCode):
         return alg if alg in self.server.keys.supported_algs() else "RS256"
 
     def resolve_client_private_key(self, client: Client) -> Any:
-        """The active key for the client's algorithm."""
-        return self.server.keys.signing_key(self.get_client_algorithm(client))
+        """Every private key: the signature uses the one the header's kid names.
+
+        Authlib asks for the header and the key separately; were this the active key, a
+        rotation landing between the two (another process activating a staged key) would
+        sign with a key the header does not name, and no relying party could verify it.
+        """
+        return self.server.keys.private_keyset()
 
     def get_encode_header(self, client: Client) -> dict[str, str | None]:
         """alg and kid, so RPs pick the right key from the JWKS."""
