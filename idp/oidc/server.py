@@ -32,7 +32,7 @@ from idp.database import commit_unless_in_request
 from idp.extensions import db
 from idp.metrics import count_token
 from idp.models import bearer
-from idp.models.authorization_code import AuthorizationCode
+from idp.models.authorization_code import SpentCode
 from idp.models.bearer import AccessGrant, UserClaims
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
@@ -168,9 +168,7 @@ class IdToken(OpenIDCode):
             "exp": issued + self.server.settings.id_token_ttl_seconds,
         }
 
-    def get_authorization_code_claims(
-        self, authorization_code: AuthorizationCode
-    ) -> dict[str, Any]:
+    def get_authorization_code_claims(self, authorization_code: SpentCode) -> dict[str, Any]:
         """nonce, auth_time, acr, amr, sid; user claims come from generate_user_info."""
         result = super().get_authorization_code_claims(authorization_code)
         result["auth_time"] = authorization_code.auth_time
@@ -178,7 +176,7 @@ class IdToken(OpenIDCode):
             result["sid"] = authorization_code.sid
         return result
 
-    def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
+    def generate_user_info(self, user: User | UserClaims, scope: str) -> dict[str, Any]:
         """Scope claims in the ID token as well (the code flow's token is back-channel).
 
         Only what the granted scope covers: an `id_token` member of the `claims`
@@ -464,11 +462,11 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
     verified by signature, and revoking it lists its jti (RFC 9068, DESIGN.md).
     """
     jti = getattr(request, "access_token_jti", None)
-    user = request.user if isinstance(request.user, User | Owner) else None
+    user = request.user if isinstance(request.user, User | UserClaims | Owner) else None
     if jti is not None and user is None:
         count_token(request.payload.grant_type)
         return
-    code: AuthorizationCode | None = request.authorization_code
+    code: SpentCode | None = request.authorization_code
     parent: Token | SpentRefresh | None = request.refresh_token
     at = now()
     if parent is not None:

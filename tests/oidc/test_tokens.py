@@ -105,6 +105,7 @@ def test_a_code_is_bound_to_its_redirect_uri(app, client):
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_grant"
+    assert rp.redeem(code).status_code == 200  # the refused try did not burn it
 
 
 def test_a_code_is_bound_to_its_client(app, client):
@@ -127,6 +128,7 @@ def test_pkce_verifier_must_match_the_challenge(app, client):
     wrong = rp.redeem(code, code_verifier="x" * 50)
     assert wrong.status_code == 400
     assert wrong.get_json()["error"] == "invalid_grant"
+    assert rp.redeem(code).status_code == 200  # a wrong verifier does not burn the code
 
 
 def test_pkce_verifier_is_required_once_a_challenge_was_sent(app, client):
@@ -138,6 +140,7 @@ def test_pkce_verifier_is_required_once_a_challenge_was_sent(app, client):
     )
     assert missing.status_code == 400
     assert missing.get_json()["error"] in ("invalid_request", "invalid_grant")
+    assert rp.redeem(code).status_code == 200
 
 
 def test_a_confidential_client_may_skip_pkce(app, client):
@@ -505,6 +508,10 @@ def test_a_code_of_a_user_disabled_since_is_refused(app, client):
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_grant"
+    with app.app_context():  # enabled again: the code was spent all the same
+        db.session.get(User, user_id_of(app, exchange.claims["sub"])).disabled_at = None
+        db.session.commit()
+    assert rp.redeem(code).status_code == 400
 
 
 def test_a_refresh_token_of_a_user_disabled_since_is_refused_and_stays_unspent(app, client):
