@@ -22,6 +22,7 @@ from idp.authn.policy import Backoff, Throttled
 from idp.authn.sign_out import sign_out_everywhere
 from idp.database import commit_unless_in_request
 from idp.errors import IdpError
+from idp.models.second_factor import user_by_email
 from idp.models.user import User
 
 
@@ -110,7 +111,7 @@ class Passwords:
         skipped, so a device cookie copied into another browser lifts nothing. It is asked with
         None for an unknown email too (and must then say False): the same lookups either way.
         """
-        user = User.by_email(email)
+        user = user_by_email(email)  # and the kinds of factor, for the policy asked next
         # Asked for an unknown email too: the same lookups whether or not the account exists.
         trusted = trusted_browser is not None and trusted_browser(user) and user is not None
         streak = attempts.password_throttled(
