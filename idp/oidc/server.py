@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import string
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -48,6 +46,7 @@ from idp.oidc.grants import (
     ClientCredentialsGrant,
     RefreshTokenGrant,
     S256CodeChallenge,
+    opaque_token,
 )
 from idp.oidc.keys import KeyStore
 from idp.oidc.parameter_limits import check_sizes, oversized
@@ -56,7 +55,6 @@ from idp.oidc.plain_requests import PlainAnswer
 
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
 INSERT_TOKEN = insert(cast("Table", Token.__table__))
-TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
 class Server(AuthorizationServer):
@@ -444,15 +442,6 @@ class Issuer(IssuerParameter):
     def get_issuer(self) -> str:
         """The issuer identifier."""
         return self.issuer
-
-
-def opaque_token(length: int) -> str:
-    """`length` characters drawn uniformly from letters and digits (log2(62) bits each)."""
-    chars: list[str] = []
-    while len(chars) < length:
-        # 248 = 4 * 62: dropping the bytes above keeps every character equally likely.
-        chars += [TOKEN_ALPHABET[b % 62] for b in os.urandom(length + 16) if b < 248]
-    return "".join(chars[:length])
 
 
 def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> None:

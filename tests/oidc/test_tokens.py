@@ -57,6 +57,14 @@ def active(rp, token: str) -> bool:
 # Authorization codes ----------------------------------------------------------------
 
 
+def test_codes_are_48_letters_and_digits_never_repeated(app, client):
+    rp, _ = signed_in_rp(app, client)
+    codes = {fresh_code(client, rp) for _ in range(5)}
+
+    assert len(codes) == 5
+    assert all(code.isascii() and code.isalnum() and len(code) == 48 for code in codes)
+
+
 def test_a_replayed_code_fails_and_revokes_what_its_first_use_issued(app, client):
     rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
     code = fresh_code(client, rp, scope=OFFLINE)
