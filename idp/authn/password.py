@@ -125,8 +125,8 @@ class Passwords:
             raise InvalidCredentials()
         if streak.counted:  # no streak, nothing to delete: no statement
             attempts.password_succeeded(email, source)
-        user.failed_logins = 0
-        user.locked_until = None
+        if user.failed_logins or user.locked_until is not None:  # unchanged: nothing to flush
+            user.failed_logins, user.locked_until = 0, None
         if self.needs_rehash(user.password_hash or ""):
             # Imported from another system, or parameters changed: upgrade transparently.
             user.password_hash = self.hash(password)
