@@ -69,7 +69,6 @@ class Prompt:
     method: Factor
     label: Label
     others: list[tuple[str, str]]  # (name, url) for "Try another way"
-    form: CodeForm
     webauthn_urls: tuple[str, str]  # options, finish
     remember_days: int | None = None
     error: str | None = None
@@ -79,6 +78,11 @@ class Prompt:
     email: str = ""
     # False when no email code is waiting and none could be sent: don't claim one was.
     code_waiting: bool = True
+
+    @cached_property
+    def form(self) -> CodeForm:
+        """The code's form: built where a code is posted (the page writes its own fields)."""
+        return CodeForm()
 
     @cached_property
     def resend(self) -> ConfirmForm:
@@ -121,7 +125,6 @@ def ask(
         method=method,
         label=LABELS[method],
         others=[(LABELS[m].name, method_url(m)) for m in methods if m != method],
-        form=CodeForm(),
         webauthn_urls=webauthn_urls,
         remember_days=remember_days,
         email=user.email,
@@ -137,7 +140,7 @@ def ask(
             except ResendTooSoon as exc:
                 prompt.error, prompt.error_code, prompt.status = exc.message, exc.code, 429
                 prompt.code_waiting = email_code.live_code(user, "signin", now=at) is not None
-    elif prompt.form.validate_on_submit():
+    elif request.method == "POST" and prompt.form.validate_on_submit():
         try:
             prompt.verified = second_factor.verify(
                 attempt,
