@@ -116,8 +116,10 @@ def code_failed(user: User, *, now: datetime) -> None:
 
 def code_succeeded(user: User) -> None:
     """A verified factor (a key too) ends the streak."""
-    user.mfa_failures = 0
-    user.mfa_locked_until = None
+    # Written only if there is a streak: even an unchanged value makes the next statement's
+    # autoflush walk the user (~0.2 ms a sign-in, for no UPDATE).
+    if user.mfa_failures or user.mfa_locked_until is not None:
+        user.mfa_failures, user.mfa_locked_until = 0, None
 
 
 def _wait(failures: int) -> timedelta:

@@ -19,7 +19,7 @@ from idp.authn import password_reset, sign_out
 from idp.database import changed_rows, commit_unless_in_request
 from idp.errors import IdpError
 from idp.extensions import db
-from idp.models.hashing import matches, sha256_hex
+from idp.models.hashing import sha256_hex
 from idp.models.known_browser import KnownBrowser
 from idp.models.user import User
 
@@ -50,31 +50,19 @@ def recognise(
     link_hours: int,
 ) -> bool:
     """Remember this browser for the user; True if it was new and the user was emailed."""
-    digest = sha256_hex(device_token)
-    found = KnownBrowser.this_or_any(user.id, digest)
-    if found is not None and matches(device_token, found.device_hash):
-        found.last_seen_at = at
-        found.ip = place.ip[:45]
-        commit_unless_in_request()
-        return False
-    seen = {
-        "user_id": user.id,
-        "device_hash": digest,
-        "agent": place.agent[:100],
-        "ip": place.ip[:45],
-        "first_seen_at": at,
-        "last_seen_at": at,
-    }
-    if found is None:  # the very first sign-in: every browser is new then, nothing to announce
-        KnownBrowser.add(**seen, notice_hash=None, notice_expires_at=None)
-        commit_unless_in_request()
-        return False
-    token = secrets.token_urlsafe(32)
-    KnownBrowser.add(
-        **seen,
+    token = secrets.token_urlsafe(32)  # the notice's link, if the browser is new
+    noticed = KnownBrowser.seen(
+        user_id=user.id,
+        device_hash=sha256_hex(device_token),
+        agent=place.agent[:100],
+        ip=place.ip[:45],
+        at=at,
         notice_hash=sha256_hex(token),
         notice_expires_at=at + timedelta(hours=link_hours),
     )
+    if not noticed:  # known already, or the very first sign-in: nothing to announce
+        commit_unless_in_request()
+        return False
     mail.send(
         user.email,
         "new_browser",

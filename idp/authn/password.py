@@ -22,6 +22,7 @@ from idp.authn.policy import Backoff, Throttled
 from idp.authn.sign_out import sign_out_everywhere
 from idp.database import commit_unless_in_request
 from idp.errors import IdpError
+from idp.models.second_factor import user_by_email
 from idp.models.user import User
 
 
@@ -110,7 +111,7 @@ class Passwords:
         skipped, so a device cookie copied into another browser lifts nothing. It is asked with
         None for an unknown email too (and must then say False): the same lookups either way.
         """
-        user = User.by_email(email)
+        user = user_by_email(email)  # and the kinds of factor, for the policy asked next
         # Asked for an unknown email too: the same lookups whether or not the account exists.
         trusted = trusted_browser is not None and trusted_browser(user) and user is not None
         streak = attempts.password_throttled(
@@ -124,8 +125,8 @@ class Passwords:
             raise InvalidCredentials()
         if streak.counted:  # no streak, nothing to delete: no statement
             attempts.password_succeeded(email, source)
-        user.failed_logins = 0
-        user.locked_until = None
+        if user.failed_logins or user.locked_until is not None:  # unchanged: nothing to flush
+            user.failed_logins, user.locked_until = 0, None
         if self.needs_rehash(user.password_hash or ""):
             # Imported from another system, or parameters changed: upgrade transparently.
             user.password_hash = self.hash(password)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from idp import audit
@@ -34,9 +33,7 @@ _SYSTEMS = (
 def agent_summary(user_agent: str) -> str:
     """'Chrome on Windows': coarse on purpose, so browser updates keep matching."""
     browser = next((name for key, name in _BROWSERS if key in user_agent), "Unknown browser")
-    system = next(
-        (name for key, name in _SYSTEMS if re.search(re.escape(key), user_agent)), "unknown system"
-    )
+    system = next((name for key, name in _SYSTEMS if key in user_agent), "unknown system")
     return f"{browser} on {system}"
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import (
     JSON,
-    CursorResult,
     DateTime,
     ForeignKey,
     Integer,
@@ -20,15 +20,16 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.database import changed_rows
 from idp.extensions import Model, db
+from idp.models.bearer import UserClaims
 from idp.models.hashing import sha256_hex
 from idp.models.user import User
 
 
-class AuthorizationCode(Model, AuthorizationCodeMixin):
+class AuthorizationCode(Model):
     __tablename__ = "authorization_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -49,8 +50,6 @@ class AuthorizationCode(Model, AuthorizationCodeMixin):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
-    user: Mapped[User] = relationship(lazy="joined")
-
     @classmethod
     def issue(cls, **values: Any) -> None:
         """Store a new code (its hash and what it grants); nothing in the request reads it back."""
@@ -61,13 +60,53 @@ class AuthorizationCode(Model, AuthorizationCodeMixin):
         """The code issued to this client, used or not."""
         return db.session.scalar(_FIND, {"code_hash": sha256_hex(code), "client_id": client_id})
 
-    def claim(self, at: datetime) -> bool:
-        """Mark used atomically; exactly one of concurrent redemptions gets True."""
-        result = db.session.execute(_CLAIM, {"code_id": self.id, "at": at})
-        if cast("CursorResult[Any]", result).rowcount != 1:
-            return False
-        set_committed_value(self, "used_at", at)  # written by key: the loaded row learns it
-        return True
+    @classmethod
+    def spend_live(cls, code: str, client_id: str, *, at: datetime) -> SpentCode | None:
+        """Spend the code if it is this client's, unused and unexpired, with its user's claims.
+
+        One conditional UPDATE ... RETURNING: the lookup and the spend in one statement, so of
+        concurrent redemptions exactly one matches (PostgreSQL: the others wait for its
+        transaction, then find the code used). None when anything is amiss (unknown, used,
+        expired, another client's): the caller then reads the row to tell a replay.
+        """
+        found = db.session.connection().execute(
+            _SPEND_LIVE, {"hash": sha256_hex(code), "client": client_id, "spent_at": at}
+        )
+        row = found.first()
+        if row is None:
+            return None
+        values = row._mapping
+        return SpentCode(
+            **{name: values[name] for name in _SPENT_COLUMNS},
+            user=UserClaims(**{name: values["u_" + name] for name in _CLAIM_COLUMNS}),
+        )
+
+    @classmethod
+    def unspend(cls, code_id: int) -> None:
+        """Give back a code this transaction spent for a request refused after all (a wrong
+        redirect_uri or PKCE verifier): it stays usable, as if the request never came. The
+        spend's row lock is held until the transaction ends, so no one else used it since."""
+        changed_rows(update(_table).where(_table.c.id == code_id).values(used_at=None))
+
+
+@dataclass(frozen=True, slots=True)
+class SpentCode(AuthorizationCodeMixin):
+    """A code spent by the statement that found it, as plain values: what the exchange reads."""
+
+    id: int
+    client_id: str
+    user_id: int
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    claims: dict[str, Any] | None
+    auth_time: int
+    acr: str
+    amr: list[str]
+    sid: str
+    user: UserClaims
 
     # Authlib's AuthorizationCodeMixin -----------------------------------
     def get_redirect_uri(self) -> str:
@@ -105,8 +144,33 @@ _FIND = select(AuthorizationCode).where(
 # they cost more to build and key per code than to run.
 _table = cast("Table", AuthorizationCode.__table__)
 _ISSUE = insert(_table)
-_CLAIM = (
+
+_users = cast("Table", User.__table__)
+_SPENT_COLUMNS = tuple(f.name for f in fields(SpentCode) if f.name != "user")
+_CLAIM_COLUMNS = tuple(f.name for f in fields(UserClaims))
+# Only the hash's unique index may find the row: the client is compared with IS NOT DISTINCT
+# FROM (the same test on a NOT NULL column), which no index answers (see Token's spend).
+# The user's claims come by correlated subqueries, as SQLite's RETURNING may not name an
+# UPDATE ... FROM table: the ID token needs them, and a SELECT of its own would undo the gain.
+_SPEND_LIVE = (
     update(_table)
-    .where(_table.c.id == bindparam("code_id"), _table.c.used_at.is_(None))
-    .values(used_at=bindparam("at"))
+    .where(
+        _table.c.code_hash == bindparam("hash"),
+        _table.c.client_id.is_not_distinct_from(bindparam("client")),
+        _table.c.used_at.is_(None),
+        _table.c.expires_at > bindparam("spent_at"),
+    )
+    .values(used_at=bindparam("spent_at"))
+    .returning(
+        *(_table.c[name] for name in _SPENT_COLUMNS),
+        _table.c.user_id.label("u_id"),
+        *(
+            select(_users.c[name])
+            .where(_users.c.id == _table.c.user_id)
+            .scalar_subquery()
+            .label("u_" + name)
+            for name in _CLAIM_COLUMNS
+            if name != "id"
+        ),
+    )
 )

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     DateTime,
     ForeignKey,
+    Insert,
     Integer,
     String,
     Table,
     UniqueConstraint,
     bindparam,
-    insert,
+    case,
+    exists,
+    null,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import Model, db
@@ -38,15 +43,42 @@ class KnownBrowser(Model):
     notice_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     @classmethod
-    def this_or_any(cls, user_id: int, device_hash: str) -> KnownBrowser | None:
-        """In one query: the user's record of this browser if there is one, else any of
-        theirs (the caller tells them apart by `device_hash`), else None (never signed in)."""
-        return db.session.scalar(_THIS_OR_ANY, {"user_id": user_id, "device_hash": device_hash})
+    def seen(
+        cls,
+        *,
+        user_id: int,
+        device_hash: str,
+        agent: str,
+        ip: str,
+        at: datetime,
+        notice_hash: str,
+        notice_expires_at: datetime,
+    ) -> bool:
+        """Note a sign-in from this browser; True if it is new to a user who signed in before.
 
-    @classmethod
-    def add(cls, **values: Any) -> None:
-        """Remember a browser (every column given); nothing in the request reads it back."""
-        db.session.execute(_ADD, values)
+        One statement, safe under concurrency: INSERT ... ON CONFLICT (user_id, device_hash)
+        DO UPDATE (PostgreSQL and SQLite alike), instead of a SELECT and then an INSERT or an
+        UPDATE. A browser known already gets its last sighting; a new one is inserted, with
+        the given notice only when the user has another (the very first sign-in announces
+        nothing). The notice's hash comes back only from the row this statement inserted.
+        """
+        dialect = db.session.get_bind().dialect.name
+        statement = _SEEN.get(dialect)
+        if statement is None:
+            statement = _SEEN[dialect] = _upsert(dialect)
+        kept = db.session.execute(
+            statement,
+            {
+                "owner": user_id,
+                "device": device_hash,
+                "agent": agent,
+                "ip": ip,
+                "at": at,
+                "notice": notice_hash,
+                "notice_until": notice_expires_at,
+            },
+        ).scalar_one()
+        return bool(kept == notice_hash)
 
     @classmethod
     def by_notice(cls, notice_hash: str) -> KnownBrowser | None:
@@ -54,13 +86,26 @@ class KnownBrowser(Model):
         return db.session.scalar(select(cls).where(cls.notice_hash == notice_hash))
 
 
-# Built once with bound parameters: building a statement and its cache key per sign-in cost
-# about as much as running it.
-_THIS_OR_ANY = (
-    select(KnownBrowser)
-    .where(KnownBrowser.user_id == bindparam("user_id"))
-    .order_by((KnownBrowser.device_hash == bindparam("device_hash")).desc(), KnownBrowser.id)
-    .limit(1)
-)
-# Built once on the table: an ORM object flushed per sign-in cost more than the INSERT itself.
-_ADD = insert(cast("Table", KnownBrowser.__table__))
+# Built once per dialect, on the table (no ORM bulk path): building the upsert and its cache
+# key per sign-in cost about as much as running it.
+_SEEN: dict[str, Insert] = {}
+
+
+def _upsert(dialect: str) -> Insert:
+    table = cast("Table", KnownBrowser.__table__)
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    others = exists().where(table.c.user_id == bindparam("owner"))
+    statement = insert(table).values(
+        user_id=bindparam("owner"),
+        device_hash=bindparam("device"),
+        agent=bindparam("agent"),
+        ip=bindparam("ip"),
+        first_seen_at=bindparam("at"),
+        last_seen_at=bindparam("at"),
+        notice_hash=case((others, bindparam("notice")), else_=null()),
+        notice_expires_at=case((others, bindparam("notice_until")), else_=null()),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["user_id", "device_hash"],
+        set_={"last_seen_at": statement.excluded.last_seen_at, "ip": statement.excluded.ip},
+    ).returning(table.c.notice_hash)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import string
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants, scope_to_list
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.grants.util import is_openid_scope
@@ -18,7 +20,8 @@ from idp.authn.state import Authentication
 from idp.clock import epoch, now
 from idp.database import commit_unless_in_request
 from idp.extensions import db
-from idp.models.authorization_code import AuthorizationCode
+from idp.models.authorization_code import AuthorizationCode, SpentCode
+from idp.models.bearer import UserClaims
 from idp.models.hashing import sha256_hex
 from idp.models.token import Owner, SpentRefresh, Token
 from idp.models.user import User
@@ -26,6 +29,7 @@ from idp.oidc import access_tokens
 from idp.oidc.parameters import refuse_repeated
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +42,13 @@ class SignedIn:
     claims: dict[str, Any] | None = None
 
 
-def _active(user: User | None) -> User | None:
-    return user if user is not None and user.is_active else None
+def opaque_token(length: int) -> str:
+    """`length` characters drawn uniformly from letters and digits (log2(62) bits each)."""
+    chars: list[str] = []
+    while len(chars) < length:
+        # 248 = 4 * 62: dropping the bytes above keeps every character equally likely.
+        chars += [TOKEN_ALPHABET[b % 62] for b in os.urandom(length + 16) if b < 248]
+    return "".join(chars[:length])
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -89,7 +98,7 @@ class AccessTokenFormat(grants.BaseGrant):
             keys=self.server.keys,
             settings=settings,
             client_id=client.client_id,
-            subject=user.subject if isinstance(user, User | Owner) else None,
+            subject=user.subject if isinstance(user, User | UserClaims | Owner) else None,
             scope=token.get("scope", ""),
             authentication=access_tokens.sign_in_context(self.request),
         )
@@ -102,6 +111,7 @@ class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
     """RFC 6749 4.1 with codes stored hashed, single use, and replay revocation."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    _spent: SpentCode | None = None  # the code this request spent, until the response
 
     @staticmethod
     def validate_authorization_redirect_uri(request: Any, client: Any) -> str:
@@ -135,6 +145,10 @@ class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
             raise RequestURINotSupportedError(redirect_uri=redirect_uri)
         return redirect_uri
 
+    def generate_authorization_code(self) -> str:
+        """Authlib's format (48 letters and digits) without its one urandom call per character."""
+        return opaque_token(self.AUTHORIZATION_CODE_LENGTH)
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         """Persist the code's hash with who signed in and how (amr, acr, auth_time)."""
         signed_in: SignedIn = request.user
@@ -165,17 +179,31 @@ class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
         )
         commit_unless_in_request()
 
-    def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode | None:
-        """A live code; a used one is a replay and revokes what it issued (RFC 6749 4.1.2)."""
+    def validate_token_request(self) -> None:
+        """Authlib's checks; a code spent for a request they then refuse is given back."""
+        try:
+            super().validate_token_request()
+        except OAuth2Error:
+            if self._spent is not None:
+                AuthorizationCode.unspend(self._spent.id)
+            raise
+
+    def query_authorization_code(self, code: str, client: Any) -> SpentCode | None:
+        """A live code, spent by the statement that finds it; a used one is a replay and
+        revokes what it issued (RFC 6749 4.1.2).
+
+        Spent here, before Authlib compares the redirect_uri and the PKCE verifier: of
+        concurrent redemptions exactly one finds the code live. A request those checks refuse
+        gives it back (validate_token_request), so a wrong verifier burns nothing, as before.
+        """
+        spent = AuthorizationCode.spend_live(code, client.client_id, at=now())
+        if spent is not None:
+            self._spent = spent
+            return spent
         item = AuthorizationCode.find(code, client.client_id)
-        if item is None:
-            return None
-        if item.used_at is not None:
+        if item is not None and item.used_at is not None:
             self._revoke_replayed(item)
-            return None
-        if now() >= item.expires_at:
-            return None
-        return item
+        return None  # unknown, another client's, or expired
 
     def _revoke_replayed(self, item: AuthorizationCode) -> None:
         count = Token.revoke_where(Token.code_id == item.id)
@@ -185,15 +213,6 @@ class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
             client_id=item.client_id,
             tokens_revoked=count,
         )
-
-    def create_token_response(self) -> Any:
-        """Claim the code atomically first: of concurrent redemptions exactly one wins."""
-        item: AuthorizationCode = self.request.authorization_code
-        if not item.claim(now()):
-            db.session.rollback()
-            self._revoke_replayed(item)
-            raise InvalidGrantError("Invalid 'code' in request.")
-        return super().create_token_response()
 
     def generate_token(
         self,
@@ -207,12 +226,13 @@ class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
         include = include_refresh_token and "offline_access" in scope_to_list(scope or "")
         return super().generate_token(user, scope, grant_type, expires_in, include)
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+    def delete_authorization_code(self, authorization_code: SpentCode) -> None:
         """Kept (marked used) so a replay can be detected and its tokens revoked."""
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
-        """The code's user, unless disabled since."""
-        return _active(authorization_code.user)
+    def authenticate_user(self, authorization_code: SpentCode) -> UserClaims | None:
+        """The code's user, unless disabled since (the code stays spent)."""
+        user = authorization_code.user
+        return user if user.is_active else None
 
 
 class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):

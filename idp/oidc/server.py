@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import string
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -33,7 +31,7 @@ from idp.driver_statements import OneRowWrite
 from idp.extensions import db
 from idp.metrics import count_token
 from idp.models import bearer
-from idp.models.authorization_code import AuthorizationCode
+from idp.models.authorization_code import SpentCode
 from idp.models.bearer import AccessGrant, UserClaims
 from idp.models.client import Client
 from idp.models.hashing import sha256_hex
@@ -49,6 +47,7 @@ from idp.oidc.grants import (
     ClientCredentialsGrant,
     RefreshTokenGrant,
     S256CodeChallenge,
+    opaque_token,
 )
 from idp.oidc.keys import KeyStore
 from idp.oidc.parameter_limits import check_sizes, oversized
@@ -79,7 +78,6 @@ INSERT_TOKEN = OneRowWrite(
         "refresh_expires_at",
     ),
 )
-TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
 class Server(AuthorizationServer):
@@ -196,9 +194,7 @@ class IdToken(OpenIDCode):
             "exp": issued + self.server.settings.id_token_ttl_seconds,
         }
 
-    def get_authorization_code_claims(
-        self, authorization_code: AuthorizationCode
-    ) -> dict[str, Any]:
+    def get_authorization_code_claims(self, authorization_code: SpentCode) -> dict[str, Any]:
         """nonce, auth_time, acr, amr, sid; user claims come from generate_user_info."""
         result = super().get_authorization_code_claims(authorization_code)
         result["auth_time"] = authorization_code.auth_time
@@ -206,7 +202,7 @@ class IdToken(OpenIDCode):
             result["sid"] = authorization_code.sid
         return result
 
-    def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
+    def generate_user_info(self, user: User | UserClaims, scope: str) -> dict[str, Any]:
         """Scope claims in the ID token as well (the code flow's token is back-channel).
 
         Only what the granted scope covers: an `id_token` member of the `claims`
@@ -478,15 +474,6 @@ class Issuer(IssuerParameter):
         return self.issuer
 
 
-def opaque_token(length: int) -> str:
-    """`length` characters drawn uniformly from letters and digits (log2(62) bits each)."""
-    chars: list[str] = []
-    while len(chars) < length:
-        # 248 = 4 * 62: dropping the bytes above keeps every character equally likely.
-        chars += [TOKEN_ALPHABET[b % 62] for b in os.urandom(length + 16) if b < 248]
-    return "".join(chars[:length])
-
-
 def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> None:
     """Store hashes of the issued tokens, in the family of the grant they came from.
 
@@ -494,11 +481,11 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
     verified by signature, and revoking it lists its jti (RFC 9068, DESIGN.md).
     """
     jti = getattr(request, "access_token_jti", None)
-    user = request.user if isinstance(request.user, User | Owner) else None
+    user = request.user if isinstance(request.user, User | UserClaims | Owner) else None
     if jti is not None and user is None:
         count_token(request.payload.grant_type)
         return
-    code: AuthorizationCode | None = request.authorization_code
+    code: SpentCode | None = request.authorization_code
     parent: Token | SpentRefresh | None = request.refresh_token
     at = now()
     if parent is not None:

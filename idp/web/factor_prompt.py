@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import request
 from flask_babel import LazyString
@@ -68,8 +69,6 @@ class Prompt:
     method: Factor
     label: Label
     others: list[tuple[str, str]]  # (name, url) for "Try another way"
-    form: CodeForm
-    resend: ConfirmForm
     webauthn_urls: tuple[str, str]  # options, finish
     remember_days: int | None = None
     error: str | None = None
@@ -79,6 +78,16 @@ class Prompt:
     email: str = ""
     # False when no email code is waiting and none could be sent: don't claim one was.
     code_waiting: bool = True
+
+    @cached_property
+    def form(self) -> CodeForm:
+        """The code's form: built where a code is posted (the page writes its own fields)."""
+        return CodeForm()
+
+    @cached_property
+    def resend(self) -> ConfirmForm:
+        """The email code's "Send a new code" form: built only where it is shown or posted."""
+        return ConfirmForm(prefix="resend")
 
 
 # Refusals that are not a guess at a code: they don't count towards ending the sign-in.
@@ -116,22 +125,22 @@ def ask(
         method=method,
         label=LABELS[method],
         others=[(LABELS[m].name, method_url(m)) for m in methods if m != method],
-        form=CodeForm(),
-        resend=ConfirmForm(prefix="resend"),
         webauthn_urls=webauthn_urls,
         remember_days=remember_days,
         email=user.email,
     )
     if method is Factor.WEBAUTHN:
         return prompt  # answered by static/webauthn.js at webauthn_urls
-    if request.method == "POST" and prompt.resend.submit.data and prompt.resend.validate():
+    # The resend form's button is the one name it posts: without it, nothing to build.
+    posted = request.method == "POST" and "resend-submit" in request.form
+    if posted and prompt.resend.submit.data and prompt.resend.validate():
         if method is Factor.EMAIL_CODE:
             try:
                 email_code.send_code(user, "signin", now=at, app_secret=secret)
             except ResendTooSoon as exc:
                 prompt.error, prompt.error_code, prompt.status = exc.message, exc.code, 429
                 prompt.code_waiting = email_code.live_code(user, "signin", now=at) is not None
-    elif prompt.form.validate_on_submit():
+    elif request.method == "POST" and prompt.form.validate_on_submit():
         try:
             prompt.verified = second_factor.verify(
                 attempt,

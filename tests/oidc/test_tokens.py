@@ -57,6 +57,14 @@ def active(rp, token: str) -> bool:
 # Authorization codes ----------------------------------------------------------------
 
 
+def test_codes_are_48_letters_and_digits_never_repeated(app, client):
+    rp, _ = signed_in_rp(app, client)
+    codes = {fresh_code(client, rp) for _ in range(5)}
+
+    assert len(codes) == 5
+    assert all(code.isascii() and code.isalnum() and len(code) == 48 for code in codes)
+
+
 def test_a_replayed_code_fails_and_revokes_what_its_first_use_issued(app, client):
     rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
     code = fresh_code(client, rp, scope=OFFLINE)
@@ -105,6 +113,7 @@ def test_a_code_is_bound_to_its_redirect_uri(app, client):
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_grant"
+    assert rp.redeem(code).status_code == 200  # the refused try did not burn it
 
 
 def test_a_code_is_bound_to_its_client(app, client):
@@ -127,6 +136,7 @@ def test_pkce_verifier_must_match_the_challenge(app, client):
     wrong = rp.redeem(code, code_verifier="x" * 50)
     assert wrong.status_code == 400
     assert wrong.get_json()["error"] == "invalid_grant"
+    assert rp.redeem(code).status_code == 200  # a wrong verifier does not burn the code
 
 
 def test_pkce_verifier_is_required_once_a_challenge_was_sent(app, client):
@@ -138,6 +148,7 @@ def test_pkce_verifier_is_required_once_a_challenge_was_sent(app, client):
     )
     assert missing.status_code == 400
     assert missing.get_json()["error"] in ("invalid_request", "invalid_grant")
+    assert rp.redeem(code).status_code == 200
 
 
 def test_a_confidential_client_may_skip_pkce(app, client):
@@ -505,6 +516,10 @@ def test_a_code_of_a_user_disabled_since_is_refused(app, client):
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_grant"
+    with app.app_context():  # enabled again: the code was spent all the same
+        db.session.get(User, user_id_of(app, exchange.claims["sub"])).disabled_at = None
+        db.session.commit()
+    assert rp.redeem(code).status_code == 400
 
 
 def test_a_refresh_token_of_a_user_disabled_since_is_refused_and_stays_unspent(app, client):

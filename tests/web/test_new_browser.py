@@ -60,7 +60,11 @@ def test_the_notice_goes_once_per_new_browser_and_not_on_the_first_sign_in(app: 
         enter(browser, secret)  # browsers seen before: no new notice
     assert len(notices(app)) == 1
     with app.app_context():
-        assert len(db.session.scalars(select(KnownBrowser)).all()) == 2
+        rows = db.session.scalars(select(KnownBrowser)).all()
+        assert len(rows) == 2
+        # The phone signed in again in a new session: its last sighting moved on.
+        [phone_row] = [row for row in rows if row.agent.startswith("Firefox")]
+        assert phone_row.last_seen_at > phone_row.first_seen_at
 
 
 def test_this_wasnt_me_signs_out_everywhere_and_starts_a_reset_once(app: Flask) -> None:

@@ -49,6 +49,14 @@ def test_unknown_email_and_wrong_password_look_the_same(app, client):
     assert "don&#39;t match our records" in wrong.text
 
 
+def test_a_refused_attempt_shows_the_email_typed_again_never_the_password(app, client):
+    make_user(app)
+    wrong = attempt(client, "ada@example.com", "whatever-it-is-1")
+    assert re.search(r'<input id="email"[^>]*value="ada@example.com"', wrong.text)
+    assert "whatever-it-is-1" not in wrong.text
+    assert 'value="ada@example.com"' not in client.get("/signin").text  # a new visit: empty
+
+
 def test_a_wrong_password_costs_one_commit_whether_or_not_the_account_exists(app, client):
     make_user(app)
     page = client.get("/signin")
