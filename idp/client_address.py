@@ -7,6 +7,7 @@ may pick any address in it at will, so counting per address would give it 2**64 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from flask import has_request_context, request
@@ -14,6 +15,9 @@ from flask import has_request_context, request
 IPV6_PREFIX = 64
 
 
+# A pure function of a short string, asked on every token request: the recent answers are kept
+# (bounded, so an IPv6 host varying its address only evicts them).
+@functools.lru_cache(maxsize=4096)
 def address_bucket(address: str) -> str:
     """The bucket `address` counts in: an IPv4 address itself (IPv4-mapped IPv6 too), an IPv6
     address's /64 network (e.g. `2001:db8:1:2::/64`); anything else unchanged."""

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 
 from flask_limiter import RequestLimit
 from limits import parse_many
-from werkzeug.datastructures import Authorization, EnvironHeaders
+from werkzeug.datastructures import Authorization
 
 from idp.client_address import address_bucket
 from idp.database import Caller, request_outside_flask
@@ -39,6 +39,7 @@ from idp.oidc.plain_requests import (
     FormRequest,
     InsecureTransportError,
     PlainAnswer,
+    RequestHeaders,
     bearer_request,
 )
 from idp.rate_limiter import limiter_of
@@ -96,7 +97,7 @@ class ProtocolShortcut:
         if form is None:
             return self.inner(environ, start_response)
         server: Server = self.app.extensions["idp.oidc"]
-        headers = EnvironHeaders(environ)
+        headers = RequestHeaders(environ)
         try:
             request = FormRequest(_uri(environ), headers, form)
         except InsecureTransportError:  # plain http to a public host: Flask's error
@@ -136,7 +137,7 @@ class ProtocolShortcut:
             return self.inner(environ, start_response)
         server: Server = self.app.extensions["idp.oidc"]
         endpoint: UserInfo = server.userinfo
-        request = bearer_request(_uri(environ), EnvironHeaders(environ))
+        request = bearer_request(_uri(environ), RequestHeaders(environ))
         try:
             with self.app.app_context():
                 token = endpoint.resource_protector.validate_request(["openid"], request)
