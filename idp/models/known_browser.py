@@ -19,11 +19,10 @@ from sqlalchemy import (
     null,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import Model, db
+from idp.models.upsert import PerDialect, dialect_insert
 
 
 class KnownBrowser(Model):
@@ -62,12 +61,8 @@ class KnownBrowser(Model):
         the given notice only when the user has another (the very first sign-in announces
         nothing). The notice's hash comes back only from the row this statement inserted.
         """
-        dialect = db.session.get_bind().dialect.name
-        statement = _SEEN.get(dialect)
-        if statement is None:
-            statement = _SEEN[dialect] = _upsert(dialect)
         kept = db.session.execute(
-            statement,
+            _SEEN(),
             {
                 "owner": user_id,
                 "device": device_hash,
@@ -86,16 +81,11 @@ class KnownBrowser(Model):
         return db.session.scalar(select(cls).where(cls.notice_hash == notice_hash))
 
 
-# Built once per dialect, on the table (no ORM bulk path): building the upsert and its cache
-# key per sign-in cost about as much as running it.
-_SEEN: dict[str, Insert] = {}
-
-
 def _upsert(dialect: str) -> Insert:
+    """On the table (no ORM bulk path)."""
     table = cast("Table", KnownBrowser.__table__)
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     others = exists().where(table.c.user_id == bindparam("owner"))
-    statement = insert(table).values(
+    statement = dialect_insert(dialect, table).values(
         user_id=bindparam("owner"),
         device_hash=bindparam("device"),
         agent=bindparam("agent"),
@@ -109,3 +99,6 @@ def _upsert(dialect: str) -> Insert:
         index_elements=["user_id", "device_hash"],
         set_={"last_seen_at": statement.excluded.last_seen_at, "ip": statement.excluded.ip},
     ).returning(table.c.notice_hash)
+
+
+_SEEN = PerDialect(_upsert)

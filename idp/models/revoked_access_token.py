@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import DateTime, String, Table, exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from idp.extensions import Model, db
+from idp.models.upsert import dialect_insert
 
 
 class RevokedAccessToken(Model):
@@ -32,8 +32,8 @@ class RevokedAccessToken(Model):
         if not rows:
             return 0
         table = cast("Table", cls.__table__)
-        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-        statement: Any = dialect.insert(table).values(rows).on_conflict_do_nothing()
+        dialect = db.session.get_bind().dialect.name
+        statement = dialect_insert(dialect, table).values(rows).on_conflict_do_nothing()
         db.session.execute(statement)
         return len(rows)
 

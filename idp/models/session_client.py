@@ -16,11 +16,10 @@ from sqlalchemy import (
     bindparam,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import Model, db
+from idp.models.upsert import PerDialect, dialect_insert
 
 
 class SessionClient(Model):
@@ -44,12 +43,8 @@ class SessionClient(Model):
         One statement, safe under concurrency: INSERT ... ON CONFLICT (sid, client_id) DO
         UPDATE (PostgreSQL and SQLite alike), instead of a SELECT, a savepoint and an INSERT.
         """
-        dialect = db.session.get_bind().dialect.name
-        statement = _NOTE.get(dialect)
-        if statement is None:
-            statement = _NOTE[dialect] = _upsert(dialect)
         db.session.execute(
-            statement,
+            _NOTE(),
             {"sid": sid, "user_id": user_id, "client_id": client_id, "first_at": at, "last_at": at},
         )
 
@@ -67,17 +62,15 @@ class SessionClient(Model):
         )
 
 
-# Built once per dialect, on the table (no ORM bulk path): building the upsert and its cache
-# key per code issued cost more than running it.
-_NOTE: dict[str, Insert] = {}
-
-
 def _upsert(dialect: str) -> Insert:
+    """On the table (no ORM bulk path)."""
     table = cast("Table", SessionClient.__table__)
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(
+    statement = dialect_insert(dialect, table).values(
         {name: bindparam(name) for name in ("sid", "user_id", "client_id", "first_at", "last_at")}
     )
     return statement.on_conflict_do_update(
         index_elements=["sid", "client_id"], set_={"last_at": statement.excluded.last_at}
     )
+
+
+_NOTE = PerDialect(_upsert)
