@@ -24,3 +24,17 @@ from idp.client_address import address_bucket
 )
 def test_address_bucket(address: str, bucket: str) -> None:
     assert address_bucket(address) == bucket
+
+
+def test_recent_addresses_are_kept_but_never_a_long_string() -> None:
+    """Token requests ask for the bucket every time: a real address is kept (bounded), what a
+    misconfigured proxy chain lets a client write at any length is answered and not kept."""
+    from idp import client_address
+
+    client_address._recent_bucket.cache_clear()
+    assert address_bucket("2001:db8:9:9::1") == "2001:db8:9:9::/64"
+    assert address_bucket("2001:db8:9:9::1") == "2001:db8:9:9::/64"
+    assert client_address._recent_bucket.cache_info().hits == 1
+    long = "x" * 5000
+    assert address_bucket(long) == long
+    assert client_address._recent_bucket.cache_info().currsize == 1
