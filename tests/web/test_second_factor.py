@@ -175,3 +175,19 @@ def test_prompt_none_with_only_a_password_is_interaction_required(app, client, a
     response = client.get(rp.authorize_url(prompt="none"))
     params = dict(p.split("=", 1) for p in response.location.split("?", 1)[1].split("&"))
     assert params["error"] == "interaction_required"
+
+
+def test_the_code_and_resend_forms_need_the_pages_own_csrf_token(app, client, ada):
+    """The page writes its CSRF input itself: a right code without it, or with another
+    browser's, is refused and verifies nothing; with the page's own it signs in."""
+    _, secret = ada
+    flow = at_challenge(app, client)
+    code = totp_now(secret, app=app)
+    foreign = csrf_of(app.test_client().get("/signin"))
+    assert client.post(flow.location, data={"code": code}).status_code == 400
+    assert client.post(flow.location, data={"code": code, "csrf_token": foreign}).status_code == 400
+    resend = {"resend-submit": "1", "csrf_token": foreign}
+    assert client.post(flow.location, data=resend).status_code == 400
+    assert events(app, "second_factor.verified") == []
+    assert post_code(client, flow.location, code).status_code == 302
+    assert len(events(app, "second_factor.verified")) == 1
