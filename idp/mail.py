@@ -26,6 +26,7 @@ import secrets
 import smtplib
 import ssl
 import textwrap
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -37,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app, has_app_context, render_template
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 
 from idp import local_time
@@ -52,6 +53,7 @@ from idp.models.client_logo import ClientLogo
 from idp.models.mail_message import QUEUED, MailMessage
 from idp.models.sealing import seal, unseal
 from idp.models.user import User
+from idp.translations import supported
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
@@ -91,10 +93,13 @@ def written_time(at: datetime, zone: str | None = None) -> str:
     return local_time.written_long(at, zone=zone, locale=str(locale or "en"))
 
 
-def recipient_zone(to: str) -> str | None:
-    """The time zone saved for the account this address belongs to, if any."""
-    user = User.by_email(to)
-    return user.time_zone if user is not None else None
+def recipient_language(recipient: User | None) -> str | None:
+    """The language saved on the recipient's account (its `locale`), if we speak it.
+
+    It outranks the language of the page that caused the mail: that page may be an admin's
+    console, the CLI, the worker, or someone mistyping a password, not the reader's choice.
+    """
+    return supported(recipient.locale) if recipient is not None else None
 
 
 def send(to: str, template: str, *, commit: bool = True, **ctx: Any) -> None:
@@ -182,9 +187,26 @@ def outbox_messages(limit: int = 50) -> list[OutboxMessage]:
 
 
 def _compose(settings: Settings, to: str, template: str, ctx: dict[str, Any]) -> EmailMessage:
+    """The message in the recipient's language (else the page's) and time zone."""
+    recipient = User.by_email(to)
+    language = recipient_language(recipient)
+    with force_locale(language) if language else nullcontext():
+        zone = recipient.time_zone if recipient is not None else None
+        return _render(settings, to, template, ctx, zone=zone)
+
+
+def _render(
+    settings: Settings, to: str, template: str, ctx: dict[str, Any], *, zone: str | None
+) -> EmailMessage:
     at = now()
-    sent_at = written_time(at, recipient_zone(to))
-    text = render_template(f"mail/{template}.txt", **{"sent_at": sent_at, **ctx})
+
+    def written(moment: datetime) -> str:
+        """A template's `written(at)`: a time in the reader's language and zone."""
+        return written_time(moment, zone)
+
+    text = render_template(
+        f"mail/{template}.txt", **{"sent_at": written(at), "written": written, **ctx}
+    )
     head, _, body = text.partition("\n\n")
     if not head.startswith("Subject:") or "\n" in head.strip():
         raise ValueError(f"mail/{template}.txt must start with 'Subject: ...' and a blank line")

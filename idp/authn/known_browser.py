@@ -70,7 +70,7 @@ def recognise(
         app=place.app,
         agent=place.agent,
         ip=place.ip or "unknown",
-        when=mail.written_time(at, user.time_zone),
+        when=at,
         link=f"{issuer}/account/not-me/{token}",
         hours=link_hours,
     )

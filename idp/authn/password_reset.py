@@ -130,7 +130,7 @@ def start_cooling_off(
     mail.send(
         user.email,
         "password_reset_waiting",
-        ready_at=mail.written_time(reset.cooling_until, user.time_zone),
+        ready_at=reset.cooling_until,
         hours=int(wait.total_seconds() // 3600),
         cancel_link=f"{issuer}/signin/reset/cancel/{cancel}",
     )

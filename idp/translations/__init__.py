@@ -20,6 +20,12 @@ LANGUAGES = ("en", "es")
 log = logging.getLogger(__name__)
 
 
+def supported(tag: str | None) -> str | None:
+    """The supported language a BCP47 tag asks for (`es-419` -> `es`), or None."""
+    primary = (tag or "").strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary in LANGUAGES else None
+
+
 def compile_catalogues(folder: Path = FOLDER) -> list[Path]:
     """Write messages.mo next to each messages.po that is newer; returns what was written."""
     written = []

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response  # what redirect() returns
 
 from idp import local_time
 from idp.clock import epoch, now
-from idp.translations import LANGUAGES, compile_catalogues
+from idp.translations import LANGUAGES, compile_catalogues, supported
 from idp.web import browser, current
 from idp.web.guards import local_path
 from idp.web.session import cookie_name, read_cookie
@@ -31,12 +31,6 @@ LANGUAGE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes near this
 PAGE_CATALOGUE = "idp_catalogue"  # the template context's name for the page's catalogue
 
 bp = Blueprint("i18n", __name__)
-
-
-def supported(tag: str | None) -> str | None:
-    """The supported language a BCP47 tag asks for (`es-419` -> `es`), or None."""
-    primary = (tag or "").strip().replace("_", "-").split("-")[0].lower()
-    return primary if primary in LANGUAGES else None
 
 
 def first_supported(tags: str | None) -> str | None:
@@ -79,7 +73,7 @@ def _profile_language() -> str | None:
 def choose_locale() -> str:
     """Flask-Babel's locale selector (see the module docstring for the order)."""
     if not has_request_context():
-        return LANGUAGES[0]  # mail the worker or the CLI renders: English until users.locale
+        return LANGUAGES[0]  # the worker or the CLI; mail to an account with a language uses it
     if g.get("idp_unavailable"):
         # The database is away: no session, no user; the browser's preference is all we have.
         return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]

@@ -5,6 +5,7 @@ desk without an address, and no `example.com` address appears anywhere (README a
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html import unescape
 from pathlib import Path
 
@@ -27,7 +28,7 @@ TEMPLATES = {
     "invitation": {"link": "http://localhost/activate/abc", "days": 7, "name": "Ada"},
     "sign_in_failures": {"what": "password", "count": 100, "capped": True},
     "password_reset_waiting": {
-        "ready_at": "1 December 2026, 10:00 UTC",
+        "ready_at": datetime(2026, 12, 1, 10, 0),
         "hours": 24,
         "cancel_link": "http://localhost/signin/reset/cancel/abc",
     },
@@ -35,7 +36,7 @@ TEMPLATES = {
         "app": "Claims",
         "agent": "Firefox on Linux",
         "ip": "203.0.113.9",
-        "when": "30 November 2026, 21:00 UTC",
+        "when": datetime(2026, 11, 30, 21, 0),
         "link": "http://localhost/account/not-me/abc",
         "hours": 72,
     },

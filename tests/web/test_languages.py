@@ -1,4 +1,5 @@
-"""Pages and mail in English or Spanish: ui_locales, then the switch, then Accept-Language."""
+"""Pages in English or Spanish: ui_locales, then the switch, then Accept-Language; mail in the
+account's saved language, else the page's."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from tests.support import (
     RelyingParty,
     SignInFlow,
     csrf_of,
+    enroll_totp,
     latest_mail,
     make_client,
     make_user,
     submit,
 )
+from tests.web.test_admin_helpers import post_form, signed_in_admin
 
 
 def lang_of(html: str) -> str:
@@ -156,3 +159,23 @@ def test_the_security_key_scripts_messages_come_in_the_page_language(client):
     assert spanish["failed"] == "Algo salió mal. Inténtelo de nuevo."
     assert spanish["key-name"] == "Llave de seguridad"
     assert words("en")["failed"] == "Something went wrong. Please try again."
+
+
+def test_mail_goes_in_the_language_saved_on_the_account_whoever_causes_it(app, client):
+    """An admin's English console (and a page in English) do not choose the reader's language."""
+    user = make_user(
+        app, "ana@example.com", name="Ana Ruiz", locale="es-MX", time_zone="Europe/Madrid"
+    )
+    enroll_totp(app, user.id)
+    make_user(app, "bob@example.com", name="Bob Stone")  # nothing saved
+    signed_in_admin(app, client)  # the console speaks English
+    post_form(client, f"/admin/users/{user.subject}/reset-mfa", {"confirmed": "yes"})
+    body = latest_mail(app, "ana@example.com")
+    assert "Hola, Ana Ruiz:" in body and "un administrador restableció" in body
+    assert re.search(r"El \d{1,2} de [a-z]+ de \d{4}, \d\d:\d\d CES?T", body)  # Madrid, in Spanish
+    assert "Hello" not in body and "administrator" not in body
+
+    for email in ("ana@example.com", "bob@example.com"):  # pages in English
+        submit(client, "/signin/forgot", {"email": email})
+    assert "abra este enlace" in latest_mail(app, "ana@example.com")
+    assert "open this link" in latest_mail(app, "bob@example.com")  # the page's, as before

@@ -143,6 +143,8 @@ def test_an_email_only_user_waits_and_is_told_with_a_cancel_link(app, client, cl
     assert "you can choose a new password after" in page.text
     mail = latest_mail(app)
     assert "24 hours" in mail and "/signin/reset/cancel/" in mail
+    # When, written in the reader's words and zone, named.
+    assert re.search(r"only after\n[A-Z][a-z]+ \d{1,2}, \d{4}, \d\d:\d\d UTC, 24 hours", mail)
     # Before the wait ends, no new password, even posted directly.
     client.post(link, data={"csrf_token": csrf_of(page), "password": NEW_PASSWORD})
     assert password_works(app, "ada@example.com", PASSWORD)
