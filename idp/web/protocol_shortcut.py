@@ -14,8 +14,9 @@ client_credentials grant with only that grant's parameters (ASCII, no NUL, under
 no query string), every answer Authlib gives to it included; a GET of /userinfo with a bearer
 header, successes only (its errors have no side effect and go to Flask). Everything else,
 /token's rate limit reached, the limiter's storage failing, or anything raised goes on to
-Flask unchanged. tests/oidc/test_protocol_shortcut.py holds the two paths to the same answers;
-every other protocol test goes through this layer.
+Flask unchanged; what is neither an OAuth error nor an outage is logged (a warning with its
+traceback). tests/oidc/test_protocol_shortcut.py holds the two paths to the same answers; every
+other protocol test goes through this layer.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from idp.oidc.plain_requests import (
     RequestHeaders,
     bearer_request,
 )
+from idp.oidc.protocol import OAuth2Error
 from idp.rate_limiter import limiter_of
 from idp.web import tracing
 from idp.web.limits import MAX_BODY, presented_client_id, token_rate_key_for
@@ -144,7 +146,10 @@ class ProtocolShortcut:
                 response: PlainAnswer = server.handle_response(*endpoint.answer(token))
                 body = response.get_data()
                 self._sweep()
-        except Exception:  # OAuth2Error included: Flask gives the error with its hooks
+        except (OAuth2Error, *DATABASE_UNAVAILABLE):
+            return self.inner(environ, start_response)  # Flask answers, logs an outage
+        except Exception:
+            log.warning("protocol shortcut: Flask answers instead", exc_info=True)
             return self.inner(environ, start_response)
         found = [*response.headers, ("Access-Control-Allow-Origin", "*")]
         return self._respond(

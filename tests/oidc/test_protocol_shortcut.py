@@ -8,6 +8,7 @@ request it does not answer itself (errors above all) reaches Flask unchanged.
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 import pytest
@@ -299,3 +300,37 @@ def test_requests_answered_before_flask_still_sweep_expired_rows(fresh_app):
         == 200
     )
     assert seen == [] and sessions() == 0
+
+
+def test_a_failure_before_flask_is_logged_and_flask_answers(fresh_app, monkeypatch, caplog):
+    """Not an OAuth error nor an outage (those are Flask's to answer and log): a bug, said."""
+    user = make_user(fresh_app)
+    totp = enroll_totp(fresh_app, user.id)
+    _, secret = make_client(fresh_app)
+    browser = fresh_app.test_client()
+    rp = RelyingParty(browser, secret=secret)
+    access = SignInFlow(browser, rp).authorize_and_exchange(totp).tokens["access_token"]
+    server = fresh_app.extensions["idp.oidc"]
+    failed: list[str] = []
+
+    def fails_once(real: Any) -> Any:
+        def call(*args: Any) -> Any:
+            if not failed:
+                failed.append(real.__name__)
+                raise RuntimeError("a bug")
+            return real(*args)
+
+        return call
+
+    monkeypatch.setattr(server.userinfo, "answer", fails_once(server.userinfo.answer))
+    monkeypatch.setattr(server, "create_token_response", fails_once(server.create_token_response))
+    seen = hooks_ran(fresh_app)
+    with caplog.at_level(logging.WARNING, logger="idp.web.protocol_shortcut"):
+        assert rp.userinfo(access).get_json()["email"] == "ada@example.com"
+        failed.clear()
+        cc = rp.token_request({"grant_type": "client_credentials"}, auth="basic")
+        assert cc.status_code == 200 and "access_token" in cc.get_json()
+    assert failed == ["create_token_response"] and seen == ["/userinfo", "/token"]
+    said = [r for r in caplog.records if r.name == "idp.web.protocol_shortcut"]
+    assert [r.getMessage() for r in said] == ["protocol shortcut: Flask answers instead"] * 2
+    assert all(r.exc_info and r.exc_info[0] is RuntimeError for r in said)
