@@ -27,6 +27,7 @@ from idp.extensions import db
 from idp.models.mail_message import MailMessage
 from idp.worker import drain
 from tests.certificates import self_signed_certificate
+from tests.support import make_user
 
 HOST = "127.0.0.1"
 LOGIN = ("mailer@idp.example", "p@ss:w/rd")
@@ -324,3 +325,15 @@ def test_an_unreachable_server_is_a_mail_not_sent_error_and_the_message_stays_qu
 
     with app.app_context(), pytest.raises(mail.MailNotSent):
         mail.deliver(app.extensions["idp.settings"], stored_message(app))
+
+
+def test_mail_written_outside_a_request_speaks_the_recipients_saved_language(app: Flask) -> None:
+    """The CLI and the worker have no page to take a language from: the account's is used."""
+    make_user(app, "ana@example.com", name="Ana Ruiz", locale="es", time_zone="America/Bogota")
+    make_user(app, "bob@example.com", name="Bob Stone")
+    with app.app_context():
+        spanish = mail.text_of(mail.compose("ana@example.com", "mfa_reset", name="Ana Ruiz"))
+        english = mail.text_of(mail.compose("bob@example.com", "mfa_reset", name="Bob Stone"))
+    assert spanish.startswith("Hola, Ana Ruiz:")
+    assert re.search(r"El \d{1,2} de [a-z]+ de \d{4}, \d\d:\d\d UTC-05 un", spanish)  # Bogotá
+    assert english.startswith("Hello Bob Stone,") and " UTC, an administrator" in english
