@@ -89,8 +89,9 @@ class Token(Model, TokenMixin):
     refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     access_revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     refresh_revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    # Set with refresh_revoked_at when spent by rotation; None when revoked any other way,
-    # so presenting a revoked token is not mistaken for a replayed (stolen) one.
+    # Set with refresh_revoked_at when spent by rotation or withdrawn by a retry; None when
+    # revoked any other way, so presenting a revoked token is not mistaken for a replayed
+    # (stolen) one.
     refresh_rotated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # RFC 9068: the `jti` of a JWT access token (None for opaque ones); revoking the row
     # lists it in revoked_access_tokens, which is what verifying the JWT consults.
@@ -198,12 +199,17 @@ class Token(Model, TokenMixin):
 
     @classmethod
     def withdraw(cls, token_id: int, at: datetime) -> bool:
-        """Revoke an unspent token pair whose response was lost; False if already spent."""
+        """Revoke an unspent token pair whose response was lost; False if already spent.
+
+        Marked rotated too: its answer never reached the client that retried, so whoever
+        presents it later holds a copy of the grant (a thief who rotated first within the
+        grace, or the client a thief's "retry" cut off) and the family is revoked.
+        """
         _list_jtis(cls.id == token_id, cls.refresh_revoked_at.is_(None), at=at)
         result = changed_rows(
             update(cls)
             .where(cls.id == token_id, cls.refresh_revoked_at.is_(None))
-            .values(refresh_revoked_at=at, access_revoked_at=at)
+            .values(refresh_revoked_at=at, refresh_rotated_at=at, access_revoked_at=at)
         )
         return result == 1
 

@@ -116,3 +116,19 @@ def test_a_revoked_refresh_token_presented_later_is_audited_as_revoked(app, clie
     presented = events(app, "refresh_token.revoked_presented")
     assert [(e.client_id, e.user_id is not None) for e in presented] == [("rp", True)]
     assert events(app, "refresh_token.reused") == []
+
+
+def test_the_pair_a_retry_withdrew_presented_later_revokes_the_family(app, client, clock):
+    """A thief rotates a stolen token first; the client's retry within the grace withdraws the
+    thief's pair. Or the reverse: the thief "retries" and cuts the client off. Either way the
+    withdrawn token's holder is a second holder of the grant: presenting it revokes it all."""
+    rp, old, first = rotated(app, client)  # one party rotated (the answer reached it)
+    clock.advance(seconds=2)
+    second = rp.refresh(old).get_json()  # the other, within the grace: `first` withdrawn
+
+    reuse = rp.refresh(first["refresh_token"])
+
+    assert reuse.status_code == 400 and reuse.get_json()["error"] == "invalid_grant"
+    assert not active(rp, second["refresh_token"]) and not active(rp, second["access_token"])
+    assert [e.client_id for e in events(app, "refresh_token.reused")] == ["rp"]
+    assert events(app, "refresh_token.revoked_presented") == []
