@@ -251,6 +251,7 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
     _lost_child: Token | None = None  # set when the request is a retry within the grace
+    _presented = ""  # the refresh token as the request gave it
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | SpentRefresh | None:
         """A usable refresh token, or a retry within the grace; a replayed one signals theft.
@@ -260,6 +261,7 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
         is checked first and spent after (Authlib refuses a widening after this returns), and
         whatever the UPDATE did not match is read back to tell why, as below.
         """
+        self._presented = refresh_token
         if not self.request.payload.scope:
             client_id = self.request.client.client_id
             spent = Token.spend_usable(refresh_token, client_id=client_id, at=now())
@@ -326,6 +328,11 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
         # family revocation below must be), so a token of a disabled user stays as it was.
         if self.authenticate_user(item) is None:
             raise InvalidGrantError(description="The token's user is disabled.")
+        if self._lost_child is None and not Token.spend_refresh(item.id, at):
+            # A concurrent use spent it between the read and this statement (a request naming
+            # a scope reads first): judged as any later use is, as spend_usable's loser is.
+            db.session.rollback()
+            item = self._judged_again()
         if self._lost_child is not None:
             if not Token.withdraw(self._lost_child.id, at):
                 db.session.rollback()
@@ -337,11 +344,19 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
                 client_id=item.client_id,
                 seconds_since_rotation=int((at - item.refresh_rotated_at).total_seconds()),
             )
-        elif not Token.spend_refresh(item.id, at):
-            db.session.rollback()
-            self._revoke_family(item)
-            raise InvalidGrantError()
         return super().create_token_response()
+
+    def _judged_again(self) -> Token:
+        """The presented token read again after losing a race: a retry within the grace (its
+        winner's pair is then withdrawn), else a replay that revokes the family."""
+        item = Token.for_rotation(self._presented)
+        self._lost_child = self._retried(item) if item is not None else None
+        if item is None or self._lost_child is None:
+            if item is not None:
+                self._refuse_spent(item)
+            raise InvalidGrantError()
+        self.request.refresh_token = item
+        return item
 
     def authenticate_user(self, refresh_token: Token | SpentRefresh) -> User | Owner | None:
         """The token's user, unless disabled since."""

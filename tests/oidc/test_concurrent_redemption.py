@@ -110,9 +110,11 @@ class SignedIn:
         params = query(self.browser.through(self.authorize, until=REDIRECT_URI, secret=self.secret))
         return str(_redeem(self.base, params["code"], self.auth).json()["refresh_token"])
 
-    def refresh(self, token: str) -> requests.Response:
-        """RFC 6749 6, authenticated as the client."""
+    def refresh(self, token: str, scope: str | None = None) -> requests.Response:
+        """RFC 6749 6, authenticated as the client (with `scope`, as many RP libraries send)."""
         data = {"grant_type": "refresh_token", "refresh_token": token}
+        if scope:
+            data["scope"] = scope
         return requests.post(f"{self.base}/token", data=data, auth=self.auth, timeout=10)
 
     def active(self, token: str) -> bool:
@@ -122,13 +124,21 @@ class SignedIn:
         return bool(reply.json()["active"])
 
 
+# Without a scope the token is spent by the statement that finds it; with one it is read, the
+# scope checked, then spent: both ways, the later use is judged the same.
+SCOPES = pytest.mark.parametrize("scope", [None, "openid offline_access"])
+
+
+@SCOPES
 @pytest.mark.parametrize("overrides", [{"refresh_reuse_grace_seconds": 0}])
-def test_a_refresh_token_used_twice_at_once_rotates_once_and_the_reuse_revokes_all(live_server):
+def test_a_refresh_token_used_twice_at_once_rotates_once_and_the_reuse_revokes_all(
+    live_server, scope
+):
     rp = SignedIn(live_server)
 
     for _ in range(ROUNDS):
         token = rp.refresh_token()
-        responses = _twice_at_once(lambda token=token: rp.refresh(token))
+        responses = _twice_at_once(lambda token=token: rp.refresh(token, scope))
 
         assert sorted(r.status_code for r in responses) == [200, 400]
         winner = next(r for r in responses if r.status_code == 200).json()
@@ -139,14 +149,15 @@ def test_a_refresh_token_used_twice_at_once_rotates_once_and_the_reuse_revokes_a
         assert not rp.active(winner["refresh_token"])
 
 
-def test_a_refresh_token_used_twice_at_once_within_the_grace_leaves_one_live(live_server):
+@SCOPES
+def test_a_refresh_token_used_twice_at_once_within_the_grace_leaves_one_live(live_server, scope):
     rp = SignedIn(live_server)
 
     for _ in range(ROUNDS):
         token = rp.refresh_token()
-        responses = _twice_at_once(lambda token=token: rp.refresh(token))
+        responses = _twice_at_once(lambda token=token: rp.refresh(token, scope))
 
         issued = [r.json()["refresh_token"] for r in responses if r.status_code == 200]
         assert issued, [r.json() for r in responses]
-        # The later use is a retry of the earlier (or a replay): never two live tokens.
-        assert len([t for t in issued if rp.active(t)]) <= 1
+        # The later use is a retry of the earlier: one live token, the grant kept.
+        assert len([t for t in issued if rp.active(t)]) == 1
