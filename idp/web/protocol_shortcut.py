@@ -115,17 +115,17 @@ class ProtocolShortcut:
                     return self.inner(environ, start_response)  # Flask counts it and says 429
                 counted = self._count(key)  # before the grant, as Flask-Limiter counts
                 response: PlainAnswer = server.create_token_response(request)
-                _commit()  # the request's one commit, as commit_without_session's
                 body = response.get_data()
-                self._sweep()
+                _commit()  # the request's one commit, as commit_without_session's
+                self._after_commit()
         except DATABASE_UNAVAILABLE as error:
             # An outage: Flask meets it too and answers 503 with its own log line, so one
             # line here, not a second traceback per token request.
             log.warning("protocol shortcut: database unavailable (%s)", type(error).__name__)
             return self.inner(environ, start_response)
         except Exception:
-            # Nothing answered yet; what was committed (a token issued) is only ever more
-            # than Flask's answer will show, never less: a code redeemed twice is refused.
+            # Nothing answered and nothing committed yet (what follows the commit is
+            # _after_commit's): Flask runs the request from the start.
             log.warning("protocol shortcut: Flask answers instead", exc_info=True)
             return self.inner(environ, start_response)
         found = [*response.headers, *_rate_limit_headers(counted)]
@@ -155,6 +155,14 @@ class ProtocolShortcut:
         return self._respond(
             environ, start_response, USERINFO_ENDPOINT, "200 OK", body, found, started
         )
+
+    def _after_commit(self) -> None:
+        """The sweep, once the answer is committed: what it raises is logged, never passed on,
+        since Flask would run the grant again (a code redeemed twice revokes its tokens)."""
+        try:
+            self._sweep()
+        except Exception:
+            log.error("protocol shortcut: housekeeping after a token answer failed", exc_info=True)
 
     def _sweep(self) -> None:
         """Flask's teardown hook, in the request's app context: expired rows, now and then."""

@@ -334,3 +334,34 @@ def test_a_failure_before_flask_is_logged_and_flask_answers(fresh_app, monkeypat
     said = [r for r in caplog.records if r.name == "idp.web.protocol_shortcut"]
     assert [r.getMessage() for r in said] == ["protocol shortcut: Flask answers instead"] * 2
     assert all(r.exc_info and r.exc_info[0] is RuntimeError for r in said)
+
+
+def test_a_failure_after_the_commit_still_answers_what_was_committed(
+    fresh_app, monkeypatch, caplog
+):
+    """Handing on to Flask after the commit would redeem the code again: a replay, which
+    revokes what was just issued. The committed answer goes out; the failure is logged."""
+    user = make_user(fresh_app)
+    totp = enroll_totp(fresh_app, user.id)
+    _, secret = make_client(fresh_app)
+    browser = fresh_app.test_client()
+    rp = RelyingParty(browser, secret=secret)
+    flow = SignInFlow(browser, rp)
+    flow.start(scope="openid offline_access")
+    code = flow.complete(totp)["code"]
+    shortcut = fresh_app.extensions["idp.protocol_shortcut"]
+
+    def fails() -> None:
+        raise RuntimeError("housekeeping failed")
+
+    monkeypatch.setattr(shortcut, "_sweep", fails)
+    with caplog.at_level(logging.ERROR, logger="idp.web.protocol_shortcut"):
+        answer = rp.redeem(code)
+    [said] = [r for r in caplog.records if r.name == "idp.web.protocol_shortcut"]
+    assert said.exc_info and said.exc_info[0] is RuntimeError
+    monkeypatch.undo()
+
+    assert answer.status_code == 200, answer.text
+    tokens = answer.get_json()
+    assert rp.userinfo(tokens["access_token"]).status_code == 200
+    assert rp.refresh(tokens["refresh_token"]).status_code == 200
