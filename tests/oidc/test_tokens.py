@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
+import pytest
+
 from idp.extensions import db
 from idp.models.token import Token
 from idp.models.user import User
@@ -572,3 +574,32 @@ def test_protocol_endpoints_leave_the_browser_session_alone(app, client):
     assert [a.status_code for a in answers] == [200, 200, 200, 405]
     assert all("Set-Cookie" not in a.headers for a in answers)
     assert "code" in query(client.get(rp.authorize_url()).headers["Location"])  # still signed in
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"client_id": "rp", "client_secret": "the-secret"}, "client_secret"),
+        ({"client_id": "spa"}, "client_id"),
+    ],
+)
+def test_basic_credentials_come_alone_and_name_the_same_client(app, client, extra, named):
+    """RFC 6749 2.3: one authentication method a request; a form naming another client is
+    not answered for the one Basic authenticated. The code survives the refusal."""
+    rp, _ = signed_in_rp(app, client)
+    make_client(app, "spa", public=True)
+    code = fresh_code(client, rp)
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": rp.redirect_uri,
+        "code_verifier": rp.verifier,
+    }
+    extra = {k: rp.secret if v == "the-secret" else v for k, v in extra.items()}
+
+    refused = rp.token_request({**data, **extra}, auth="basic")
+
+    assert refused.status_code == 400, refused.text
+    assert refused.get_json()["error"] == "invalid_request"
+    assert named in refused.get_json()["error_description"]
+    assert rp.token_request({**data, "client_id": "rp"}, auth="basic").status_code == 200
