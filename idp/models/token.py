@@ -52,7 +52,7 @@ class SpentRefresh:
     code_id: int | None
     sid: str
     claims: dict[str, Any] | None
-    scope: str
+    granted_scope: str  # the grant's (Token.granted_scope), which the successor inherits
     authentication: dict[str, Any] | None
     user: Owner
 
@@ -61,8 +61,8 @@ class SpentRefresh:
         return self.client_id == client.get_client_id()
 
     def get_scope(self) -> str:
-        """Granted scopes."""
-        return self.scope
+        """The grant's scopes: a refresh naming none asks for them all (RFC 6749 6)."""
+        return self.granted_scope
 
 
 class Token(Model, TokenMixin):
@@ -84,6 +84,9 @@ class Token(Model, TokenMixin):
     refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     token_type: Mapped[str] = mapped_column(String(20), default="Bearer")
     scope: Mapped[str] = mapped_column(Text, default="")
+    # The grant's scope when a refresh narrowed the access token's (RFC 6749 6: the refresh
+    # token keeps what was granted, and a later refresh may ask for all of it); None: `scope`.
+    refresh_scope: Mapped[str | None] = mapped_column(Text, nullable=True)
     issued_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     expires_in: Mapped[int] = mapped_column(Integer)
     refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -150,7 +153,7 @@ class Token(Model, TokenMixin):
         )
         if row is None:
             return None
-        token_id, user_id, family, code_id, sid, claims, scope, authentication, subject = row
+        token_id, user_id, family, code_id, sid, claims, scope, refresh_scope, authn, subject = row
         return SpentRefresh(
             id=token_id,
             client_id=client_id,
@@ -158,8 +161,8 @@ class Token(Model, TokenMixin):
             code_id=code_id,
             sid=sid,
             claims=claims,
-            scope=scope,
-            authentication=authentication,
+            granted_scope=refresh_scope if refresh_scope is not None else scope,
+            authentication=authn,
             user=Owner(id=user_id, subject=subject),
         )
 
@@ -226,8 +229,13 @@ class Token(Model, TokenMixin):
         """True when the token was issued to this client."""
         return self.client_id == client.get_client_id()
 
+    @property
+    def granted_scope(self) -> str:
+        """The scopes of the grant the refresh token carries (its access token's may be fewer)."""
+        return self.refresh_scope if self.refresh_scope is not None else self.scope
+
     def get_scope(self) -> str:
-        """Granted scopes."""
+        """The access token's scopes."""
         return self.scope
 
     def get_expires_in(self) -> int:
@@ -304,6 +312,7 @@ _SPEND_USABLE = OneRowWrite(
         _table.c.sid,
         _table.c.claims,
         _table.c.scope,
+        _table.c.refresh_scope,
         _table.c.authentication,
         select(_users.c.subject)
         .where(_users.c.id == _table.c.user_id)

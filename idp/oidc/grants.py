@@ -9,7 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants, scope_to_list
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.grants.util import is_openid_scope
@@ -77,7 +82,7 @@ class AccessTokenFormat(grants.BaseGrant):
 
     def generate_token(
         self,
-        user: User | None = None,
+        user: User | UserClaims | Owner | None = None,
         scope: str | None = None,
         grant_type: str | None = None,
         expires_in: int | None = None,
@@ -216,7 +221,7 @@ class AuthorizationCodeGrant(AccessTokenFormat, grants.AuthorizationCodeGrant):
 
     def generate_token(
         self,
-        user: User | None = None,
+        user: User | UserClaims | Owner | None = None,
         scope: str | None = None,
         grant_type: str | None = None,
         expires_in: int | None = None,
@@ -357,6 +362,27 @@ class RefreshTokenGrant(AccessTokenFormat, grants.RefreshTokenGrant):
             raise InvalidGrantError()
         self.request.refresh_token = item
         return item
+
+    def _validate_token_scope(self, token: Token | SpentRefresh) -> None:
+        """A requested scope must lie within the grant's (RFC 6749 6), not within the last
+        access token's: a refresh that narrowed it does not narrow the grant.
+
+        Authlib's check, against Token.granted_scope rather than get_scope (the access token's,
+        which bearer checks read).
+        """
+        scope = self.request.payload.scope
+        if not scope:
+            return
+        granted = set(scope_to_list(token.granted_scope) or [])
+        if not granted or not granted.issuperset(scope_to_list(scope)):
+            raise InvalidScopeError()
+
+    def issue_token(self, user: User | Owner, refresh_token: Token | SpentRefresh) -> Any:
+        """Authlib's, where no scope asked means the grant's (RFC 6749 6)."""
+        scope = self.request.payload.scope or refresh_token.granted_scope
+        return self.generate_token(
+            user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
+        )
 
     def authenticate_user(self, refresh_token: Token | SpentRefresh) -> User | Owner | None:
         """The token's user, unless disabled since."""

@@ -73,6 +73,7 @@ INSERT_TOKEN = OneRowWrite(
         "refresh_token_hash",
         "token_type",
         "scope",
+        "refresh_scope",
         "issued_at",
         "expires_in",
         "refresh_expires_at",
@@ -414,7 +415,7 @@ class Introspection(IntrospectionEndpoint):
         payload: dict[str, Any] = {
             "active": True,
             "client_id": item.client_id,
-            "scope": item.scope,
+            "scope": item.scope if kind == "access_token" else item.granted_scope,
             "token_type": "Bearer" if kind == "access_token" else "refresh_token",
             "iat": epoch(item.issued_at),
             "iss": self.server.settings.issuer,
@@ -495,6 +496,9 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
     else:
         family, code_id, sid, requested = secrets.token_hex(16), None, "", None
     refresh = token.get("refresh_token")
+    scope = token.get("scope", "")
+    # A successor keeps its parent's grant whatever this access token was narrowed to.
+    granted = parent.granted_scope if parent is not None and refresh else scope
     ttl = timedelta(days=settings.refresh_token_ttl_days)
     # One INSERT, compiled once: nothing reads the row back in this request, so no ORM unit
     # of work, and no statement built per call.
@@ -513,7 +517,8 @@ def store_token(token: dict[str, Any], request: Any, *, settings: Settings) -> N
             access_token_hash=sha256_hex(token["access_token"]),
             refresh_token_hash=sha256_hex(refresh) if refresh else None,
             token_type="Bearer",  # noqa: S106 (RFC 6750: the type, not a secret)
-            scope=token.get("scope", ""),
+            scope=scope,
+            refresh_scope=granted if granted != scope else None,
             issued_at=at,
             expires_in=int(token["expires_in"]),
             refresh_expires_at=at + ttl if refresh else None,

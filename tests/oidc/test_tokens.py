@@ -344,6 +344,31 @@ def test_refresh_may_narrow_but_never_widen_the_scope(app, client):
     assert widened.get_json()["error"] == "invalid_scope"
 
 
+def test_a_narrowed_refresh_narrows_the_access_token_not_the_grant(app, client):
+    """RFC 6749 6: the new refresh token's scope is the one presented's, and a refresh naming no
+    scope gets all that was granted, whatever an earlier refresh asked for."""
+    granted = {"openid", "email", "offline_access"}
+    rp, exchange = signed_in_rp(app, client, scope=" ".join(sorted(granted)))
+    narrowed = rp.refresh(exchange.tokens["refresh_token"], scope="openid offline_access")
+    narrow = narrowed.get_json()
+    assert set(narrow["scope"].split()) == {"openid", "offline_access"}
+    assert "email" not in rp.userinfo(narrow["access_token"]).get_json()  # the access token's
+    assert set(rp.introspect(narrow["access_token"]).get_json()["scope"].split()) == (
+        granted - {"email"}
+    )
+    assert set(rp.introspect(narrow["refresh_token"]).get_json()["scope"].split()) == granted
+
+    again = rp.refresh(narrow["refresh_token"]).get_json()  # no scope: the grant's
+    assert set(again["scope"].split()) == granted
+    assert rp.userinfo(again["access_token"]).get_json()["email"] == "ada@example.com"
+    asked = rp.refresh(again["refresh_token"], scope="openid email offline_access")
+    assert asked.status_code == 200, asked.text  # all of the grant may be asked for by name
+    narrower = rp.refresh(asked.get_json()["refresh_token"], scope="openid offline_access")
+    back = rp.refresh(narrower.get_json()["refresh_token"], scope="openid email offline_access")
+    assert back.status_code == 200, back.text  # the scope path (read, checked, then spent)
+    assert rp.refresh(back.get_json()["refresh_token"], scope="openid profile").status_code == 400
+
+
 def test_a_refresh_token_is_bound_to_its_client(app, client):
     rp, exchange = signed_in_rp(app, client, scope=OFFLINE)
     _, other_secret = make_client(app, "other")
