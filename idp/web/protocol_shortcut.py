@@ -111,9 +111,9 @@ class ProtocolShortcut:
                 authorization = Authorization.from_header(headers.get("Authorization"))
                 client_id = presented_client_id(authorization, form)
                 key = token_rate_key_for(address_bucket(address or ""), client_id)
-                if not self._within_limits(key):
-                    return self.inner(environ, start_response)  # Flask counts it and says 429
-                counted = self._count(key)  # before the grant, as Flask-Limiter counts
+                counted = self._take(key)  # before the grant, as Flask-Limiter counts
+                if counted is None:
+                    return self.inner(environ, start_response)  # Flask says 429 (or copes)
                 response: PlainAnswer = server.create_token_response(request)
                 body = response.get_data()
                 _commit()  # the request's one commit, as commit_without_session's
@@ -172,34 +172,26 @@ class ProtocolShortcut:
         own = limiter_of(self.app)
         return [own._key_prefix, key, TOKEN_ENDPOINT] if own._key_prefix else [key, TOKEN_ENDPOINT]
 
-    def _within_limits(self, key: str) -> bool:
-        """Whether /token's limit lets this request through; False: Flask counts and decides.
+    def _take(self, key: str) -> list[RequestLimit] | None:
+        """Count this request in each of /token's limits, as Flask-Limiter counts the view's;
+        None when one is used up, or the limiter's storage fails: Flask then decides.
 
-        Flask-Limiter's own in-memory fallback (its storage failing) is left to it.
+        One hit each, never a test then a hit: of concurrent requests at the limit's edge, only
+        as many as it allows get through (a refused hit is not kept, or only adds to a count
+        already over). Flask-Limiter's own in-memory fallback (its storage failing) is left to it.
         """
         own = limiter_of(self.app)
         if not own.enabled:
-            return True
-        if own._storage_dead:
-            return False
-        args = self._limiter_args(key)
-        try:
-            return all(own.limiter.test(item, *args) for item in self.token_limits)
-        except own.storage.base_exceptions:
-            return False
-
-    def _count(self, key: str) -> list[RequestLimit]:
-        """Count an answered request as Flask-Limiter counts the view's (issued: it counts)."""
-        own = limiter_of(self.app)
-        if not own.enabled:
             return []
+        if own._storage_dead:
+            return None
         args = self._limiter_args(key)
         try:
-            for item in self.token_limits:
-                own.limiter.hit(item, *args)
+            if not all(own.limiter.hit(item, *args) for item in self.token_limits):
+                return None
         except own.storage.base_exceptions:
             log.warning("rate limit storage failed counting a token request", exc_info=True)
-            return []
+            return None
         return [RequestLimit(own, item, args, False, False) for item in self.token_limits]
 
     def _respond(
