@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,20 @@ def current_request_id() -> str | None:
 
 class TextFormatter(logging.Formatter):
     """The classic one-line format, with the request id and masked addresses."""
+
+    _stamp: tuple[int, str] = (-1, "")  # a second and its local time: one value, thread-safe
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """logging's default time, its local-time conversion done once per second, not per line."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second, stamp = self._stamp
+        if int(record.created) != second:
+            second = int(record.created)
+            stamp = time.strftime(self.default_time_format, self.converter(second))
+            self._stamp = (second, stamp)
+        msec = self.default_msec_format
+        return msec % (stamp, record.msecs) if msec else stamp
 
     def format(self, record: logging.LogRecord) -> str:
         """Format as usual, then mask; the request id goes last so columns stay aligned."""

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from idp.logging_setup import JsonFormatter
+from idp.logging_setup import TEXT_FORMAT, JsonFormatter, TextFormatter
 from tests.oidc.test_tokens import OFFLINE
 from tests.support import (
     PASSWORD,
@@ -106,3 +106,25 @@ def test_the_request_id_is_taken_if_safe_and_echoed(client, caplog) -> None:
     assert all(re.fullmatch(r"[0-9a-f]{16}", rid) for rid in generated)
     logged = [line["request_id"] for line in json_lines(caplog) if line["logger"] == "idp.request"]
     assert logged == ["lb-7f3a.42", unsafe.headers["X-Request-ID"], none.headers["X-Request-ID"]]
+
+
+def test_the_text_format_writes_logging_s_own_time_across_seconds() -> None:
+    # TextFormatter converts each second to local time once; every line must still read as
+    # logging's default format would write it.
+    ours, logging_s = TextFormatter(TEXT_FORMAT), logging.Formatter(TEXT_FORMAT)
+    for created in (1764570000.001, 1764570000.999, 1764570001.5, 1764570000.25, 1764573600.0):
+        record = logging.LogRecord("idp.request", logging.INFO, __file__, 1, "m", None, None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert ours.format(record) == logging_s.format(record)
+
+
+def test_the_request_line_keeps_its_text_and_fields(client, caplog) -> None:
+    caplog.set_level(logging.INFO)
+
+    client.get("/signin", headers={"X-Request-ID": "lb-1"})
+
+    (line,) = [r for r in caplog.records if r.name == "idp.request"]
+    assert re.fullmatch(r"GET /signin 200 \d+\.\dms", line.getMessage())
+    assert line.levelno == logging.INFO
+    assert line.fields["request_id"] == "lb-1"
+    assert {"method", "path", "endpoint", "status", "duration_ms"} <= line.fields.keys()
