@@ -221,8 +221,11 @@ class DatabaseSessionInterface(SessionInterface):
                 db.session.rollback()  # the request failed: none of its own work is kept
             self._save(session, response)
             # The request's one commit: its work, its audit events and the session row together
-            # (services leave it to the request: idp.database.commit_unless_in_request).
-            db.session.commit()
+            # (services leave it to the request: idp.database.commit_unless_in_request). A
+            # request that touched no table has no transaction: committing would begin an empty
+            # one only to end it.
+            if db.session().in_transaction():
+                db.session.commit()
         except DATABASE_UNAVAILABLE as error:
             rollback_quietly()
             log.warning("session not saved, database unavailable: %s", first_line(error))
@@ -341,7 +344,11 @@ def commit_without_session(response: Response) -> Response:
     """after_request: the one commit of a request that has no session to save (sessionless
     endpoints; every other request commits in `save_session`). A 5xx commits nothing:
     Flask-SQLAlchemy rolls the session back at teardown."""
-    if current_app.session_interface.is_null_session(session) and response.status_code < 500:
+    if (
+        current_app.session_interface.is_null_session(session)
+        and response.status_code < 500
+        and db.session().in_transaction()
+    ):
         db.session.commit()
     return response
 
