@@ -166,7 +166,11 @@ class OneRowWrite:
     (a column default, a value the statement carries) is refused when first compiled.
     """
 
-    def __init__(self, statement: UpdateBase, *, keys: Iterable[str]) -> None:
+    def __init__(
+        self, statement: UpdateBase | Callable[[str], UpdateBase], *, keys: Iterable[str]
+    ) -> None:
+        # A callable builds the statement for a dialect's name (an upsert: each dialect's own
+        # INSERT ... ON CONFLICT), once per dialect.
         self.statement = statement
         self.keys = tuple(keys)
         self._compiled: WeakKeyDictionary[Dialect, _CompiledWrite] = WeakKeyDictionary()
@@ -222,7 +226,10 @@ class OneRowWrite:
                 cursor.close()
 
     def _compile(self, dialect: Dialect) -> _CompiledWrite:
-        compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))
+        statement = self.statement
+        if not isinstance(statement, UpdateBase):
+            statement = statement(dialect.name)
+        compiled = statement.compile(dialect=dialect, column_keys=list(self.keys))
         missing = set(compiled.binds) - set(self.keys)
         if compiled.post_compile_params or missing:
             raise TypeError(f"not a OneRowWrite: values not given at each call {missing}")
@@ -233,7 +240,7 @@ class OneRowWrite:
         )
         processors = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in self.statement.exported_columns
+            for column in statement.exported_columns
         )
         found = _CompiledWrite(
             sql=compiled.string,

@@ -377,6 +377,44 @@ def test_a_failed_one_row_write_raises_sqlalchemys_error_without_its_values(app)
     assert "hunter2" not in str(failure.value)
 
 
+def test_a_one_row_write_built_per_dialect_runs_that_dialects_upsert(app):
+    """Given a builder, the write compiles the dialect's own INSERT ... ON CONFLICT (the
+    known-browser and served-client upserts): the second run updates the row the first
+    inserted, and RETURNING gives the row's values either way."""
+    from sqlalchemy import bindparam, func, select
+
+    from idp.driver_statements import OneRowWrite
+    from idp.extensions import db
+    from idp.models.upsert import dialect_insert
+
+    tokens = _tokens()
+    built: list[str] = []
+
+    def upsert(dialect: str):
+        built.append(dialect)
+        statement = dialect_insert(dialect, tokens).values(
+            {name: bindparam(name) for name in _token_values()}
+        )
+        return statement.on_conflict_do_update(
+            index_elements=["access_token_hash"], set_={"scope": statement.excluded.scope}
+        ).returning(tokens.c.scope, tokens.c.family)
+
+    write = OneRowWrite(upsert, keys=tuple(_token_values()))
+    values = _token_values(access_token_hash="7" * 64)
+    mine = select(func.count()).select_from(tokens).where(tokens.c.access_token_hash == "7" * 64)
+    with app.app_context():
+        connection = db.session.connection()
+        first = write.returning(connection, values)
+        second = write.returning(connection, {**values, "scope": "openid email"})
+        count = db.session.scalar(mine)
+        db.session.rollback()
+        dialect = db.engine.dialect.name
+    assert first == (values["scope"], "family-1")
+    assert second == ("openid email", "family-1")
+    assert count == 1
+    assert built == [dialect]  # built once, for the dialect in use
+
+
 def test_a_one_row_write_refuses_a_statement_needing_values_not_given(app):
     """A column default SQLAlchemy would fill in (token_type, issued_at...) is not filled in
     by the driver: refused when compiled, before anything is sent."""

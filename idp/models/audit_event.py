@@ -9,6 +9,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, Table, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
+from idp.driver_statements import OneRowWrite
 from idp.extensions import Model, db
 
 
@@ -37,8 +38,8 @@ class AuditEvent(Model):
         detail: dict[str, Any],
     ) -> None:
         """Write one event in the session's transaction (nothing reads it back in a request)."""
-        db.session.execute(
-            _APPEND,
+        _APPEND.run(
+            db.session.connection(),
             {
                 "at": at,
                 "event": event,
@@ -52,5 +53,10 @@ class AuditEvent(Model):
 
 
 # Built once on the table: an ORM object per event, flushed with the request, cost more to
-# build and flush than the INSERT itself.
-_APPEND = insert(cast("Table", AuditEvent.__table__))
+# build and flush than the INSERT itself. Run by the driver (OneRowWrite): SQLAlchemy's
+# execution of it cost more than psycopg's own work (~0.12 ms an event, two a sign-in).
+# inline(): no RETURNING of the new id, which nothing reads.
+_APPEND = OneRowWrite(
+    insert(cast("Table", AuditEvent.__table__)).inline(),
+    keys=("at", "event", "user_id", "client_id", "ip", "user_agent", "detail"),
+)

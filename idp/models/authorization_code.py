@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.database import changed_rows
+from idp.driver_statements import OneRowWrite
 from idp.extensions import Model, db
 from idp.models.bearer import UserClaims
 from idp.models.hashing import sha256_hex
@@ -53,7 +54,7 @@ class AuthorizationCode(Model):
     @classmethod
     def issue(cls, **values: Any) -> None:
         """Store a new code (its hash and what it grants); nothing in the request reads it back."""
-        db.session.execute(_ISSUE, values)
+        _ISSUE.run(db.session.connection(), values)
 
     @classmethod
     def find(cls, code: str, client_id: str) -> AuthorizationCode | None:
@@ -69,13 +70,12 @@ class AuthorizationCode(Model):
         transaction, then find the code used). None when anything is amiss (unknown, used,
         expired, another client's): the caller then reads the row to tell a replay.
         """
-        found = db.session.connection().execute(
-            _SPEND_LIVE, {"hash": sha256_hex(code), "client": client_id, "spent_at": at}
+        row = _SPEND_LIVE.returning(
+            db.session.connection(), {"hash": sha256_hex(code), "client": client_id, "spent_at": at}
         )
-        row = found.first()
         if row is None:
             return None
-        values = row._mapping
+        values = dict(zip(_SPEND_LIVE_NAMES, row, strict=True))
         return SpentCode(
             **{name: values[name] for name in _SPENT_COLUMNS},
             user=UserClaims(**{name: values["u_" + name] for name in _CLAIM_COLUMNS}),
@@ -141,9 +141,31 @@ _FIND = select(AuthorizationCode).where(
     AuthorizationCode.client_id == bindparam("client_id"),
 )
 # Built once on the table: as ORM statements (an object flushed, a bulk UPDATE synchronised)
-# they cost more to build and key per code than to run.
+# they cost more to build and key per code than to run. Both run by the driver (OneRowWrite):
+# SQLAlchemy's execution of them cost more than psycopg's own work. inline(): no RETURNING
+# of the new id, which nothing reads.
 _table = cast("Table", AuthorizationCode.__table__)
-_ISSUE = insert(_table)
+_ISSUE = OneRowWrite(
+    insert(_table).inline(),
+    keys=(
+        "code_hash",
+        "client_id",
+        "user_id",
+        "redirect_uri",
+        "scope",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "claims",
+        "auth_time",
+        "acr",
+        "amr",
+        "sid",
+        "created_at",
+        "expires_at",
+        "used_at",
+    ),
+)
 
 _users = cast("Table", User.__table__)
 _SPENT_COLUMNS = tuple(f.name for f in fields(SpentCode) if f.name != "user")
@@ -152,7 +174,7 @@ _CLAIM_COLUMNS = tuple(f.name for f in fields(UserClaims))
 # FROM (the same test on a NOT NULL column), which no index answers (see Token's spend).
 # The user's claims come by correlated subqueries, as SQLite's RETURNING may not name an
 # UPDATE ... FROM table: the ID token needs them, and a SELECT of its own would undo the gain.
-_SPEND_LIVE = (
+_SPENDING = (
     update(_table)
     .where(
         _table.c.code_hash == bindparam("hash"),
@@ -174,3 +196,5 @@ _SPEND_LIVE = (
         ),
     )
 )
+_SPEND_LIVE = OneRowWrite(_SPENDING, keys=("hash", "client", "spent_at"))
+_SPEND_LIVE_NAMES = tuple(column.key for column in _SPENDING.exported_columns)

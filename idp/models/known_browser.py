@@ -21,8 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.driver_statements import OneRowWrite
 from idp.extensions import Model, db
-from idp.models.upsert import PerDialect, dialect_insert
+from idp.models.upsert import dialect_insert
 
 
 class KnownBrowser(Model):
@@ -61,8 +62,8 @@ class KnownBrowser(Model):
         the given notice only when the user has another (the very first sign-in announces
         nothing). The notice's hash comes back only from the row this statement inserted.
         """
-        kept = db.session.execute(
-            _SEEN(),
+        row = _SEEN.returning(
+            db.session.connection(),
             {
                 "owner": user_id,
                 "device": device_hash,
@@ -72,8 +73,9 @@ class KnownBrowser(Model):
                 "notice": notice_hash,
                 "notice_until": notice_expires_at,
             },
-        ).scalar_one()
-        return bool(kept == notice_hash)
+        )
+        # DO UPDATE returns the row either way: inserted, or the one that was there.
+        return row is not None and row[0] == notice_hash
 
     @classmethod
     def by_notice(cls, notice_hash: str) -> KnownBrowser | None:
@@ -101,4 +103,8 @@ def _upsert(dialect: str) -> Insert:
     ).returning(table.c.notice_hash)
 
 
-_SEEN = PerDialect(_upsert)
+# Run by the driver (OneRowWrite), built once per dialect: every sign-in runs it, and
+# SQLAlchemy's execution of it cost more than psycopg's own work.
+_SEEN = OneRowWrite(
+    _upsert, keys=("owner", "device", "agent", "ip", "at", "notice", "notice_until")
+)

@@ -18,8 +18,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.driver_statements import OneRowWrite
 from idp.extensions import Model, db
-from idp.models.upsert import PerDialect, dialect_insert
+from idp.models.upsert import dialect_insert
 
 
 class SessionClient(Model):
@@ -43,8 +44,8 @@ class SessionClient(Model):
         One statement, safe under concurrency: INSERT ... ON CONFLICT (sid, client_id) DO
         UPDATE (PostgreSQL and SQLite alike), instead of a SELECT, a savepoint and an INSERT.
         """
-        db.session.execute(
-            _NOTE(),
+        _NOTE.run(
+            db.session.connection(),
             {"sid": sid, "user_id": user_id, "client_id": client_id, "first_at": at, "last_at": at},
         )
 
@@ -63,14 +64,23 @@ class SessionClient(Model):
 
 
 def _upsert(dialect: str) -> Insert:
-    """On the table (no ORM bulk path)."""
+    """On the table (no ORM bulk path); inline(): no RETURNING of an id nobody reads."""
     table = cast("Table", SessionClient.__table__)
-    statement = dialect_insert(dialect, table).values(
-        {name: bindparam(name) for name in ("sid", "user_id", "client_id", "first_at", "last_at")}
+    statement = (
+        dialect_insert(dialect, table)
+        .inline()
+        .values(
+            {
+                name: bindparam(name)
+                for name in ("sid", "user_id", "client_id", "first_at", "last_at")
+            }
+        )
     )
     return statement.on_conflict_do_update(
         index_elements=["sid", "client_id"], set_={"last_at": statement.excluded.last_at}
     )
 
 
-_NOTE = PerDialect(_upsert)
+# Run by the driver (OneRowWrite), built once per dialect: every code issued runs it, and
+# SQLAlchemy's execution of it cost more than psycopg's own work.
+_NOTE = OneRowWrite(_upsert, keys=("sid", "user_id", "client_id", "first_at", "last_at"))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
-    CursorResult,
     DateTime,
     ForeignKey,
     Integer,
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.clock import now
+from idp.driver_statements import OneRowWrite
 from idp.extensions import Model, db
 
 
@@ -44,8 +44,8 @@ class TotpCredential(Model):
 
     def spend_step(self, step: int, *, at: datetime) -> bool:
         """Record `step` as used if no later one is (compare-and-set across workers); won?"""
-        result = db.session.execute(_SPEND_STEP, {"credential_id": self.id, "step": step, "at": at})
-        if cast("CursorResult[Any]", result).rowcount != 1:
+        params = {"credential_id": self.id, "step": step, "at": at}
+        if _SPEND_STEP.run(db.session.connection(), params) != 1:
             return False
         # Written by key, not through the ORM: the loaded row learns its new values as committed.
         set_committed_value(self, "last_step", step)
@@ -61,10 +61,13 @@ _OF_USER = (
     .order_by(TotpCredential.id)
 )
 # Built once on the table: an ORM bulk UPDATE (built, keyed and synchronised per code) cost
-# more than the statement itself.
+# more than the statement itself. Run by the driver (OneRowWrite): SQLAlchemy's execution
+# cost more than psycopg's own work. Not a write that changes which factors a user has, so
+# that the ORM's do_orm_execute hook (idp.models.second_factor) does not see it changes nothing.
 _table = cast("Table", TotpCredential.__table__)
-_SPEND_STEP = (
+_SPEND_STEP = OneRowWrite(
     update(_table)
     .where(_table.c.id == bindparam("credential_id"), _table.c.last_step < bindparam("step"))
-    .values(last_step=bindparam("step"), last_used_at=bindparam("at"))
+    .values(last_step=bindparam("step"), last_used_at=bindparam("at")),
+    keys=("credential_id", "step", "at"),
 )

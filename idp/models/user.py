@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.clock import now
+from idp.driver_statements import OneRowWrite
 from idp.extensions import Model, db
 
 
@@ -91,7 +92,7 @@ class User(Model):
         if self.last_factor == factor:
             return  # as the ORM would: an unchanged value writes nothing
         at = now()
-        db.session.execute(_LAST_FACTOR, {"user_id": self.id, "factor": factor, "at": at})
+        _LAST_FACTOR.run(db.session.connection(), {"user_id": self.id, "factor": factor, "at": at})
         # Written by key, not flushed: the loaded row learns its new values as committed.
         set_committed_value(self, "last_factor", factor)
         set_committed_value(self, "updated_at", at)
@@ -101,11 +102,13 @@ class User(Model):
 # about as much as running it.
 _BY_EMAIL = select(User).where(func.lower(User.email) == bindparam("email"))
 # Built once on the table: flushing the user for one column cost more than the UPDATE itself.
+# Run by the driver (OneRowWrite): SQLAlchemy's execution cost more than psycopg's own work.
 _users = cast("Table", User.__table__)
-_LAST_FACTOR = (
+_LAST_FACTOR = OneRowWrite(
     update(_users)
     .where(_users.c.id == bindparam("user_id"))
-    .values(last_factor=bindparam("factor"), updated_at=bindparam("at"))
+    .values(last_factor=bindparam("factor"), updated_at=bindparam("at")),
+    keys=("user_id", "factor", "at"),
 )
 
 

@@ -13,7 +13,7 @@ from typing import Any, cast
 from flask import Flask, Request, Response, current_app, g, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import CursorResult, Table, bindparam, delete, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, insert, inspect, select, update
 from werkzeug.datastructures import CallbackDict
 from werkzeug.exceptions import HTTPException
 
@@ -22,6 +22,7 @@ from idp.client_address import client_bucket
 from idp.clock import now
 from idp.config import Settings
 from idp.database import rollback_quietly
+from idp.driver_statements import OneRowWrite
 from idp.errors import DATABASE_UNAVAILABLE, Unavailable, first_line, unavailable_response
 from idp.extensions import db
 from idp.models.hashing import sha256_hex
@@ -55,11 +56,18 @@ _OPEN = (
     .outerjoin(User, User.id == SessionRecord.user_id)
     .where(SessionRecord.id_hash == bindparam("id_hash"))
 )
-# Its UPDATE by key, also built once: the columns set are the parameters given with it.
+# Its UPDATE by key, also built once: the columns set are the parameters given with it. Both
+# writes run by the driver (OneRowWrite): SQLAlchemy's execution cost more than psycopg's own
+# work, and every step of a sign-in writes the row.
 _sessions = cast("Table", SessionRecord.__table__)
 _SAVE = update(_sessions).where(_sessions.c.id_hash == bindparam("saved_id_hash"))
+# One per set of columns written (the touch; the data; the data under a new id).
+_SAVES: dict[frozenset[str], OneRowWrite] = {}
 # Its INSERT too: the row is written once, at the end of the request, and never read back in it.
-_CREATE = insert(_sessions)
+_CREATE = OneRowWrite(
+    insert(_sessions),
+    keys=("id_hash", "created_at", "created_ip", "data", "user_id", "last_seen_at"),
+)
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -213,8 +221,11 @@ class DatabaseSessionInterface(SessionInterface):
                 db.session.rollback()  # the request failed: none of its own work is kept
             self._save(session, response)
             # The request's one commit: its work, its audit events and the session row together
-            # (services leave it to the request: idp.database.commit_unless_in_request).
-            db.session.commit()
+            # (services leave it to the request: idp.database.commit_unless_in_request). A
+            # request that touched no table has no transaction: committing would begin an empty
+            # one only to end it.
+            if db.session().in_transaction():
+                db.session.commit()
         except DATABASE_UNAVAILABLE as error:
             rollback_quietly()
             log.warning("session not saved, database unavailable: %s", first_line(error))
@@ -245,8 +256,8 @@ class DatabaseSessionInterface(SessionInterface):
                 self._make_room(ip)
             session.cookie = secrets.token_urlsafe(32)
             id_hash = sha256_hex(session.cookie)
-            db.session.execute(
-                _CREATE,
+            _CREATE.run(
+                db.session.connection(),
                 {
                     "id_hash": id_hash,
                     "created_at": at,
@@ -267,8 +278,9 @@ class DatabaseSessionInterface(SessionInterface):
                 values["id_hash"] = sha256_hex(session.cookie)
             if record in db.session:
                 db.session.expunge(record)  # written here by key; the ORM copy would be stale
-            result = db.session.execute(_SAVE, {**values, "saved_id_hash": session.id_hash})
-            updated = cast("CursorResult[Any]", result).rowcount
+            updated = _saving(frozenset(values)).run(
+                db.session.connection(), {**values, "saved_id_hash": session.id_hash}
+            )
             if updated != 1:
                 # Ended elsewhere meanwhile ("sign out everywhere"): stay signed out.
                 self._delete_cookie(response, COOKIE_NAME)
@@ -278,6 +290,14 @@ class DatabaseSessionInterface(SessionInterface):
         if had_anonymous:
             self._delete_cookie(response, ANONYMOUS_COOKIE)  # its content moved into the row
         self._set_cookie(response, COOKIE_NAME, session.cookie or "")
+
+
+def _saving(columns: frozenset[str]) -> OneRowWrite:
+    """The session row's UPDATE by key of these columns, compiled once."""
+    found = _SAVES.get(columns)
+    if found is None:
+        found = _SAVES[columns] = OneRowWrite(_SAVE, keys=(*sorted(columns), "saved_id_hash"))
+    return found
 
 
 def cookie_name(name: str, *, secure: bool) -> str:
@@ -324,7 +344,11 @@ def commit_without_session(response: Response) -> Response:
     """after_request: the one commit of a request that has no session to save (sessionless
     endpoints; every other request commits in `save_session`). A 5xx commits nothing:
     Flask-SQLAlchemy rolls the session back at teardown."""
-    if current_app.session_interface.is_null_session(session) and response.status_code < 500:
+    if (
+        current_app.session_interface.is_null_session(session)
+        and response.status_code < 500
+        and db.session().in_transaction()
+    ):
         db.session.commit()
     return response
 
