@@ -8,7 +8,6 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp.application import Application
 from idp.clock import Clock
 from idp.config import load_settings
 from idp.database import engine_options
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, extensions, the OIDC server, blueprints, errors, CLI."""
     settings = load_settings(overrides)
-    app = Application(
+    app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
