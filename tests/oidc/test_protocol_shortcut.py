@@ -341,14 +341,7 @@ def test_a_failure_after_the_commit_still_answers_what_was_committed(
 ):
     """Handing on to Flask after the commit would redeem the code again: a replay, which
     revokes what was just issued. The committed answer goes out; the failure is logged."""
-    user = make_user(fresh_app)
-    totp = enroll_totp(fresh_app, user.id)
-    _, secret = make_client(fresh_app)
-    browser = fresh_app.test_client()
-    rp = RelyingParty(browser, secret=secret)
-    flow = SignInFlow(browser, rp)
-    flow.start(scope="openid offline_access")
-    code = flow.complete(totp)["code"]
+    rp, code, _ = signed_in_with_a_code(fresh_app, scope="openid offline_access")
     shortcut = fresh_app.extensions["idp.protocol_shortcut"]
 
     def fails() -> None:
