@@ -62,8 +62,9 @@ _OF_USER = (
 )
 # Built once on the table: an ORM bulk UPDATE (built, keyed and synchronised per code) cost
 # more than the statement itself. Run by the driver (OneRowWrite): SQLAlchemy's execution
-# cost more than psycopg's own work. Not a write that changes which factors a user has, so
-# that the ORM's do_orm_execute hook (idp.models.second_factor) does not see it changes nothing.
+# cost more than psycopg's own work. The ORM's do_orm_execute hook (idp.models.second_factor),
+# which forgets which factors a user has when a factor table is written, does not see it: it
+# may miss this write, which changes no user's factors.
 _table = cast("Table", TotpCredential.__table__)
 _SPEND_STEP = OneRowWrite(
     update(_table)

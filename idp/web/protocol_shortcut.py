@@ -177,8 +177,10 @@ class ProtocolShortcut:
         None when one is used up, or the limiter's storage fails: Flask then decides.
 
         One hit each, never a test then a hit: of concurrent requests at the limit's edge, only
-        as many as it allows get through (a refused hit is not kept, or only adds to a count
-        already over). Flask-Limiter's own in-memory fallback (its storage failing) is left to it.
+        as many as it allows get through. A request refused here is counted again by Flask: in
+        the limit already used up, and in any shorter one it passed here (a limited client's
+        extra count, never a free request). Flask-Limiter's own in-memory fallback (its storage
+        failing) is left to it.
         """
         own = limiter_of(self.app)
         if not own.enabled:
